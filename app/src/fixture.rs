@@ -1,0 +1,160 @@
+//! Deterministic test data for the chat app: auth users, profiles, conversations and messages,
+//! loaded with COPY. The same seed and sizes always give the same ids and rows.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixtureSize {
+    pub users: u32,
+    pub conversations_per_user: u32,
+    pub messages_per_conversation: u32,
+    pub seed: u64,
+}
+
+impl Default for FixtureSize {
+    fn default() -> Self {
+        FixtureSize { users: 20, conversations_per_user: 3, messages_per_conversation: 20, seed: 1 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FixtureStats {
+    pub auth_users: u64,
+    pub users: u64,
+    pub conversations: u64,
+    pub messages: u64,
+}
+
+/// Every `LEGACY_EVERY`-th conversation was created by a newer app version that fills only
+/// `auth_user_id`, leaving `user_id` NULL (as in production).
+pub const LEGACY_EVERY: u32 = 10;
+
+pub struct Fixture {
+    size: FixtureSize,
+    namespace: Uuid,
+    epoch: DateTime<Utc>,
+}
+
+impl Fixture {
+    pub fn new(size: FixtureSize) -> Fixture {
+        let namespace = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("xtask-chat-fixture-{}", size.seed).as_bytes());
+        let epoch = DateTime::<Utc>::from_timestamp(1_735_689_600, 0).unwrap_or_default(); // 2025-01-01
+        Fixture { size, namespace, epoch }
+    }
+
+    fn id(&self, kind: &str, n: u64) -> Uuid {
+        Uuid::new_v5(&self.namespace, format!("{kind}-{n}").as_bytes())
+    }
+
+    pub fn auth_id(&self, user: u32) -> Uuid {
+        self.id("auth-user", user.into())
+    }
+
+    pub fn user_id(&self, user: u32) -> Uuid {
+        self.id("user", user.into())
+    }
+
+    pub fn email(&self, user: u32) -> String {
+        format!("user{user}@fixture.test")
+    }
+
+    pub fn conversation_id(&self, user: u32, n: u32) -> Uuid {
+        self.id("conversation", u64::from(user) << 32 | u64::from(n))
+    }
+
+    /// True for conversations written by the newer app version (no `user_id`).
+    pub fn is_legacy_free(&self, user: u32, n: u32) -> bool {
+        (user * self.size.conversations_per_user + n) % LEGACY_EVERY == LEGACY_EVERY - 1
+    }
+
+    fn ts(&self, seconds: u64) -> String {
+        (self.epoch + Duration::seconds(seconds as i64)).to_rfc3339()
+    }
+
+    /// Loads the data with COPY, in one transaction the caller owns.
+    pub async fn load(&self, conn: &mut PgConnection) -> sqlx::Result<FixtureStats> {
+        let s = self.size;
+        let mut stats = FixtureStats::default();
+
+        let mut auth = String::new();
+        let mut users = String::new();
+        for u in 0..s.users {
+            let created = self.ts(u64::from(u) * 60);
+            let _ = writeln!(
+                auth,
+                "{}\tauthenticated\tauthenticated\t{}\t{{\"provider\":\"email\"}}\t{{}}\t{created}\t{created}",
+                self.auth_id(u),
+                self.email(u)
+            );
+            let tier = ["free", "pro", "free", "enterprise"][u as usize % 4];
+            let _ = writeln!(
+                users,
+                "{}\t{}\t{}\tUser {u}\t{tier}\t{created}\t{created}",
+                self.user_id(u),
+                self.auth_id(u),
+                self.email(u)
+            );
+        }
+        copy(conn, "COPY auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at) FROM STDIN", auth).await?;
+        stats.auth_users = u64::from(s.users);
+        copy(conn, "COPY public.users (id, auth_user_id, email, full_name, tier, created_at, updated_at) FROM STDIN", users).await?;
+        stats.users = u64::from(s.users);
+
+        let mut convs = String::new();
+        for u in 0..s.users {
+            for c in 0..s.conversations_per_user {
+                let user_id = if self.is_legacy_free(u, c) { "\\N".to_string() } else { self.user_id(u).to_string() };
+                let created = self.ts(86_400 + u64::from(u) * 3_600 + u64::from(c) * 60);
+                let _ = writeln!(
+                    convs,
+                    "{}\t{user_id}\t{}\tConversation {c} of user {u}\t{}\t{created}\t{created}",
+                    self.conversation_id(u, c),
+                    self.auth_id(u),
+                    if c == 0 { "t" } else { "f" },
+                );
+                stats.conversations += 1;
+            }
+        }
+        copy(conn, "COPY public.conversations (id, user_id, auth_user_id, title, is_game_hub, created_at, updated_at) FROM STDIN", convs).await?;
+
+        // Messages are the bulk: send them in chunks so memory stays flat at any size.
+        let mut msgs = String::new();
+        let mut n: u64 = 0;
+        for u in 0..s.users {
+            for c in 0..s.conversations_per_user {
+                let conv = self.conversation_id(u, c);
+                for m in 0..s.messages_per_conversation {
+                    let role = if m % 2 == 0 { "user" } else { "assistant" };
+                    let at = self.ts(2 * 86_400 + n * 7);
+                    let _ = writeln!(
+                        msgs,
+                        "{}\t{conv}\t{role}\tMessage {m} of conversation {c} of user {u}\t\\N\t{{}}\t{at}",
+                        self.id("message", n)
+                    );
+                    n += 1;
+                    if msgs.len() > 4 << 20 {
+                        copy(conn, MESSAGES_COPY, std::mem::take(&mut msgs)).await?;
+                    }
+                }
+            }
+        }
+        if !msgs.is_empty() {
+            copy(conn, MESSAGES_COPY, msgs).await?;
+        }
+        stats.messages = n;
+        Ok(stats)
+    }
+}
+
+const MESSAGES_COPY: &str =
+    "COPY public.messages (id, conversation_id, role, content, image_url, metadata, created_at) FROM STDIN";
+
+async fn copy(conn: &mut PgConnection, statement: &str, data: String) -> sqlx::Result<u64> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    copy.send(data.into_bytes()).await?;
+    copy.finish().await
+}

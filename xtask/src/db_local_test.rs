@@ -1,0 +1,47 @@
+//! `cargo xtask db-local-test`: the runbook's local phase as one command. Baseline, test data,
+//! pre checks, pending migrations (with their NOTICEs), post checks and the app smoke.
+
+use crate::{
+    flags::DbLocalTest,
+    local_db::LocalDatabase,
+    report::{Check, Outcome, Report, Status},
+};
+
+impl DbLocalTest {
+    pub async fn run(self) -> anyhow::Result<Outcome> {
+        let mut report = Report::new("db-local-test");
+        let result = self.run_into(&mut report).await;
+        report.finish(self.project.json.as_deref())?;
+        result.map(|()| report.outcome)
+    }
+
+    /// Runs every step into `report` (tests call this with a quiet report).
+    pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
+        let mut db = LocalDatabase::start(self, report).await?;
+        let result = steps(self, &mut db, report).await;
+        db.close(report).await?;
+        result
+    }
+}
+
+async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
+    if !db.apply_baseline(report).await {
+        return Ok(skip_rest(report, "the baseline did not apply"));
+    }
+    db.detect_app(report).await?;
+    db.load_data(flags.data.size(), report).await?;
+    db.run_checks("pre", report).await?;
+    if db.plan.pending.is_empty() {
+        return Ok(skip_rest(report, "there are no pending migrations"));
+    }
+    if !db.apply_pending("pending.apply", report).await? {
+        return Ok(skip_rest(report, "a pending migration did not apply"));
+    }
+    db.run_checks("post", report).await?;
+    db.smoke("smoke", "local", report).await;
+    Ok(())
+}
+
+fn skip_rest(report: &mut Report, why: &str) {
+    report.push(Check::new("steps.remaining", "remaining steps", Status::Skip).detail(format!("not run: {why}")));
+}

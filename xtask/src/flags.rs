@@ -1,0 +1,148 @@
+//! Command-line flags: one struct per command, shared option groups flattened in.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::postgres::{Backend, PgOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Take a risky Supabase schema change from written to in production: \
+             without losing data, breaking the app, or opening a hole in row-level security.",
+    after_help = "Exit status: 0 all checks passed, 1 a check failed, 2 usage or environment error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Runbook phase 2 on an ephemeral Postgres: baseline, test data, pre checks, pending
+    /// migrations, post checks and the app smoke
+    DbLocalTest(DbLocalTest),
+    /// Prove the rollback scripts restore the exact previous schema and data, and re-apply cleanly
+    DbRollbackTest(DbRollbackTest),
+    /// Row-level security access matrix before and after the pending migrations, RPC probes, lints
+    DbRls(DbRls),
+    /// Remove leftover containers started by this tool (only those carrying its label)
+    DbClean(DbClean),
+    /// Runbook phase 1: run the pre checks read-only against a target database, and report drift
+    DbValidate(Remote),
+    /// Runbook 3.2: back up roles, schema and data, then verify the backup by restoring it
+    DbBackup(Remote),
+    /// Runbook 3.3-3.4: validate, verified backup, plan, confirmation, push, verify
+    DbPush(Remote),
+    /// Runbook 3.4: the post checks, read-only, against a target database
+    DbVerify(Remote),
+    /// Runbook phase 4: run the rollback scripts against a target database and repair its history
+    DbRollback(Remote),
+    /// Rehearse the pending migrations at production scale: lock trace, backfill cost, query speed
+    DbRehearse(Remote),
+    /// Record benchmarks (ready-to-query time, command wall times, seeding speed) to a file
+    Bench(Remote),
+}
+
+/// Where the project is and where the report goes: every command has these.
+#[derive(Debug, Clone, Args)]
+pub struct Project {
+    /// The Supabase project folder (holds migrations/, rollbacks/, checks/, seed.sql)
+    #[arg(long, value_name = "DIR", default_value = "supabase")]
+    pub supabase_dir: PathBuf,
+    /// Also write the report as JSON to this file
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+/// How to get an ephemeral Postgres.
+#[derive(Debug, Clone, Args)]
+pub struct Pg {
+    /// auto: docker if an engine answers and the image is present or can be pulled, else native
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+    /// Docker image for the docker backend [env: XTASK_PG_IMAGE] [default: postgres:15.8]
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Existing server for the url backend (a throwaway database is created there, then dropped);
+    /// DATABASE_URL is read when --backend url is given without it
+    #[arg(long, value_name = "URL")]
+    pub db_url: Option<String>,
+}
+
+impl Pg {
+    pub fn options(&self) -> PgOptions {
+        PgOptions { backend: Some(self.backend), image: self.image.clone(), db_url: self.db_url.clone() }
+    }
+}
+
+/// Size of the generated test data (the app's deterministic generator).
+#[derive(Debug, Clone, Args)]
+pub struct Data {
+    #[arg(long, default_value_t = 20)]
+    pub users: u32,
+    #[arg(long, default_value_t = 3)]
+    pub conversations_per_user: u32,
+    #[arg(long, default_value_t = 20)]
+    pub messages_per_conversation: u32,
+    /// Seed of the generator: the same seed and sizes give the same rows
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl Data {
+    pub fn size(&self) -> app::fixture::FixtureSize {
+        app::fixture::FixtureSize {
+            users: self.users,
+            conversations_per_user: self.conversations_per_user,
+            messages_per_conversation: self.messages_per_conversation,
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbLocalTest {
+    #[command(flatten)]
+    pub project: Project,
+    #[command(flatten)]
+    pub pg: Pg,
+    #[command(flatten)]
+    pub data: Data,
+    /// First pending version; default: the trailing migrations that have a rollback script
+    #[arg(long, value_name = "VERSION")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbRollbackTest {
+    #[command(flatten)]
+    pub local: DbLocalTest,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbRls {
+    #[command(flatten)]
+    pub local: DbLocalTest,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbClean {
+    #[command(flatten)]
+    pub project: Project,
+}
+
+/// Flags of the commands that target a production database (filled in by later work).
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    #[command(flatten)]
+    pub project: Project,
+    /// Target database (direct mode) [env: SUPABASE_DB_URL]
+    #[arg(long, value_name = "URL")]
+    pub db_url: Option<String>,
+    /// Use the project linked with the supabase CLI
+    #[arg(long)]
+    pub linked: bool,
+}

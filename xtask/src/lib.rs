@@ -1,0 +1,40 @@
+//! Database safety tooling for Supabase projects, as a library so tests drive the same code the
+//! `cargo xtask` binary runs. `main.rs` only parses flags and dispatches.
+
+pub mod checks;
+pub mod db_clean;
+pub mod db_local_test;
+pub mod flags;
+pub mod local_db;
+pub mod migrations;
+pub mod notices;
+pub mod postgres;
+pub mod report;
+pub mod sql_split;
+pub mod supabase_layer;
+
+use anyhow::bail;
+use report::Outcome;
+
+impl flags::Cmd {
+    pub async fn run(self) -> anyhow::Result<Outcome> {
+        use flags::Cmd::*;
+        match self {
+            DbLocalTest(cmd) => cmd.run().await,
+            DbClean(cmd) => cmd.run().await,
+            DbRollbackTest(_) => not_yet("db-rollback-test", 4),
+            DbRls(_) => not_yet("db-rls", 5),
+            DbValidate(_) => not_yet("db-validate", 6),
+            DbBackup(_) => not_yet("db-backup", 6),
+            DbPush(_) => not_yet("db-push", 6),
+            DbVerify(_) => not_yet("db-verify", 6),
+            DbRollback(_) => not_yet("db-rollback", 6),
+            DbRehearse(_) => not_yet("db-rehearse", 7),
+            Bench(_) => not_yet("bench", 7),
+        }
+    }
+}
+
+fn not_yet(command: &str, issue: u32) -> anyhow::Result<Outcome> {
+    bail!("`cargo xtask {command}` is not implemented yet (tracked in issue #{issue}); nothing was done")
+}

@@ -1,0 +1,306 @@
+//! The steps db-local-test, db-rollback-test and db-rls share, each recorded as checks:
+//! start Postgres, install the Supabase layer, apply the baseline, load test data, run a phase of
+//! the project's checks, apply the pending migrations, run the app smoke.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use sqlx::PgConnection;
+
+use crate::{
+    checks,
+    flags::DbLocalTest,
+    migrations::{self, MigrationDir, MigrationFile, MigrationPlan},
+    postgres::EphemeralPostgres,
+    report::{Check, Report, Status},
+    supabase_layer,
+};
+
+pub struct LocalDatabase {
+    pub pg: EphemeralPostgres,
+    pub conn: PgConnection,
+    pub plan: MigrationPlan,
+    pub supabase_dir: PathBuf,
+    /// Why the app-specific steps do not apply, when they do not.
+    pub app_missing: Option<String>,
+    app_client: Option<app::Client>,
+}
+
+impl LocalDatabase {
+    /// Reads the project, starts Postgres and installs the Supabase layer. Environment problems
+    /// (no Postgres, unreadable folder) are errors; problems in the project are failed checks.
+    pub async fn start(flags: &DbLocalTest, report: &mut Report) -> anyhow::Result<LocalDatabase> {
+        let supabase_dir = flags.project.supabase_dir.clone();
+        let dir = migrations::scan(&supabase_dir)?;
+        report_dir(&dir, report);
+        let plan = MigrationPlan::new(&supabase_dir, &dir, flags.since.as_deref())?;
+        report.push(
+            Check::new("plan.baseline", "baseline migrations (already in production)", Status::Info)
+                .value(plan.baseline.len())
+                .detail(MigrationPlan::describe(&plan.baseline)),
+        );
+        let pending_status = if plan.pending.is_empty() { Status::Fail } else { Status::Info };
+        let mut pending = Check::new("plan.pending", "pending migrations (under test)", pending_status)
+            .value(plan.pending.len())
+            .detail(format!("{} (chosen as {})", MigrationPlan::describe(&plan.pending), plan.rule));
+        if plan.pending.is_empty() {
+            pending = pending.detail(format!(
+                "nothing to test: no trailing migration has a rollback script in {}; add \
+                 rollbacks/<version>_<name>.sql for the migrations under test, or pass --since VERSION",
+                supabase_dir.join("rollbacks").display()
+            ));
+        }
+        report.push(pending);
+
+        let timer = report.phase("start Postgres");
+        let pg = EphemeralPostgres::start(&flags.pg.options()).await?;
+        let took = report.record(timer);
+        report.backend = Some(pg.backend().to_string());
+        report.note(format!("backend {}: {}", pg.backend(), pg.reason()));
+        report.push(
+            Check::new("env.postgres", "ephemeral Postgres accepts queries", Status::Pass)
+                .value(format!("{} in {} ms", pg.backend(), took.as_millis())),
+        );
+
+        let mut conn = pg.connect().await?;
+        let timer = report.phase("install Supabase layer");
+        supabase_layer::install(&mut conn).await?;
+        report.record(timer);
+        report.push(Check::new("env.supabase_layer", "Supabase roles, auth schema and history table", Status::Pass)
+            .value(supabase_layer::version()));
+        // A fresh connection picks up the database-level search_path the layer sets.
+        let conn = pg.connect().await?;
+        Ok(LocalDatabase { pg, conn, plan, supabase_dir, app_missing: None, app_client: None })
+    }
+
+    /// Applies the baseline; false (and a failed check) if a file fails.
+    pub async fn apply_baseline(&mut self, report: &mut Report) -> bool {
+        let timer = report.phase("apply baseline");
+        let files = self.plan.baseline.clone();
+        let result = apply_all(&mut self.conn, &files, &timer).await;
+        let took = report.record(timer);
+        match result {
+            Ok(_) => {
+                report.push(
+                    Check::new("baseline.apply", "baseline migrations apply", Status::Pass)
+                        .value(format!("{} file(s) in {} ms", files.len(), took.as_millis())),
+                );
+                true
+            }
+            Err(e) => {
+                report.push(Check::new("baseline.apply", "baseline migrations apply", Status::Fail).detail(e.to_string()));
+                false
+            }
+        }
+    }
+
+    /// Whether the app crate's contract holds here; records a check either way.
+    pub async fn detect_app(&mut self, report: &mut Report) -> anyhow::Result<()> {
+        let client = app::Client::connect(self.pg.url()).await.context("connecting the app client")?;
+        let missing = app::missing_contract(client.pool()).await?;
+        if missing.is_empty() {
+            report.push(Check::new("app.contract", "the app crate's tables and RPCs exist", Status::Pass));
+            self.app_client = Some(client);
+        } else {
+            let why = format!(
+                "this project lacks what the app crate (our chat app) uses: {}; the app-specific \
+                 steps (test-data generator, app smoke) do not apply",
+                missing.join(", ")
+            );
+            report.push(Check::new("app.contract", "the app crate's tables and RPCs exist", Status::Skip).detail(&why));
+            self.app_missing = Some(why);
+        }
+        Ok(())
+    }
+
+    pub fn app(&self) -> Option<&app::Client> {
+        self.app_client.as_ref()
+    }
+
+    /// The app's generator (if the app applies), then the project's `seed.sql` (if it exists).
+    pub async fn load_data(&mut self, size: app::fixture::FixtureSize, report: &mut Report) -> anyhow::Result<()> {
+        if let Some(why) = &self.app_missing {
+            report.push(Check::new("data.generate", "deterministic test data", Status::Skip).detail(why.clone()));
+        } else {
+            let timer = report.phase("load test data");
+            let mut tx = sqlx::Connection::begin(&mut self.conn).await?;
+            let loaded = app::fixture::Fixture::new(size).load(&mut tx).await;
+            let check = match loaded {
+                Ok(stats) => {
+                    tx.commit().await?;
+                    let took = report.record(timer);
+                    let rows = stats.auth_users + stats.users + stats.conversations + stats.messages;
+                    Check::new("data.generate", "deterministic test data", Status::Pass).value(format!(
+                        "{} users, {} conversations, {} messages; {rows} rows in {} ms ({:.0} rows/s)",
+                        stats.users,
+                        stats.conversations,
+                        stats.messages,
+                        took.as_millis(),
+                        rows as f64 / took.as_secs_f64().max(1e-6)
+                    ))
+                }
+                Err(e) => {
+                    report.record(timer);
+                    Check::new("data.generate", "deterministic test data", Status::Fail)
+                        .detail(format!("loading the generated data failed: {e}"))
+                }
+            };
+            report.push(check);
+        }
+        let seed = self.supabase_dir.join("seed.sql");
+        if seed.is_file() {
+            let text = std::fs::read_to_string(&seed).with_context(|| format!("reading {}", seed.display()))?;
+            let file = MigrationFile { version: "seed".into(), name: "seed".into(), path: seed.clone(), text };
+            // seed.sql runs as `supabase db reset` runs it: as the owner, without a history row.
+            let mut tx = sqlx::Connection::begin(&mut self.conn).await?;
+            let mut failure = None;
+            for stmt in file.statements() {
+                if let Err(e) = sqlx::raw_sql(&stmt.sql).execute(&mut *tx).await {
+                    failure = Some(format!("seed.sql:{}: {e}", stmt.line));
+                    break;
+                }
+            }
+            let check = Check::new("data.seed_sql", "supabase/seed.sql loads", Status::Pass);
+            report.push(match failure {
+                None => {
+                    tx.commit().await?;
+                    check
+                }
+                Some(f) => Check { status: Status::Fail, ..check }.detail(f),
+            });
+        } else {
+            report.push(
+                Check::new("data.seed_sql", "supabase/seed.sql loads", Status::Skip)
+                    .detail(format!("{} does not exist", seed.display())),
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs `checks/<phase>/*.sql`; a missing folder is a skip that says so.
+    pub async fn run_checks(&mut self, phase: &str, report: &mut Report) -> anyhow::Result<()> {
+        let timer = report.phase(&format!("{phase} checks"));
+        let results = checks::run(&mut self.conn, &self.supabase_dir, phase).await?;
+        report.record(timer);
+        if results.is_empty() {
+            report.push(
+                Check::new(format!("{phase}.checks"), format!("{phase} checks"), Status::Skip).detail(format!(
+                    "no check files in {}",
+                    self.supabase_dir.join("checks").join(phase).display()
+                )),
+            );
+        }
+        for check in results {
+            report.push(check);
+        }
+        Ok(())
+    }
+
+    /// Applies the pending migrations, one check per file; false if one failed.
+    pub async fn apply_pending(&mut self, id_prefix: &str, report: &mut Report) -> anyhow::Result<bool> {
+        let timer = report.phase("apply pending migrations");
+        let files = self.plan.pending.clone();
+        for file in &files {
+            timer.set_message(file.file_name());
+            let id = format!("{id_prefix}.{}", file.version);
+            let title = format!("{} applies", file.file_name());
+            match migrations::apply(&mut self.conn, file).await {
+                Ok(applied) => {
+                    let notices: Vec<String> =
+                        applied.notices.iter().map(|n| format!("{}: {}", n.severity, n.message)).collect();
+                    let status = if applied.atomic { Status::Pass } else { Status::Warn };
+                    let mut detail = notices.join("\n");
+                    if !applied.atomic {
+                        detail.push_str(
+                            "\nnot atomic: this file holds statements that cannot run in a transaction, \
+                             so each statement commits on its own",
+                        );
+                    }
+                    report.push(
+                        Check::new(id, title, status)
+                            .value(format!("{} statement(s) in {} ms", applied.statements, applied.duration.as_millis()))
+                            .detail(detail.trim().to_string()),
+                    );
+                }
+                Err(e) => {
+                    let left = migrations::applied_versions(&mut self.conn).await?;
+                    let recorded = left.iter().any(|(v, _, _)| v == &file.version);
+                    let mut detail = format!("{e}");
+                    for n in &e.notices {
+                        detail.push_str(&format!("\n{}: {}", n.severity, n.message));
+                    }
+                    detail.push_str(if recorded {
+                        "\nthe history row was written despite the error"
+                    } else {
+                        "\nnothing of this file was applied; later files were not run"
+                    });
+                    report.push(Check::new(id, title, Status::Fail).detail(detail));
+                    report.record(timer);
+                    return Ok(false);
+                }
+            }
+        }
+        report.record(timer);
+        Ok(true)
+    }
+
+    /// The app smoke as checks `<id_prefix>.<step>`; skipped (with the reason) when the app does
+    /// not apply.
+    pub async fn smoke(&self, id_prefix: &str, tag: &str, report: &mut Report) -> Option<app::smoke::SmokeRun> {
+        let Some(client) = &self.app_client else {
+            report.push(
+                Check::new(format!("{id_prefix}.app"), "app smoke", Status::Skip)
+                    .detail(self.app_missing.clone().unwrap_or_default()),
+            );
+            return None;
+        };
+        let timer = report.phase("app smoke");
+        let run = app::smoke::run(client, tag).await;
+        report.record(timer);
+        for step in &run.steps {
+            let check = Check::new(format!("{id_prefix}.{}", step.id), step.title, Status::Pass);
+            report.push(match &step.outcome {
+                Ok(v) => check.value(v),
+                Err(e) => Check { status: Status::Fail, ..check }.detail(e.clone()),
+            });
+        }
+        Some(run)
+    }
+
+    pub async fn close(self, report: &mut Report) -> anyhow::Result<()> {
+        let timer = report.phase("tear down");
+        if let Some(client) = self.app_client {
+            client.pool().close().await;
+        }
+        drop(self.conn);
+        self.pg.close().await?;
+        report.record(timer);
+        Ok(())
+    }
+}
+
+fn report_dir(dir: &MigrationDir, report: &mut Report) {
+    for (file, why) in &dir.skipped {
+        report.push(Check::new(format!("runner.skipped.{file}"), "file the supabase CLI skips", Status::Warn).detail(why.clone()));
+    }
+    for (file, why) in &dir.dangerous {
+        report.push(
+            Check::new(format!("runner.dangerous_name.{file}"), "rollback-like file the CLI would apply", Status::Fail)
+                .detail(why.clone()),
+        );
+    }
+}
+
+/// Applies `files` in order, stopping at the first error.
+pub async fn apply_all(
+    conn: &mut PgConnection,
+    files: &[MigrationFile],
+    timer: &crate::report::PhaseTimer,
+) -> Result<Vec<migrations::Applied>, migrations::ApplyError> {
+    let mut applied = Vec::new();
+    for file in files {
+        timer.set_message(file.file_name());
+        applied.push(migrations::apply(conn, file).await?);
+    }
+    Ok(applied)
+}

@@ -1,0 +1,209 @@
+//! The one report every command produces: checks with stable ids, phase timings, the backend and
+//! the outcome; printed for people as it grows and written as JSON with `--json PATH`.
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use console::style;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Warn,
+    Info,
+    Skip,
+}
+
+impl Status {
+    fn label(self) -> console::StyledObject<&'static str> {
+        match self {
+            Status::Pass => style("PASS").green().bold(),
+            Status::Fail => style("FAIL").red().bold(),
+            Status::Warn => style("WARN").yellow().bold(),
+            Status::Info => style("INFO").cyan(),
+            Status::Skip => style("SKIP").dim(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable id, e.g. `pre.orphaned_messages` or `runner.apply_pending`.
+    pub id: String,
+    pub title: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Check {
+    pub fn new(id: impl Into<String>, title: impl Into<String>, status: Status) -> Check {
+        Check { id: id.into(), title: title.into(), status, value: None, detail: None }
+    }
+    pub fn value(mut self, value: impl ToString) -> Check {
+        self.value = Some(value.to_string());
+        self
+    }
+    pub fn detail(mut self, detail: impl Into<String>) -> Check {
+        let detail = detail.into();
+        self.detail = (!detail.is_empty()).then_some(detail);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    pub name: String,
+    pub millis: u128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    pub checks: Vec<Check>,
+    pub phases: Vec<Phase>,
+    pub outcome: Outcome,
+    pub total_millis: u128,
+    #[serde(skip)]
+    started: Option<Instant>,
+    #[serde(skip)]
+    quiet: bool,
+}
+
+impl Report {
+    pub fn new(command: &str) -> Report {
+        Report {
+            command: command.to_string(),
+            backend: None,
+            checks: Vec::new(),
+            phases: Vec::new(),
+            outcome: Outcome::Pass,
+            total_millis: 0,
+            started: Some(Instant::now()),
+            quiet: false,
+        }
+    }
+
+    /// A report that records but prints nothing (used by tests and nested runs).
+    pub fn quiet(command: &str) -> Report {
+        Report { quiet: true, ..Report::new(command) }
+    }
+
+    /// A line for people, not a check (e.g. which backend was chosen and why).
+    pub fn note(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{} {}", style("::").dim(), line.as_ref());
+        }
+    }
+
+    pub fn push(&mut self, check: Check) {
+        if check.status == Status::Fail {
+            self.outcome = Outcome::Fail;
+        }
+        if !self.quiet {
+            let mut line = format!("{} {:<44} {}", check.status.label(), check.id, check.title);
+            if let Some(v) = &check.value {
+                line.push_str(&format!(" = {v}"));
+            }
+            println!("{line}");
+            if let Some(d) = &check.detail {
+                for l in d.lines() {
+                    println!("       {}", style(l).dim());
+                }
+            }
+        }
+        self.checks.push(check);
+    }
+
+    pub fn failed(&self) -> bool {
+        self.outcome == Outcome::Fail
+    }
+
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// Starts a named phase with a spinner; call `done` on the returned guard to record its time.
+    pub fn phase(&self, name: &str) -> PhaseTimer {
+        let spinner = if self.quiet || !console::Term::stderr().is_term() {
+            ProgressBar::hidden()
+        } else {
+            let pb = ProgressBar::new_spinner();
+            pb.set_style(
+                ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            pb.set_message(name.to_string());
+            pb.enable_steady_tick(Duration::from_millis(100));
+            pb
+        };
+        PhaseTimer { name: name.to_string(), started: Instant::now(), spinner }
+    }
+
+    pub fn record(&mut self, timer: PhaseTimer) -> Duration {
+        timer.spinner.finish_and_clear();
+        let elapsed = timer.started.elapsed();
+        self.phases.push(Phase { name: timer.name, millis: elapsed.as_millis() });
+        elapsed
+    }
+
+    /// Seals the report: total time, then the summary line and the JSON file if asked for.
+    pub fn finish(&mut self, json: Option<&Path>) -> anyhow::Result<()> {
+        if let Some(started) = self.started {
+            self.total_millis = started.elapsed().as_millis();
+        }
+        if let Some(path) = json {
+            let text = serde_json::to_string_pretty(self)?;
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("writing the JSON report to {}", path.display()))?;
+        }
+        if !self.quiet {
+            let count = |s: Status| self.checks.iter().filter(|c| c.status == s).count();
+            let verdict = match self.outcome {
+                Outcome::Pass => style("PASSED").green().bold(),
+                Outcome::Fail => style("FAILED").red().bold(),
+            };
+            println!(
+                "{} {verdict}: {} pass, {} fail, {} warn, {} info, {} skip in {:.1} s",
+                self.command,
+                count(Status::Pass),
+                count(Status::Fail),
+                count(Status::Warn),
+                count(Status::Info),
+                count(Status::Skip),
+                self.total_millis as f64 / 1000.0
+            );
+        }
+        Ok(())
+    }
+}
+
+pub struct PhaseTimer {
+    name: String,
+    started: Instant,
+    spinner: ProgressBar,
+}
+
+impl PhaseTimer {
+    pub fn set_message(&self, msg: impl Into<String>) {
+        self.spinner.set_message(format!("{}: {}", self.name, msg.into()));
+    }
+}
