@@ -1,1 +1,13 @@
+//! The one integration-test binary: real Postgres (docker and native backends), real roles and
+//! RLS, real pg_dump. Every test gets its own cluster, container or database.
 
+// A failed expectation is how a test reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod auth_layer;
+mod backends;
+mod db_local_test;
+mod runner;
+mod tidy;

@@ -24,18 +24,25 @@ impl DbLocalTest {
     }
 }
 
-async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
+async fn steps(
+    flags: &DbLocalTest,
+    db: &mut LocalDatabase,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     if !db.apply_baseline(report).await {
-        return Ok(skip_rest(report, "the baseline did not apply"));
+        skip_rest(report, "the baseline did not apply");
+        return Ok(());
     }
     db.detect_app(report).await?;
     db.load_data(flags.data.size(), report).await?;
     db.run_checks("pre", report).await?;
     if db.plan.pending.is_empty() {
-        return Ok(skip_rest(report, "there are no pending migrations"));
+        skip_rest(report, "there are no pending migrations");
+        return Ok(());
     }
     if !db.apply_pending("pending.apply", report).await? {
-        return Ok(skip_rest(report, "a pending migration did not apply"));
+        skip_rest(report, "a pending migration did not apply");
+        return Ok(());
     }
     db.run_checks("post", report).await?;
     db.smoke("smoke", "local", report).await;
@@ -43,5 +50,8 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
 }
 
 fn skip_rest(report: &mut Report, why: &str) {
-    report.push(Check::new("steps.remaining", "remaining steps", Status::Skip).detail(format!("not run: {why}")));
+    report.push(
+        Check::new("steps.remaining", "remaining steps", Status::Skip)
+            .detail(format!("not run: {why}")),
+    );
 }

@@ -52,7 +52,10 @@ pub struct MigrationDir {
 pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
     let dir = supabase_dir.join("migrations");
     let entries = std::fs::read_dir(&dir).with_context(|| {
-        format!("reading {}; is --supabase-dir pointing at a Supabase project folder?", dir.display())
+        format!(
+            "reading {}; is --supabase-dir pointing at a Supabase project folder?",
+            dir.display()
+        )
     })?;
     let mut out = MigrationDir::default();
     let mut by_version: BTreeMap<(u128, String), MigrationFile> = BTreeMap::new();
@@ -60,13 +63,17 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
         let entry = entry?;
         let file_name = entry.file_name().to_string_lossy().to_string();
         if entry.file_type()?.is_dir() {
-            out.skipped.push((file_name, "directories are not read by the supabase CLI".into()));
+            out.skipped.push((
+                file_name,
+                "directories are not read by the supabase CLI".into(),
+            ));
             continue;
         }
         let Some((version, name)) = parse_file_name(&file_name) else {
             out.skipped.push((
                 file_name,
-                "file name must match pattern \"<timestamp>_name.sql\"; the supabase CLI skips it".into(),
+                "file name must match pattern \"<timestamp>_name.sql\"; the supabase CLI skips it"
+                    .into(),
             ));
             continue;
         };
@@ -80,9 +87,21 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
             ));
         }
         let path = entry.path();
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let key = (version.parse::<u128>().unwrap_or(u128::MAX), version.clone());
-        if let Some(prev) = by_version.insert(key, MigrationFile { version: version.clone(), name, path, text }) {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let key = (
+            version.parse::<u128>().unwrap_or(u128::MAX),
+            version.clone(),
+        );
+        if let Some(prev) = by_version.insert(
+            key,
+            MigrationFile {
+                version: version.clone(),
+                name,
+                path,
+                text,
+            },
+        ) {
             bail!(
                 "two migrations share version {version}: {} and {file_name}; the supabase CLI \
                  refuses this too, rename one",
@@ -92,6 +111,7 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
     }
     out.files = by_version.into_values().collect();
     out.skipped.sort();
+    out.dangerous.sort();
     Ok(out)
 }
 
@@ -108,7 +128,9 @@ fn looks_like_rollback(name: &str) -> Option<&'static str> {
         return Some("down");
     }
     let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
-    ["rollback", "revert", "undo"].into_iter().find(|w| words.contains(w))
+    ["rollback", "revert", "undo"]
+        .into_iter()
+        .find(|w| words.contains(w))
 }
 
 /// Baseline (already in production) and pending (under test) migrations, with rollbacks.
@@ -124,20 +146,36 @@ pub struct MigrationPlan {
 
 impl MigrationPlan {
     /// Pending = versions >= `since` if given, else the trailing files that have a rollback script.
-    pub fn new(supabase_dir: &Path, dir: &MigrationDir, since: Option<&str>) -> anyhow::Result<MigrationPlan> {
+    pub fn new(
+        supabase_dir: &Path,
+        dir: &MigrationDir,
+        since: Option<&str>,
+    ) -> anyhow::Result<MigrationPlan> {
         let rollbacks = scan_rollbacks(supabase_dir)?;
         let split_at = match since {
             Some(since) => {
                 if !dir.files.iter().any(|f| f.version == since) {
                     bail!(
                         "--since {since}: no migration has that version; versions are: {}",
-                        dir.files.iter().map(|f| f.version.as_str()).collect::<Vec<_>>().join(", ")
+                        dir.files
+                            .iter()
+                            .map(|f| f.version.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     );
                 }
-                dir.files.iter().position(|f| f.version == since).unwrap_or(dir.files.len())
+                dir.files
+                    .iter()
+                    .position(|f| f.version == since)
+                    .unwrap_or(dir.files.len())
             }
             None => {
-                let trailing = dir.files.iter().rev().take_while(|f| rollbacks.contains_key(&f.version)).count();
+                let trailing = dir
+                    .files
+                    .iter()
+                    .rev()
+                    .take_while(|f| rollbacks.contains_key(&f.version))
+                    .count();
                 dir.files.len() - trailing
             }
         };
@@ -146,15 +184,27 @@ impl MigrationPlan {
             None => "the trailing migrations that have a rollback script in rollbacks/".to_string(),
         };
         let (baseline, pending) = dir.files.split_at(split_at);
-        let rollbacks = rollbacks.into_iter().filter(|(v, _)| pending.iter().any(|f| &f.version == v)).collect();
-        Ok(MigrationPlan { baseline: baseline.to_vec(), pending: pending.to_vec(), rollbacks, rule })
+        let rollbacks = rollbacks
+            .into_iter()
+            .filter(|(v, _)| pending.iter().any(|f| &f.version == v))
+            .collect();
+        Ok(MigrationPlan {
+            baseline: baseline.to_vec(),
+            pending: pending.to_vec(),
+            rollbacks,
+            rule,
+        })
     }
 
     pub fn describe(files: &[MigrationFile]) -> String {
         if files.is_empty() {
             return "(none)".to_string();
         }
-        files.iter().map(MigrationFile::file_name).collect::<Vec<_>>().join(", ")
+        files
+            .iter()
+            .map(MigrationFile::file_name)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -162,7 +212,9 @@ impl MigrationPlan {
 pub fn scan_rollbacks(supabase_dir: &Path) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let dir = supabase_dir.join("rollbacks");
     let mut out = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(out) };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(out);
+    };
     for entry in entries {
         let entry = entry?;
         let file_name = entry.file_name().to_string_lossy().to_string();
@@ -197,7 +249,11 @@ pub struct ApplyError {
 
 impl fmt::Display for ApplyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {} (statement: {})", self.file, self.line, self.message, self.statement)
+        write!(
+            f,
+            "{}:{}: {} (statement: {})",
+            self.file, self.line, self.message, self.statement
+        )
     }
 }
 
@@ -238,50 +294,81 @@ async fn apply_inner(
         message,
         notices: Vec::new(),
     };
-    sqlx::raw_sql("RESET ALL").execute(&mut *conn).await.map_err(|e| file_error(e.to_string()))?;
+    sqlx::raw_sql("RESET ALL")
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| file_error(e.to_string()))?;
     if atomic {
         let mut tx = conn.begin().await.map_err(|e| file_error(e.to_string()))?;
         for stmt in statements {
             run_statement(&mut tx, file, stmt).await?;
         }
-        record_history(&mut tx, file, statements).await.map_err(|e| file_error(e.to_string()))?;
-        tx.commit().await.map_err(|e| file_error(format!("commit failed: {e}")))?;
+        record_history(&mut tx, file, statements)
+            .await
+            .map_err(|e| file_error(e.to_string()))?;
+        tx.commit()
+            .await
+            .map_err(|e| file_error(format!("commit failed: {e}")))?;
     } else {
         // Newer CLI versions run such files statement by statement: they cannot be atomic.
         for stmt in statements {
             run_statement(&mut *conn, file, stmt).await?;
         }
-        record_history(&mut *conn, file, statements).await.map_err(|e| file_error(e.to_string()))?;
+        record_history(&mut *conn, file, statements)
+            .await
+            .map_err(|e| file_error(e.to_string()))?;
     }
     Ok(())
 }
 
-async fn run_statement(conn: &mut PgConnection, file: &MigrationFile, stmt: &Statement) -> Result<(), ApplyError> {
-    sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await.map(drop).map_err(|e| {
-        let (line, message) = match &e {
-            sqlx::Error::Database(db) => {
-                let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
-                let line = match pg.map(|p| p.position()) {
-                    Some(Some(sqlx::postgres::PgErrorPosition::Original(pos))) => stmt.line_of_position(pos),
-                    _ => stmt.line,
-                };
-                let mut message = format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message());
-                if let Some(detail) = pg.and_then(|p| p.detail()) {
-                    message.push_str(&format!(" ({detail})"));
+async fn run_statement(
+    conn: &mut PgConnection,
+    file: &MigrationFile,
+    stmt: &Statement,
+) -> Result<(), ApplyError> {
+    sqlx::raw_sql(&stmt.sql)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+        .map_err(|e| {
+            let (line, message) = match &e {
+                sqlx::Error::Database(db) => {
+                    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+                    let line = match pg.map(|p| p.position()) {
+                        Some(Some(sqlx::postgres::PgErrorPosition::Original(pos))) => {
+                            stmt.line_of_position(pos)
+                        }
+                        _ => stmt.line,
+                    };
+                    let mut message =
+                        format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message());
+                    if let Some(detail) = pg.and_then(|p| p.detail()) {
+                        message.push_str(&format!(" ({detail})"));
+                    }
+                    (line, message)
                 }
-                (line, message)
+                other => (stmt.line, other.to_string()),
+            };
+            ApplyError {
+                file: file.file_name(),
+                line,
+                statement: excerpt(&stmt.sql),
+                message,
+                notices: Vec::new(),
             }
-            other => (stmt.line, other.to_string()),
-        };
-        ApplyError { file: file.file_name(), line, statement: excerpt(&stmt.sql), message, notices: Vec::new() }
-    })
+        })
 }
 
-async fn record_history(conn: &mut PgConnection, file: &MigrationFile, statements: &[Statement]) -> sqlx::Result<()> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL")
-            .fetch_one(&mut *conn)
-            .await?;
+async fn record_history(
+    conn: &mut PgConnection,
+    file: &MigrationFile,
+    statements: &[Statement],
+) -> sqlx::Result<()> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     if !exists {
         // As the CLI does on a first push.
         sqlx::raw_sql(
@@ -314,11 +401,14 @@ pub fn excerpt(sql: &str) -> String {
 }
 
 /// Versions recorded in the history table, in order.
-pub async fn applied_versions(conn: &mut PgConnection) -> anyhow::Result<Vec<(String, String, Vec<String>)>> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL")
-            .fetch_one(&mut *conn)
-            .await?;
+pub async fn applied_versions(
+    conn: &mut PgConnection,
+) -> anyhow::Result<Vec<(String, String, Vec<String>)>> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     if !exists {
         return Ok(Vec::new());
     }
@@ -327,7 +417,10 @@ pub async fn applied_versions(conn: &mut PgConnection) -> anyhow::Result<Vec<(St
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().map(|(v, n, s)| (v, n.unwrap_or_default(), s.unwrap_or_default())).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(v, n, s)| (v, n.unwrap_or_default(), s.unwrap_or_default()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -337,7 +430,10 @@ mod tests {
     #[test]
     fn file_names_follow_the_cli_pattern() {
         let cases = [
-            ("20251116173500_add_x.sql", Some(("20251116173500", "add_x"))),
+            (
+                "20251116173500_add_x.sql",
+                Some(("20251116173500", "add_x")),
+            ),
             ("1_a.sql", Some(("1", "a"))),
             ("rollback_migration.sql", None),
             ("validation_queries.sql", None),
@@ -346,7 +442,11 @@ mod tests {
         ];
         for (name, expected) in cases {
             let got = parse_file_name(name);
-            assert_eq!(got, expected.map(|(a, b)| (a.to_string(), b.to_string())), "{name}");
+            assert_eq!(
+                got,
+                expected.map(|(a, b)| (a.to_string(), b.to_string())),
+                "{name}"
+            );
         }
     }
 

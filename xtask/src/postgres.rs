@@ -62,7 +62,11 @@ impl PgOptions {
     pub fn image(&self) -> String {
         self.image
             .clone()
-            .or_else(|| std::env::var("XTASK_PG_IMAGE").ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                std::env::var("XTASK_PG_IMAGE")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
             .unwrap_or_else(|| DEFAULT_IMAGE.to_string())
     }
 }
@@ -72,6 +76,15 @@ pub struct EphemeralPostgres {
     backend: Backend,
     reason: String,
     inner: Option<Inner>,
+}
+
+/// What a backend leaves on the machine while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Footprint {
+    Container(String),
+    Dir(PathBuf),
+    Database(String),
+    None,
 }
 
 enum Inner {
@@ -91,10 +104,20 @@ impl EphemeralPostgres {
             Backend::Url => start_url(opts).await?,
             Backend::Auto => unreachable!("choose_backend resolves auto"),
         };
-        let pg = EphemeralPostgres { url, backend, reason, inner: Some(inner) };
-        wait_until_queryable(&pg.url, Duration::from_secs(60)).await.with_context(|| {
-            format!("{backend} Postgres did not accept queries after {:?}", started.elapsed())
-        })?;
+        let pg = EphemeralPostgres {
+            url,
+            backend,
+            reason,
+            inner: Some(inner),
+        };
+        wait_until_queryable(&pg.url, Duration::from_secs(60))
+            .await
+            .with_context(|| {
+                format!(
+                    "{backend} Postgres did not accept queries after {:?}",
+                    started.elapsed()
+                )
+            })?;
         Ok(pg)
     }
 
@@ -105,6 +128,16 @@ impl EphemeralPostgres {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// What to look for to prove teardown: the container id or the cluster's temp dir.
+    pub fn footprint(&self) -> Footprint {
+        match &self.inner {
+            Some(Inner::Docker(c)) => Footprint::Container(c.id().to_string()),
+            Some(Inner::Native(n)) => Footprint::Dir(n.dir.path().to_path_buf()),
+            Some(Inner::Url(t)) => Footprint::Database(t.name.clone()),
+            None => Footprint::None,
+        }
     }
 
     /// One line: which backend and why it was chosen.
@@ -137,7 +170,10 @@ impl Drop for EphemeralPostgres {
             Some(Inner::Url(t)) => {
                 // Drop cannot await: finish on a thread with its own runtime.
                 let _ = std::thread::spawn(move || {
-                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
                         let _ = rt.block_on(t.drop_database());
                     }
                 })
@@ -173,7 +209,9 @@ async fn wait_until_queryable(url: &str, limit: Duration) -> anyhow::Result<()> 
     loop {
         let attempt = async {
             let mut conn = connect(url).await?;
-            sqlx::query_scalar::<_, i32>("select 1").fetch_one(&mut conn).await?;
+            sqlx::query_scalar::<_, i32>("select 1")
+                .fetch_one(&mut conn)
+                .await?;
             conn.close().await?;
             anyhow::Ok(())
         };
@@ -187,22 +225,35 @@ async fn wait_until_queryable(url: &str, limit: Duration) -> anyhow::Result<()> 
 
 fn choose_backend(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
     match opts.backend.unwrap_or(Backend::Auto) {
-        Backend::Docker => Ok((Backend::Docker, format!("--backend docker, image {}", opts.image()))),
+        Backend::Docker => Ok((
+            Backend::Docker,
+            format!("--backend docker, image {}", opts.image()),
+        )),
         Backend::Native => {
             let bin = find_pg_bin()?;
-            Ok((Backend::Native, format!("--backend native, binaries in {}", bin.display())))
+            Ok((
+                Backend::Native,
+                format!("--backend native, binaries in {}", bin.display()),
+            ))
         }
-        Backend::Url => Ok((Backend::Url, "--backend url: a throwaway database on that server".into())),
+        Backend::Url => Ok((
+            Backend::Url,
+            "--backend url: a throwaway database on that server".into(),
+        )),
         Backend::Auto => {
             if opts.db_url.is_some() {
-                return Ok((Backend::Url, "--db-url given: a throwaway database on that server".into()));
+                return Ok((
+                    Backend::Url,
+                    "--db-url given: a throwaway database on that server".into(),
+                ));
             }
             let image = opts.image();
             let docker = docker_status(&image);
             match (&docker, find_pg_bin()) {
-                (DockerStatus::Ready, _) => {
-                    Ok((Backend::Docker, format!("Docker engine answers and image {image} is present")))
-                }
+                (DockerStatus::Ready, _) => Ok((
+                    Backend::Docker,
+                    format!("Docker engine answers and image {image} is present"),
+                )),
                 (why, Ok(bin)) => Ok((
                     Backend::Native,
                     format!("{why}; using PostgreSQL binaries in {}", bin.display()),
@@ -229,7 +280,10 @@ impl fmt::Display for DockerStatus {
             DockerStatus::Ready => f.write_str("Docker is ready"),
             DockerStatus::NoEngine => f.write_str("no Docker engine answered"),
             DockerStatus::NoImage(image) => {
-                write!(f, "Docker answers but image {image} is not present and could not be pulled")
+                write!(
+                    f,
+                    "Docker answers but image {image} is not present and could not be pulled"
+                )
             }
         }
     }
@@ -282,7 +336,11 @@ async fn start_docker(image: &str) -> anyhow::Result<(String, Inner)> {
         .await
         .with_context(|| format!("starting a container from image {image}"))?;
     let host = container.get_host().await?.to_string();
-    let host = if host == "localhost" { "127.0.0.1".to_string() } else { host };
+    let host = if host == "localhost" {
+        "127.0.0.1".to_string()
+    } else {
+        host
+    };
     let port = container.get_host_port_ipv4(5432).await?;
     let url = format!("postgres://{SUPERUSER}:{password}@{host}:{port}/postgres");
     Ok((url, Inner::Docker(Box::new(container))))
@@ -290,7 +348,8 @@ async fn start_docker(image: &str) -> anyhow::Result<(String, Inner)> {
 
 /// The newest PostgreSQL server binaries: `PG_BIN`, then `PATH`, then the usual install places.
 pub fn find_pg_bin() -> anyhow::Result<PathBuf> {
-    let has_server = |dir: &Path| dir.join(exe("initdb")).is_file() && dir.join(exe("pg_ctl")).is_file();
+    let has_server =
+        |dir: &Path| dir.join(exe("initdb")).is_file() && dir.join(exe("pg_ctl")).is_file();
     if let Some(dir) = std::env::var_os("PG_BIN").map(PathBuf::from) {
         if has_server(&dir) {
             return Ok(dir);
@@ -299,7 +358,11 @@ pub fn find_pg_bin() -> anyhow::Result<PathBuf> {
     }
     if let Some(path) = std::env::var_os("PATH") {
         if let Some(dir) = std::env::split_paths(&path).find(|d| has_server(d)) {
-            return Ok(dir);
+            // Follow symlinks (/usr/local/bin/initdb -> …/15/bin/initdb) to the full tool set.
+            let real = std::fs::canonicalize(dir.join(exe("initdb"))).ok();
+            return Ok(real
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .unwrap_or(dir));
         }
     }
     let patterns = [
@@ -311,7 +374,9 @@ pub fn find_pg_bin() -> anyhow::Result<PathBuf> {
     ];
     let mut found: Vec<(u32, PathBuf)> = Vec::new();
     for root in patterns {
-        let Ok(entries) = std::fs::read_dir(root) else { continue };
+        let Ok(entries) = std::fs::read_dir(root) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let bin = entry.path().join("bin");
             let name = entry.file_name().to_string_lossy().to_string();
@@ -331,6 +396,22 @@ pub fn find_pg_bin() -> anyhow::Result<PathBuf> {
         "no PostgreSQL server binaries (initdb, pg_ctl) on PATH, in PG_BIN or in \
          /usr/lib/postgresql/*/bin; install PostgreSQL 15 or set PG_BIN",
     )
+}
+
+/// A PostgreSQL client tool (`pg_dump`, `psql`…) from the same installation as the server
+/// binaries, else from `PATH`.
+pub fn find_pg_tool(name: &str) -> anyhow::Result<PathBuf> {
+    if let Ok(bin) = find_pg_bin() {
+        if bin.join(exe(name)).is_file() {
+            return Ok(bin.join(exe(name)));
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        if let Some(dir) = std::env::split_paths(&path).find(|d| d.join(exe(name)).is_file()) {
+            return Ok(dir.join(exe(name)));
+        }
+    }
+    bail!("{name} was not found; install the PostgreSQL 15 client tools or set PG_BIN")
 }
 
 fn exe(name: &str) -> String {
@@ -372,7 +453,8 @@ impl NativeCluster {
     fn run(&self, what: &str, mut cmd: Command) -> anyhow::Result<()> {
         let out = cmd.output().with_context(|| format!("running {what}"))?;
         if !out.status.success() {
-            let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(15).collect();
             bail!(
                 "{what} failed ({}):\n{}{}\n{}",
@@ -395,7 +477,9 @@ impl NativeCluster {
         }
         self.running = false;
         let mut cmd = self.command("pg_ctl");
-        cmd.arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]);
+        cmd.arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"]);
         self.run("pg_ctl stop", cmd)
     }
 }
@@ -414,16 +498,30 @@ async fn start_native() -> anyhow::Result<(String, Inner)> {
 }
 
 fn start_native_blocking(bin: PathBuf) -> anyhow::Result<(String, Inner)> {
-    let dir = tempfile::Builder::new().prefix("xtask-pg-").tempdir().context("creating a temp dir")?;
+    let dir = tempfile::Builder::new()
+        .prefix("xtask-pg-")
+        .tempdir()
+        .context("creating a temp dir")?;
     let run_as = unprivileged_user(dir.path())?;
-    let mut cluster = NativeCluster { bin, dir, run_as, running: false };
+    let mut cluster = NativeCluster {
+        bin,
+        dir,
+        run_as,
+        running: false,
+    };
     let data = cluster.data();
 
     let mut initdb = cluster.command("initdb");
-    initdb
-        .arg("-D")
-        .arg(&data)
-        .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
+    initdb.arg("-D").arg(&data).args([
+        "-U",
+        SUPERUSER,
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    ]);
     cluster.run("initdb", initdb)?;
 
     // Another process may take the port between probing and binding: retry a few times.
@@ -472,10 +570,15 @@ fn unprivileged_user(dir: &Path) -> anyhow::Result<Option<RunAs>> {
     let user = ["postgres", "nobody"]
         .iter()
         .find_map(|name| User::from_name(name).ok().flatten())
-        .context("running as root and no 'postgres' or 'nobody' user exists to run the server as")?;
+        .context(
+            "running as root and no 'postgres' or 'nobody' user exists to run the server as",
+        )?;
     chown(dir, Some(user.uid), Some(user.gid))
         .with_context(|| format!("giving {} to user {}", dir.display(), user.name))?;
-    Ok(Some(RunAs { uid: user.uid.as_raw(), gid: user.gid.as_raw() }))
+    Ok(Some(RunAs {
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+    }))
 }
 
 #[cfg(not(unix))]
@@ -492,10 +595,13 @@ struct ThrowawayDatabase {
 impl ThrowawayDatabase {
     async fn drop_database(self) -> anyhow::Result<()> {
         let mut conn = connect(&self.admin_url).await?;
-        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-            .execute(&mut conn)
-            .await
-            .with_context(|| format!("dropping throwaway database {}", self.name))?;
+        sqlx::raw_sql(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("dropping throwaway database {}", self.name))?;
         Ok(())
     }
 }
@@ -512,9 +618,17 @@ async fn start_url(opts: &PgOptions) -> anyhow::Result<(String, Inner)> {
     sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
         .execute(&mut conn)
         .await
-        .with_context(|| format!("creating throwaway database {name} on {}", redact(&admin_url)))?;
+        .with_context(|| {
+            format!(
+                "creating throwaway database {name} on {}",
+                redact(&admin_url)
+            )
+        })?;
     url.set_path(&format!("/{name}"));
-    Ok((url.to_string(), Inner::Url(ThrowawayDatabase { admin_url, name })))
+    Ok((
+        url.to_string(),
+        Inner::Url(ThrowawayDatabase { admin_url, name }),
+    ))
 }
 
 /// Removes containers carrying our label (and nothing else). Returns the ids removed.
@@ -529,8 +643,10 @@ pub fn remove_labelled_containers() -> anyhow::Result<Vec<String>> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let ids: Vec<String> =
-        String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     if !ids.is_empty() {
         let rm = Command::new("docker")
             .args(["rm", "-f", "-v"])
@@ -538,7 +654,10 @@ pub fn remove_labelled_containers() -> anyhow::Result<Vec<String>> {
             .output()
             .context("running `docker rm`")?;
         if !rm.status.success() {
-            bail!("`docker rm` failed: {}", String::from_utf8_lossy(&rm.stderr).trim());
+            bail!(
+                "`docker rm` failed: {}",
+                String::from_utf8_lossy(&rm.stderr).trim()
+            );
         }
     }
     Ok(ids)

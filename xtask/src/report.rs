@@ -47,7 +47,13 @@ pub struct Check {
 
 impl Check {
     pub fn new(id: impl Into<String>, title: impl Into<String>, status: Status) -> Check {
-        Check { id: id.into(), title: title.into(), status, value: None, detail: None }
+        Check {
+            id: id.into(),
+            title: title.into(),
+            status,
+            value: None,
+            detail: None,
+        }
     }
     pub fn value(mut self, value: impl ToString) -> Check {
         self.value = Some(value.to_string());
@@ -104,7 +110,10 @@ impl Report {
 
     /// A report that records but prints nothing (used by tests and nested runs).
     pub fn quiet(command: &str) -> Report {
-        Report { quiet: true, ..Report::new(command) }
+        Report {
+            quiet: true,
+            ..Report::new(command)
+        }
     }
 
     /// A line for people, not a check (e.g. which backend was chosen and why).
@@ -155,13 +164,20 @@ impl Report {
             pb.enable_steady_tick(Duration::from_millis(100));
             pb
         };
-        PhaseTimer { name: name.to_string(), started: Instant::now(), spinner }
+        PhaseTimer {
+            name: name.to_string(),
+            started: Instant::now(),
+            spinner,
+        }
     }
 
     pub fn record(&mut self, timer: PhaseTimer) -> Duration {
         timer.spinner.finish_and_clear();
         let elapsed = timer.started.elapsed();
-        self.phases.push(Phase { name: timer.name, millis: elapsed.as_millis() });
+        self.phases.push(Phase {
+            name: timer.name,
+            millis: elapsed.as_millis(),
+        });
         elapsed
     }
 
@@ -204,6 +220,7 @@ pub struct PhaseTimer {
 
 impl PhaseTimer {
     pub fn set_message(&self, msg: impl Into<String>) {
-        self.spinner.set_message(format!("{}: {}", self.name, msg.into()));
+        self.spinner
+            .set_message(format!("{}: {}", self.name, msg.into()));
     }
 }
