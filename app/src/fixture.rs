@@ -17,12 +17,7 @@ pub struct FixtureSize {
 
 impl Default for FixtureSize {
     fn default() -> Self {
-        FixtureSize {
-            users: 20,
-            conversations_per_user: 3,
-            messages_per_conversation: 20,
-            seed: 1,
-        }
+        FixtureSize { users: 20, conversations_per_user: 3, messages_per_conversation: 20, seed: 1 }
     }
 }
 
@@ -46,16 +41,9 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(size: FixtureSize) -> Fixture {
-        let namespace = Uuid::new_v5(
-            &Uuid::NAMESPACE_OID,
-            format!("xtask-chat-fixture-{}", size.seed).as_bytes(),
-        );
+        let namespace = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("xtask-chat-fixture-{}", size.seed).as_bytes());
         let epoch = DateTime::<Utc>::from_timestamp(1_735_689_600, 0).unwrap_or_default(); // 2025-01-01
-        Fixture {
-            size,
-            namespace,
-            epoch,
-        }
+        Fixture { size, namespace, epoch }
     }
 
     fn id(&self, kind: &str, n: u64) -> Uuid {
@@ -113,17 +101,18 @@ impl Fixture {
         }
         copy(conn, "COPY auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at) FROM STDIN", auth).await?;
         stats.auth_users = u64::from(s.users);
-        copy(conn, "COPY public.users (id, auth_user_id, email, full_name, tier, created_at, updated_at) FROM STDIN", users).await?;
+        copy(
+            conn,
+            "COPY public.users (id, auth_user_id, email, full_name, tier, created_at, updated_at) FROM STDIN",
+            users,
+        )
+        .await?;
         stats.users = u64::from(s.users);
 
         let mut convs = String::new();
         for u in 0..s.users {
             for c in 0..s.conversations_per_user {
-                let user_id = if self.is_legacy_free(u, c) {
-                    "\\N".to_string()
-                } else {
-                    self.user_id(u).to_string()
-                };
+                let user_id = if self.is_legacy_free(u, c) { "\\N".to_string() } else { self.user_id(u).to_string() };
                 let created = self.ts(86_400 + u64::from(u) * 3_600 + u64::from(c) * 60);
                 let _ = writeln!(
                     convs,

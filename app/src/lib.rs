@@ -13,26 +13,9 @@ use uuid::Uuid;
 /// Tables, columns and functions the app relies on. A database without them is not ours: the
 /// app-specific steps (test data, smoke) do not apply to it.
 pub const CONTRACT: &[(&str, &[&str])] = &[
-    (
-        "public.users",
-        &["id", "auth_user_id", "email", "full_name"],
-    ),
-    (
-        "public.conversations",
-        &["id", "user_id", "auth_user_id", "title", "updated_at"],
-    ),
-    (
-        "public.messages",
-        &[
-            "id",
-            "conversation_id",
-            "role",
-            "content",
-            "image_url",
-            "metadata",
-            "created_at",
-        ],
-    ),
+    ("public.users", &["id", "auth_user_id", "email", "full_name"]),
+    ("public.conversations", &["id", "user_id", "auth_user_id", "title", "updated_at"]),
+    ("public.messages", &["id", "conversation_id", "role", "content", "image_url", "metadata", "created_at"]),
 ];
 pub const CONTRACT_FUNCTIONS: &[&str] = &["public.add_message", "public.get_conversation_messages"];
 
@@ -183,16 +166,9 @@ impl Client {
     /// `supabase_auth_admin`), then the app creates its profile row as the new user.
     pub async fn sign_up(&self, email: &str) -> CallResult<User> {
         let persona = format!("sign-up of {email}");
-        let err = |source| CallError {
-            call: "sign_up",
-            persona: persona.clone(),
-            source,
-        };
+        let err = |source| CallError { call: "sign_up", persona: persona.clone(), source };
         let mut tx = self.pool.begin().await.map_err(err)?;
-        sqlx::query("SELECT set_config('role', 'supabase_auth_admin', true)")
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        sqlx::query("SELECT set_config('role', 'supabase_auth_admin', true)").execute(&mut *tx).await.map_err(err)?;
         let auth_id: Uuid = sqlx::query_scalar(
             "INSERT INTO auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, \
              email_confirmed_at, created_at, updated_at) \
@@ -203,10 +179,7 @@ impl Client {
         .fetch_one(&mut *tx)
         .await
         .map_err(err)?;
-        let user = Persona::User {
-            auth_id,
-            email: email.to_string(),
-        };
+        let user = Persona::User { auth_id, email: email.to_string() };
         act_as(&mut tx, &user).await.map_err(err)?;
         let user_id: Uuid = sqlx::query_scalar(
             "INSERT INTO public.users (auth_user_id, email, full_name) VALUES ((select auth.uid()), $1, $2) RETURNING id",
@@ -217,42 +190,24 @@ impl Client {
         .await
         .map_err(err)?;
         tx.commit().await.map_err(err)?;
-        Ok(User {
-            auth_id,
-            user_id,
-            email: email.to_string(),
-        })
+        Ok(User { auth_id, user_id, email: email.to_string() })
     }
 
     pub fn as_user(&self, user: &User) -> Session {
         Session {
             pool: self.pool.clone(),
-            persona: Persona::User {
-                auth_id: user.auth_id,
-                email: user.email.clone(),
-            },
+            persona: Persona::User { auth_id: user.auth_id, email: user.email.clone() },
             user_id: Some(user.user_id),
         }
     }
 
     /// A signed-in session for an auth id alone (users loaded by the fixture, for example).
     pub fn as_auth_id(&self, auth_id: Uuid, email: &str, user_id: Option<Uuid>) -> Session {
-        Session {
-            pool: self.pool.clone(),
-            persona: Persona::User {
-                auth_id,
-                email: email.to_string(),
-            },
-            user_id,
-        }
+        Session { pool: self.pool.clone(), persona: Persona::User { auth_id, email: email.to_string() }, user_id }
     }
 
     pub fn anon(&self) -> Session {
-        Session {
-            pool: self.pool.clone(),
-            persona: Persona::Anon,
-            user_id: None,
-        }
+        Session { pool: self.pool.clone(), persona: Persona::Anon, user_id: None }
     }
 }
 
@@ -280,18 +235,12 @@ impl Session {
 
     async fn begin(&self, call: &'static str) -> CallResult<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(call, e))?;
-        act_as(&mut tx, &self.persona)
-            .await
-            .map_err(|e| self.err(call, e))?;
+        act_as(&mut tx, &self.persona).await.map_err(|e| self.err(call, e))?;
         Ok(tx)
     }
 
     fn err(&self, call: &'static str, source: sqlx::Error) -> CallError {
-        CallError {
-            call,
-            persona: self.persona.to_string(),
-            source,
-        }
+        CallError { call, persona: self.persona.to_string(), source }
     }
 
     /// `current_user` inside a call (the app's invariant: never a superuser).
@@ -331,23 +280,17 @@ impl Session {
     }
 
     /// The `add_message` RPC (POST /rest/v1/rpc/add_message).
-    pub async fn send_message(
-        &self,
-        conversation_id: Uuid,
-        role: &str,
-        content: &str,
-    ) -> CallResult<Uuid> {
+    pub async fn send_message(&self, conversation_id: Uuid, role: &str, content: &str) -> CallResult<Uuid> {
         const CALL: &str = "send_message (rpc add_message)";
         let mut tx = self.begin(CALL).await?;
-        let id: Uuid = sqlx::query_scalar(
-            "SELECT public.add_message(p_conversation_id => $1, p_role => $2, p_content => $3)",
-        )
-        .bind(conversation_id)
-        .bind(role)
-        .bind(content)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| self.err(CALL, e))?;
+        let id: Uuid =
+            sqlx::query_scalar("SELECT public.add_message(p_conversation_id => $1, p_role => $2, p_content => $3)")
+                .bind(conversation_id)
+                .bind(role)
+                .bind(content)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(CALL, e))?;
         tx.commit().await.map_err(|e| self.err(CALL, e))?;
         Ok(id)
     }
@@ -356,13 +299,11 @@ impl Session {
     pub async fn messages_rpc(&self, conversation_id: Uuid) -> CallResult<Vec<Message>> {
         const CALL: &str = "messages (rpc get_conversation_messages)";
         let mut tx = self.begin(CALL).await?;
-        sqlx::query_as(
-            "SELECT id, conversation_id, role, content FROM public.get_conversation_messages($1)",
-        )
-        .bind(conversation_id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| self.err(CALL, e))
+        sqlx::query_as("SELECT id, conversation_id, role, content FROM public.get_conversation_messages($1)")
+            .bind(conversation_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.err(CALL, e))
     }
 
     /// GET /rest/v1/messages?conversation_id=eq.X&order=created_at

@@ -34,12 +34,7 @@ impl SmokeRun {
         self.steps.iter().all(|s| s.outcome.is_ok())
     }
 
-    fn step(
-        &mut self,
-        id: &'static str,
-        title: &'static str,
-        outcome: Result<String, String>,
-    ) -> bool {
+    fn step(&mut self, id: &'static str, title: &'static str, outcome: Result<String, String>) -> bool {
         let ok = outcome.is_ok();
         self.steps.push(SmokeStep { id, title, outcome });
         ok
@@ -60,19 +55,11 @@ pub async fn run(client: &Client, tag: &str) -> SmokeRun {
         (Ok(a), Ok(b)) => {
             run.writes.auth_users.extend([a.auth_id, b.auth_id]);
             run.writes.users.extend([a.user_id, b.user_id]);
-            run.step(
-                "sign_up",
-                "users A and B sign up",
-                Ok(format!("{} and {}", a.email, b.email)),
-            );
+            run.step("sign_up", "users A and B sign up", Ok(format!("{} and {}", a.email, b.email)));
             (a, b)
         }
         (a, b) => {
-            let err = [a.err(), b.err()]
-                .into_iter()
-                .flatten()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>();
+            let err = [a.err(), b.err()].into_iter().flatten().map(|e| e.to_string()).collect::<Vec<_>>();
             run.step("sign_up", "users A and B sign up", Err(err.join("; ")));
             return run;
         }
@@ -82,11 +69,7 @@ pub async fn run(client: &Client, tag: &str) -> SmokeRun {
     let conv = match call(sa.create_conversation("Smoke test conversation").await) {
         Ok(id) => {
             run.writes.conversations.push(id);
-            run.step(
-                "create_conversation",
-                "A creates a conversation",
-                Ok(format!("conversation {id}")),
-            );
+            run.step("create_conversation", "A creates a conversation", Ok(format!("conversation {id}")));
             id
         }
         Err(e) => {
@@ -95,17 +78,10 @@ pub async fn run(client: &Client, tag: &str) -> SmokeRun {
         }
     };
 
-    let msg = match call(
-        sa.send_message(conv, "user", "Hello from the smoke test")
-            .await,
-    ) {
+    let msg = match call(sa.send_message(conv, "user", "Hello from the smoke test").await) {
         Ok(id) => {
             run.writes.messages.push(id);
-            run.step(
-                "send_message",
-                "A sends a message with add_message",
-                Ok(format!("message {id}")),
-            );
+            run.step("send_message", "A sends a message with add_message", Ok(format!("message {id}")));
             id
         }
         Err(e) => {
@@ -118,33 +94,19 @@ pub async fn run(client: &Client, tag: &str) -> SmokeRun {
         if ms.iter().any(|m| m.id == msg) {
             Ok(format!("{} message(s)", ms.len()))
         } else {
-            Err(format!(
-                "message {msg} missing from get_conversation_messages as {}",
-                sa.persona()
-            ))
+            Err(format!("message {msg} missing from get_conversation_messages as {}", sa.persona()))
         }
     });
-    run.step(
-        "read_back_rpc",
-        "A reads it back with get_conversation_messages",
-        rpc,
-    );
+    run.step("read_back_rpc", "A reads it back with get_conversation_messages", rpc);
 
     let select = call(sa.messages_select(conv).await).and_then(|ms| {
         if ms.iter().any(|m| m.id == msg) {
             Ok(format!("{} message(s)", ms.len()))
         } else {
-            Err(format!(
-                "message {msg} not visible to {} through select on messages",
-                sa.persona()
-            ))
+            Err(format!("message {msg} not visible to {} through select on messages", sa.persona()))
         }
     });
-    run.step(
-        "read_back_select",
-        "A reads it back with a select on messages",
-        select,
-    );
+    run.step("read_back_select", "A reads it back with a select on messages", select);
 
     let b_sees = async {
         let by_select = call(sb.messages_select(conv).await)?;
@@ -153,18 +115,10 @@ pub async fn run(client: &Client, tag: &str) -> SmokeRun {
         if seen == 0 {
             Ok("B sees 0 of A's messages".to_string())
         } else {
-            Err(format!(
-                "B sees {seen} of A's messages (select {}, rpc {})",
-                by_select.len(),
-                by_rpc.len()
-            ))
+            Err(format!("B sees {seen} of A's messages (select {}, rpc {})", by_select.len(), by_rpc.len()))
         }
     };
-    run.step(
-        "isolation_user_b",
-        "B sees none of A's messages",
-        b_sees.await,
-    );
+    run.step("isolation_user_b", "B sees none of A's messages", b_sees.await);
 
     let anon_sees = async {
         let by_select = call(anon.messages_select(conv).await)?;

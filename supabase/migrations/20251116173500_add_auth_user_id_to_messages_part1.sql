@@ -25,7 +25,7 @@ BEGIN
 END
 $$;
 
-ALTER TABLE public.messages ADD COLUMN auth_user_id uuid;
+ALTER TABLE public.messages ADD COLUMN IF NOT EXISTS auth_user_id uuid;
 
 COMMENT ON COLUMN public.messages.auth_user_id IS
   'Copy of conversations.auth_user_id for RLS without a join; kept equal by messages_conversation_owner_fkey and trigger messages_set_auth_user_id.';

@@ -29,14 +29,12 @@ async fn policy_using_auth_uid_sees_claims_set_as_postgrest_sets_them() {
             let mut conn = xtask::postgres::connect(&url).await.expect("connect");
             let mut tx = conn.begin().await.expect("begin");
             // Exactly what PostgREST does per request.
-            sqlx::query(
-                "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
-            )
-            .bind(role)
-            .bind(claims.to_string())
-            .execute(&mut *tx)
-            .await
-            .expect("claims");
+            sqlx::query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)")
+                .bind(role)
+                .bind(claims.to_string())
+                .execute(&mut *tx)
+                .await
+                .expect("claims");
             let row: (i64, Option<String>, Option<String>, Option<String>) = sqlx::query_as(
                 "select (select count(*) from public.notes), auth.uid()::text, auth.role(), auth.email()",
             )
@@ -63,10 +61,7 @@ async fn policy_using_auth_uid_sees_claims_set_as_postgrest_sets_them() {
         .execute(&mut *tx)
         .await
         .expect("legacy claim");
-    let count: i64 = sqlx::query_scalar("select count(*) from public.notes")
-        .fetch_one(&mut *tx)
-        .await
-        .expect("q");
+    let count: i64 = sqlx::query_scalar("select count(*) from public.notes").fetch_one(&mut *tx).await.expect("q");
     assert_eq!(count, 1, "bob sees his note through request.jwt.claim.sub");
 }
 
@@ -81,20 +76,10 @@ async fn layer_is_idempotent_and_leaves_existing_helpers_alone() {
     .execute(&mut conn)
     .await
     .expect("pre-existing auth.uid");
-    supabase_layer::install(&mut conn)
-        .await
-        .expect("first install");
-    supabase_layer::install(&mut conn)
-        .await
-        .expect("second install");
-    let uid: String = sqlx::query_scalar("select auth.uid()::text")
-        .fetch_one(&mut conn)
-        .await
-        .expect("q");
-    assert_eq!(
-        uid, "00000000-0000-0000-0000-000000000001",
-        "existing auth.uid() kept"
-    );
+    supabase_layer::install(&mut conn).await.expect("first install");
+    supabase_layer::install(&mut conn).await.expect("second install");
+    let uid: String = sqlx::query_scalar("select auth.uid()::text").fetch_one(&mut conn).await.expect("q");
+    assert_eq!(uid, "00000000-0000-0000-0000-000000000001", "existing auth.uid() kept");
     let roles: i64 = sqlx::query_scalar(
         "select count(*) from pg_roles where rolname in ('anon','authenticated','service_role','authenticator')",
     )
@@ -102,10 +87,9 @@ async fn layer_is_idempotent_and_leaves_existing_helpers_alone() {
     .await
     .expect("q");
     assert_eq!(roles, 4);
-    let bypass: bool =
-        sqlx::query_scalar("select rolbypassrls from pg_roles where rolname = 'service_role'")
-            .fetch_one(&mut conn)
-            .await
-            .expect("q");
+    let bypass: bool = sqlx::query_scalar("select rolbypassrls from pg_roles where rolname = 'service_role'")
+        .fetch_one(&mut conn)
+        .await
+        .expect("q");
     assert!(bypass, "service_role bypasses RLS");
 }

@@ -39,22 +39,13 @@ async fn each_backend_serves_queries_and_leaves_nothing_after_success() {
         let pg = start(backend).await;
         assert_eq!(pg.backend(), backend);
         let footprint = pg.footprint();
-        assert!(
-            still_there(&footprint),
-            "{backend}: {footprint:?} should exist while running"
-        );
+        assert!(still_there(&footprint), "{backend}: {footprint:?} should exist while running");
         let mut conn = pg.connect().await.expect("connect");
-        let version: String = sqlx::query_scalar("show server_version")
-            .fetch_one(&mut conn)
-            .await
-            .expect("query");
+        let version: String = sqlx::query_scalar("show server_version").fetch_one(&mut conn).await.expect("query");
         assert!(version.starts_with("15"), "{backend}: server {version}");
         drop(conn);
         pg.close().await.expect("close");
-        assert!(
-            !still_there(&footprint),
-            "{backend}: {footprint:?} left behind after close"
-        );
+        assert!(!still_there(&footprint), "{backend}: {footprint:?} left behind after close");
     }
 }
 
@@ -70,18 +61,12 @@ async fn each_backend_leaves_nothing_after_a_failure_or_panic() {
         }
         .await;
         assert!(failed.is_err());
-        assert!(
-            !still_there(&footprint),
-            "{backend}: {footprint:?} left behind after an error"
-        );
+        assert!(!still_there(&footprint), "{backend}: {footprint:?} left behind after an error");
 
         // A panic inside a task that owns the Postgres.
         let (tx, rx) = std::sync::mpsc::channel();
         let task = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
             rt.block_on(async {
                 let pg = start(backend).await;
                 let _ = tx.send(pg.footprint());
@@ -90,37 +75,21 @@ async fn each_backend_leaves_nothing_after_a_failure_or_panic() {
         });
         assert!(task.join().is_err(), "the task panicked");
         let footprint = rx.recv().expect("footprint");
-        assert!(
-            !still_there(&footprint),
-            "{backend}: {footprint:?} left behind after a panic"
-        );
+        assert!(!still_there(&footprint), "{backend}: {footprint:?} left behind after a panic");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_backend_creates_and_drops_a_throwaway_database() {
     let server = start(crate::support::any_backend()).await;
-    let opts = PgOptions {
-        backend: Some(Backend::Url),
-        db_url: Some(server.url().to_string()),
-        ..PgOptions::default()
-    };
+    let opts =
+        PgOptions { backend: Some(Backend::Url), db_url: Some(server.url().to_string()), ..PgOptions::default() };
     let pg = EphemeralPostgres::start(&opts).await.expect("url backend");
-    let Footprint::Database(name) = pg.footprint() else {
-        panic!("url backend has a database footprint")
-    };
+    let Footprint::Database(name) = pg.footprint() else { panic!("url backend has a database footprint") };
     let mut admin = server.connect().await.expect("connect");
-    let count = |name: String| {
-        sqlx::query_scalar::<_, i64>("select count(*) from pg_database where datname = $1")
-            .bind(name)
-    };
-    assert_eq!(
-        count(name.clone())
-            .fetch_one(&mut admin)
-            .await
-            .expect("query"),
-        1
-    );
+    let count =
+        |name: String| sqlx::query_scalar::<_, i64>("select count(*) from pg_database where datname = $1").bind(name);
+    assert_eq!(count(name.clone()).fetch_one(&mut admin).await.expect("query"), 1);
     pg.close().await.expect("close");
     assert_eq!(count(name).fetch_one(&mut admin).await.expect("query"), 0);
 }
@@ -137,31 +106,16 @@ async fn db_clean_removes_only_our_labelled_containers() {
         for l in labels {
             cmd.args(["--label", l]);
         }
-        let out = cmd
-            .args([image.as_str(), "300"])
-            .output()
-            .expect("docker run");
-        assert!(
-            out.status.success(),
-            "docker run: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = cmd.args([image.as_str(), "300"]).output().expect("docker run");
+        assert!(out.status.success(), "docker run: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let ours = run(&[&format!("{}=true", xtask::postgres::CONTAINER_LABEL)]);
     let theirs = run(&["com.example.other=true"]);
     let removed = xtask::postgres::remove_labelled_containers().expect("db-clean");
-    assert!(
-        removed.iter().any(|id| ours.starts_with(id.as_str())),
-        "ours removed: {removed:?}"
-    );
+    assert!(removed.iter().any(|id| ours.starts_with(id.as_str())), "ours removed: {removed:?}");
     let theirs_left = still_there(&Footprint::Container(theirs.clone()));
-    let _ = std::process::Command::new("docker")
-        .args(["rm", "-f", &theirs])
-        .output();
+    let _ = std::process::Command::new("docker").args(["rm", "-f", &theirs]).output();
     assert!(theirs_left, "a container without our label was removed");
-    assert!(
-        !still_there(&Footprint::Container(ours)),
-        "our labelled container is still there"
-    );
+    assert!(!still_there(&Footprint::Container(ours)), "our labelled container is still there");
 }

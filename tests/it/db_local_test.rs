@@ -2,9 +2,7 @@
 
 use xtask::report::Status;
 
-use crate::support::{
-    any_backend, assert_fails_on, assert_passes, backends, run_local_test, ProjectCopy,
-};
+use crate::support::{any_backend, assert_fails_on, assert_passes, backends, run_local_test, ProjectCopy};
 
 const PART1: &str = "migrations/20251116173500_add_auth_user_id_to_messages_part1.sql";
 const PART2: &str = "migrations/20251116173501_update_add_message_function.sql";
@@ -14,32 +12,16 @@ async fn passes_on_our_migration_on_every_backend() {
     for backend in backends() {
         let report = run_local_test(&crate::support::our_supabase_dir(), backend).await;
         assert_passes(&report);
-        assert_eq!(
-            report.backend.as_deref(),
-            Some(backend.to_string().as_str())
-        );
-        let backfill = report
-            .check("pending.apply.20251116173500")
-            .expect("part 1 applied");
+        assert_eq!(report.backend.as_deref(), Some(backend.to_string().as_str()));
+        let backfill = report.check("pending.apply.20251116173500").expect("part 1 applied");
         assert!(
-            backfill
-                .detail
-                .as_deref()
-                .unwrap_or("")
-                .contains("NOTICE: backfill: 60 message(s) got auth_user_id"),
+            backfill.detail.as_deref().unwrap_or("").contains("NOTICE: backfill: 60 message(s) got auth_user_id"),
             "the backfill NOTICE is shown: {backfill:?}"
         );
-        for id in [
-            "smoke.send_message",
-            "smoke.isolation_user_b",
-            "post.new_policies",
-            "pre.conversation_owner_mismatch",
-        ] {
-            assert_eq!(
-                report.check(id).map(|c| c.status),
-                Some(Status::Pass),
-                "{id}"
-            );
+        for id in
+            ["smoke.send_message", "smoke.isolation_user_b", "post.new_policies", "pre.conversation_owner_mismatch"]
+        {
+            assert_eq!(report.check(id).map(|c| c.status), Some(Status::Pass), "{id}");
         }
     }
 }
@@ -68,34 +50,19 @@ async fn app_smoke_names_the_call_and_error_when_inserts_break() {
     );
     let report = run_local_test(&project.path(), any_backend()).await;
     assert_fails_on(&report, "smoke.send_message");
-    let detail = report
-        .check("smoke.send_message")
-        .and_then(|c| c.detail.clone())
-        .unwrap_or_default();
-    assert!(
-        detail.contains("send_message (rpc add_message) as user smoke-a-"),
-        "{detail}"
-    );
-    assert!(
-        detail.contains("23502"),
-        "names the NOT NULL violation: {detail}"
-    );
+    let detail = report.check("smoke.send_message").and_then(|c| c.detail.clone()).unwrap_or_default();
+    assert!(detail.contains("send_message (rpc add_message) as user smoke-a-"), "{detail}");
+    assert!(detail.contains("23502"), "names the NOT NULL violation: {detail}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fails_when_the_backfill_leaves_nulls() {
     let project = ProjectCopy::new();
-    project
-        .edit(
-            PART1,
-            "    AND m.auth_user_id IS NULL;",
-            "    AND m.auth_user_id IS NULL AND m.role = 'user';",
-        )
-        .edit(
-            PART1,
-            "ALTER TABLE public.messages ALTER COLUMN auth_user_id SET NOT NULL;",
-            "",
-        );
+    project.edit(PART1, "    AND m.auth_user_id IS NULL;", "    AND m.auth_user_id IS NULL AND m.role = 'user';").edit(
+        PART1,
+        "ALTER TABLE public.messages ALTER COLUMN auth_user_id SET NOT NULL;",
+        "",
+    );
     let report = run_local_test(&project.path(), any_backend()).await;
     assert_fails_on(&report, "post.messages_have_auth_user_id");
 }
@@ -126,11 +93,7 @@ async fn fails_on_data_that_violates_each_pre_check() {
     });
     for (check, report) in futures::future::join_all(runs).await {
         assert_fails_on(&report, &format!("pre.{check}"));
-        assert_eq!(
-            report.check("data.seed_sql").map(|c| c.status),
-            Some(Status::Pass),
-            "{check}: seed loaded"
-        );
+        assert_eq!(report.check("data.seed_sql").map(|c| c.status), Some(Status::Pass), "{check}: seed loaded");
     }
 }
 
@@ -139,32 +102,17 @@ async fn pending_migration_with_an_sql_error_applies_nothing() {
     let project = ProjectCopy::new();
     project.edit(
         PART1,
-        "ALTER TABLE public.messages ADD COLUMN auth_user_id uuid;\n",
-        "ALTER TABLE public.messages ADD COLUMN auth_user_id uuid;\nALTER TABLE public.messages ADD COLUMN auth_user_id uuid;\n",
+        "ALTER TABLE public.messages ADD COLUMN IF NOT EXISTS auth_user_id uuid;\n",
+        "ALTER TABLE public.messages ADD COLUMN IF NOT EXISTS auth_user_id uuid;\nALTER TABLE public.messages ADD COLUMN auth_user_id uuid;\n",
     );
     let report = run_local_test(&project.path(), any_backend()).await;
     assert_fails_on(&report, "pending.apply.20251116173500");
-    let detail = report
-        .check("pending.apply.20251116173500")
-        .and_then(|c| c.detail.clone())
-        .unwrap_or_default();
-    assert!(
-        detail.contains("20251116173500_add_auth_user_id_to_messages_part1.sql:"),
-        "{detail}"
-    );
+    let detail = report.check("pending.apply.20251116173500").and_then(|c| c.detail.clone()).unwrap_or_default();
+    assert!(detail.contains("20251116173500_add_auth_user_id_to_messages_part1.sql:"), "{detail}");
     assert!(detail.contains("42701"), "duplicate column error: {detail}");
-    assert!(
-        detail.contains("nothing of this file was applied"),
-        "{detail}"
-    );
-    assert!(
-        report.check("pending.apply.20251116173501").is_none(),
-        "later files are not run"
-    );
-    assert_eq!(
-        report.check("steps.remaining").map(|c| c.status),
-        Some(Status::Skip)
-    );
+    assert!(detail.contains("nothing of this file was applied"), "{detail}");
+    assert!(report.check("pending.apply.20251116173501").is_none(), "later files are not run");
+    assert_eq!(report.check("steps.remaining").map(|c| c.status), Some(Status::Skip));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,24 +128,8 @@ async fn another_project_runs_the_generic_steps_and_says_what_did_not_apply() {
     assert_passes(&report);
     let skipped = report.check("app.contract").expect("app contract check");
     assert_eq!(skipped.status, Status::Skip);
-    assert!(
-        skipped
-            .detail
-            .as_deref()
-            .unwrap_or("")
-            .contains("table public.users"),
-        "{skipped:?}"
-    );
-    assert_eq!(
-        report.check("smoke.app").map(|c| c.status),
-        Some(Status::Skip)
-    );
-    assert_eq!(
-        report.check("post.done_column").map(|c| c.status),
-        Some(Status::Pass)
-    );
-    assert_eq!(
-        report.check("data.seed_sql").map(|c| c.status),
-        Some(Status::Pass)
-    );
+    assert!(skipped.detail.as_deref().unwrap_or("").contains("table public.users"), "{skipped:?}");
+    assert_eq!(report.check("smoke.app").map(|c| c.status), Some(Status::Skip));
+    assert_eq!(report.check("post.done_column").map(|c| c.status), Some(Status::Pass));
+    assert_eq!(report.check("data.seed_sql").map(|c| c.status), Some(Status::Pass));
 }

@@ -8,6 +8,8 @@ mod support;
 
 mod auth_layer;
 mod backends;
+mod catalog;
 mod db_local_test;
+mod rollback;
 mod runner;
 mod tidy;

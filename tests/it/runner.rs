@@ -11,18 +11,10 @@ use crate::support::{any_backend, assert_fails_on, backends, run_local_test, sta
 
 /// The schema as real pg_dump prints it.
 fn schema_dump(pg: &EphemeralPostgres) -> String {
-    let pg_dump = xtask::postgres::find_pg_bin()
-        .expect("pg binaries")
-        .join("pg_dump");
-    let out = std::process::Command::new(pg_dump)
-        .args(["--schema-only", "--dbname", pg.url()])
-        .output()
-        .expect("pg_dump");
-    assert!(
-        out.status.success(),
-        "pg_dump: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let pg_dump = xtask::postgres::find_pg_bin().expect("pg binaries").join("pg_dump");
+    let out =
+        std::process::Command::new(pg_dump).args(["--schema-only", "--dbname", pg.url()]).output().expect("pg_dump");
+    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
     // pg_dump 15.14+ wraps its output in \restrict KEY … \unrestrict KEY with a random key.
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -38,10 +30,7 @@ fn three_files(project: &ProjectCopy, middle: &str) {
             "create table public.a (id int primary key);\ninsert into public.a values (1);\n",
         )
         .write("migrations/20250102000000_second.sql", middle)
-        .write(
-            "migrations/20250103000000_third.sql",
-            "create table public.c (id int);\n",
-        );
+        .write("migrations/20250103000000_third.sql", "create table public.c (id int);\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,30 +43,17 @@ async fn runner_applies_in_order_and_records_history_rows_equal_to_files() {
         supabase_layer::install(&mut conn).await.expect("layer");
         let dir = migrations::scan(&project.path()).expect("scan");
         assert_eq!(
-            dir.files
-                .iter()
-                .map(|f| f.version.as_str())
-                .collect::<Vec<_>>(),
+            dir.files.iter().map(|f| f.version.as_str()).collect::<Vec<_>>(),
             ["20250101000000", "20250102000000", "20250103000000"]
         );
         for file in &dir.files {
-            migrations::apply(&mut conn, file)
-                .await
-                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            migrations::apply(&mut conn, file).await.unwrap_or_else(|e| panic!("{backend}: {e}"));
         }
-        let history = migrations::applied_versions(&mut conn)
-            .await
-            .expect("history");
+        let history = migrations::applied_versions(&mut conn).await.expect("history");
         let expected: Vec<(String, String, Vec<String>)> = dir
             .files
             .iter()
-            .map(|f| {
-                (
-                    f.version.clone(),
-                    f.name.clone(),
-                    f.statements().into_iter().map(|s| s.sql).collect(),
-                )
-            })
+            .map(|f| (f.version.clone(), f.name.clone(), f.statements().into_iter().map(|s| s.sql).collect()))
             .collect();
         assert_eq!(history, expected, "{backend}: history rows equal the files");
         assert_eq!(
@@ -101,32 +77,15 @@ async fn failing_middle_file_leaves_the_catalog_exactly_as_before_it() {
         let mut conn = pg.connect().await.expect("connect");
         supabase_layer::install(&mut conn).await.expect("layer");
         let dir = migrations::scan(&project.path()).expect("scan");
-        migrations::apply(&mut conn, &dir.files[0])
-            .await
-            .expect("first applies");
+        migrations::apply(&mut conn, &dir.files[0]).await.expect("first applies");
         let before = schema_dump(&pg);
-        let err = migrations::apply(&mut conn, &dir.files[1])
-            .await
-            .expect_err("second fails");
+        let err = migrations::apply(&mut conn, &dir.files[1]).await.expect_err("second fails");
         assert_eq!(err.file, "20250102000000_second.sql");
-        assert_eq!(
-            err.line, 5,
-            "{backend}: the line of the bad column in the file"
-        );
+        assert_eq!(err.line, 5, "{backend}: the line of the bad column in the file");
         assert!(err.message.contains("no_such_column"), "{}", err.message);
-        assert_eq!(
-            schema_dump(&pg),
-            before,
-            "{backend}: catalog changed by a failed file"
-        );
-        let history = migrations::applied_versions(&mut conn)
-            .await
-            .expect("history");
-        assert_eq!(
-            history.len(),
-            1,
-            "{backend}: only the first file is recorded"
-        );
+        assert_eq!(schema_dump(&pg), before, "{backend}: catalog changed by a failed file");
+        let history = migrations::applied_versions(&mut conn).await.expect("history");
+        assert_eq!(history.len(), 1, "{backend}: only the first file is recorded");
         pg.close().await.expect("close");
     }
 }
@@ -144,26 +103,10 @@ fn skipped_and_dangerous_file_names_are_reported() {
         .write("migrations/20250103000000_rollback_add_x.sql", "select 1;");
     let dir = migrations::scan(&project.path()).expect("scan");
     let skipped: Vec<&str> = dir.skipped.iter().map(|(f, _)| f.as_str()).collect();
-    assert_eq!(
-        skipped,
-        [
-            "README.md",
-            "archive",
-            "rollback_migration.sql",
-            "validation_queries.sql"
-        ]
-    );
+    assert_eq!(skipped, ["README.md", "archive", "rollback_migration.sql", "validation_queries.sql"]);
     let dangerous: Vec<&str> = dir.dangerous.iter().map(|(f, _)| f.as_str()).collect();
-    assert_eq!(
-        dangerous,
-        [
-            "20250102000000_add_x.down.sql",
-            "20250103000000_rollback_add_x.sql"
-        ]
-    );
-    assert!(dir.dangerous[0]
-        .1
-        .contains("move it to supabase/rollbacks/"));
+    assert_eq!(dangerous, ["20250102000000_add_x.down.sql", "20250103000000_rollback_add_x.sql"]);
+    assert!(dir.dangerous[0].1.contains("move it to supabase/rollbacks/"));
     // The CLI would apply both: so do we count them as migrations.
     assert_eq!(dir.files.len(), 3);
     let plan = MigrationPlan::new(&project.path(), &dir, None).expect("plan");
@@ -173,19 +116,10 @@ fn skipped_and_dangerous_file_names_are_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn db_local_test_fails_on_a_down_script_in_migrations() {
     let project = ProjectCopy::new();
-    project.write(
-        "migrations/20251116173502_add_auth_user_id.down.sql",
-        "select 1;",
-    );
-    project.write(
-        "rollbacks/20251116173502_add_auth_user_id.down.sql",
-        "select 1;",
-    );
+    project.write("migrations/20251116173502_add_auth_user_id.down.sql", "select 1;");
+    project.write("rollbacks/20251116173502_add_auth_user_id.down.sql", "select 1;");
     let report = run_local_test(&project.path(), any_backend()).await;
-    assert_fails_on(
-        &report,
-        "runner.dangerous_name.20251116173502_add_auth_user_id.down.sql",
-    );
+    assert_fails_on(&report, "runner.dangerous_name.20251116173502_add_auth_user_id.down.sql");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,16 +132,12 @@ async fn statements_that_cannot_run_in_a_transaction_run_on_their_own() {
     let pg = start(any_backend()).await;
     let mut conn = pg.connect().await.expect("connect");
     let dir = migrations::scan(&project.path()).expect("scan");
-    let applied = migrations::apply(&mut conn, &dir.files[0])
-        .await
-        .expect("applies");
+    let applied = migrations::apply(&mut conn, &dir.files[0]).await.expect("applies");
     assert!(!applied.atomic);
-    let valid: bool = sqlx::query_scalar(
-        "select indisvalid from pg_index where indexrelid = 'public.t_a'::regclass",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .expect("index");
+    let valid: bool = sqlx::query_scalar("select indisvalid from pg_index where indexrelid = 'public.t_a'::regclass")
+        .fetch_one(&mut conn)
+        .await
+        .expect("index");
     assert!(valid);
     pg.close().await.expect("close");
 }

@@ -15,10 +15,7 @@ use xtask::{
 pub fn backends() -> Vec<Backend> {
     let required = std::env::var("XTASK_REQUIRE_BACKENDS").unwrap_or_default();
     let mut out = Vec::new();
-    for (backend, available) in [
-        (Backend::Native, native_available()),
-        (Backend::Docker, docker_available()),
-    ] {
+    for (backend, available) in [(Backend::Native, native_available()), (Backend::Docker, docker_available())] {
         match available {
             Ok(()) => out.push(backend),
             Err(why) if required.contains(&backend.to_string()) => {
@@ -27,27 +24,17 @@ pub fn backends() -> Vec<Backend> {
             Err(why) => eprintln!("note: skipping the {backend} backend in this test: {why}"),
         }
     }
-    assert!(
-        !out.is_empty(),
-        "no backend available: install PostgreSQL 15 or Docker"
-    );
+    assert!(!out.is_empty(), "no backend available: install PostgreSQL 15 or Docker");
     out
 }
 
 fn native_available() -> Result<(), String> {
-    xtask::postgres::find_pg_bin()
-        .map(drop)
-        .map_err(|e| format!("{e:#}"))
+    xtask::postgres::find_pg_bin().map(drop).map_err(|e| format!("{e:#}"))
 }
 
 fn docker_available() -> Result<(), String> {
     let image = PgOptions::default().image();
-    let ok = |args: &[&str]| {
-        std::process::Command::new("docker")
-            .args(args)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
+    let ok = |args: &[&str]| std::process::Command::new("docker").args(args).output().is_ok_and(|o| o.status.success());
     if !ok(&["info"]) {
         return Err("no Docker engine answers".into());
     }
@@ -63,19 +50,14 @@ pub fn any_backend() -> Backend {
 }
 
 pub async fn start(backend: Backend) -> EphemeralPostgres {
-    EphemeralPostgres::start(&PgOptions {
-        backend: Some(backend),
-        ..PgOptions::default()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("starting {backend}: {e:#}"))
+    EphemeralPostgres::start(&PgOptions { backend: Some(backend), ..PgOptions::default() })
+        .await
+        .unwrap_or_else(|e| panic!("starting {backend}: {e:#}"))
 }
 
 /// The repository's own supabase/ folder.
 pub fn our_supabase_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("supabase")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("supabase")
 }
 
 /// A temp copy of our supabase/ folder that a test may change.
@@ -139,67 +121,50 @@ fn copy_dir(from: &Path, to: &Path) {
 /// db-local-test flags on `dir` with small data.
 pub fn local_test(dir: &Path, backend: Backend) -> DbLocalTest {
     DbLocalTest {
-        project: Project {
-            supabase_dir: dir.to_path_buf(),
-            json: None,
-        },
-        pg: Pg {
-            backend,
-            image: None,
-            db_url: None,
-        },
-        data: Data {
-            users: 6,
-            conversations_per_user: 2,
-            messages_per_conversation: 5,
-            seed: 1,
-        },
+        project: Project { supabase_dir: dir.to_path_buf(), json: None },
+        pg: Pg { backend, image: None, db_url: None },
+        data: Data { users: 6, conversations_per_user: 2, messages_per_conversation: 5, seed: 1 },
         since: None,
     }
 }
 
 pub async fn run_local_test(dir: &Path, backend: Backend) -> Report {
     let mut report = Report::quiet("db-local-test");
-    local_test(dir, backend)
-        .run_into(&mut report)
-        .await
-        .unwrap_or_else(|e| panic!("db-local-test errored: {e:#}"));
+    local_test(dir, backend).run_into(&mut report).await.unwrap_or_else(|e| panic!("db-local-test errored: {e:#}"));
     report
 }
 
 /// Ids of the checks with `status`.
 pub fn ids(report: &Report, status: Status) -> Vec<String> {
-    report
-        .checks
-        .iter()
-        .filter(|c| c.status == status)
-        .map(|c| c.id.clone())
-        .collect()
+    report.checks.iter().filter(|c| c.status == status).map(|c| c.id.clone()).collect()
 }
 
 /// Asserts the report failed, and failed on `id` (with everything that failed in the message).
 #[track_caller]
 pub fn assert_fails_on(report: &Report, id: &str) {
     let failed = ids(report, Status::Fail);
-    assert!(
-        report.failed(),
-        "expected the run to fail on {id}, but it passed"
-    );
-    assert!(
-        failed.iter().any(|f| f == id),
-        "expected {id} among failed checks, got {failed:?}\n{report:#?}"
-    );
+    assert!(report.failed(), "expected the run to fail on {id}, but it passed");
+    assert!(failed.iter().any(|f| f == id), "expected {id} among failed checks, got {failed:?}\n{report:#?}");
 }
 
 #[track_caller]
 pub fn assert_passes(report: &Report) {
-    let failed: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "expected a pass, failed checks: {failed:#?}"
-    );
+    let failed: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Fail).collect();
+    assert!(failed.is_empty(), "expected a pass, failed checks: {failed:#?}");
+}
+
+pub async fn run_rollback_test(dir: &Path, backend: Backend, since: Option<&str>) -> Report {
+    let mut report = Report::quiet("db-rollback-test");
+    let mut local = local_test(dir, backend);
+    local.since = since.map(str::to_string);
+    xtask::flags::DbRollbackTest { local }
+        .run_into(&mut report)
+        .await
+        .unwrap_or_else(|e| panic!("db-rollback-test errored: {e:#}"));
+    report
+}
+
+/// The detail of check `id`, or "".
+pub fn detail(report: &Report, id: &str) -> String {
+    report.check(id).and_then(|c| c.detail.clone()).unwrap_or_default()
 }

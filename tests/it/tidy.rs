@@ -13,31 +13,14 @@ fn cargo(args: &[&str]) -> std::process::Output {
 #[test]
 fn code_is_formatted() {
     let out = cargo(&["fmt", "--all", "--", "--check"]);
-    assert!(
-        out.status.success(),
-        "run `cargo fmt --all`:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert!(out.status.success(), "run `cargo fmt --all`:\n{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
 fn clippy_is_clean() {
     // A target dir of its own: the test binary's build must not wait on (or invalidate) this one.
     let target = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/tidy");
-    let out = cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--quiet",
-        "--target-dir",
-        target,
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    assert!(
-        out.status.success(),
-        "clippy:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--target-dir", target, "--", "-D", "warnings"]);
+    assert!(out.status.success(), "clippy:\n{}", String::from_utf8_lossy(&out.stderr));
 }

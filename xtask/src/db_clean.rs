@@ -11,13 +11,9 @@ impl DbClean {
         let mut report = Report::new("db-clean");
         let removed = tokio::task::spawn_blocking(postgres::remove_labelled_containers).await??;
         report.push(
-            Check::new(
-                "clean.containers",
-                format!("containers labelled {CONTAINER_LABEL} removed"),
-                Status::Pass,
-            )
-            .value(removed.len())
-            .detail(removed.join("\n")),
+            Check::new("clean.containers", format!("containers labelled {CONTAINER_LABEL} removed"), Status::Pass)
+                .value(removed.len())
+                .detail(removed.join("\n")),
         );
         report.finish(self.project.json.as_deref())?;
         Ok(report.outcome)

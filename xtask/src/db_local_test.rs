@@ -11,6 +11,9 @@ impl DbLocalTest {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         let mut report = Report::new("db-local-test");
         let result = self.run_into(&mut report).await;
+        if let Err(e) = &result {
+            report.stopped_by(e);
+        }
         report.finish(self.project.json.as_deref())?;
         result.map(|()| report.outcome)
     }
@@ -24,18 +27,14 @@ impl DbLocalTest {
     }
 }
 
-async fn steps(
-    flags: &DbLocalTest,
-    db: &mut LocalDatabase,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
     if !db.apply_baseline(report).await {
         skip_rest(report, "the baseline did not apply");
         return Ok(());
     }
     db.detect_app(report).await?;
     db.load_data(flags.data.size(), report).await?;
-    db.run_checks("pre", report).await?;
+    db.run_checks("pre", "", report).await?;
     if db.plan.pending.is_empty() {
         skip_rest(report, "there are no pending migrations");
         return Ok(());
@@ -44,14 +43,11 @@ async fn steps(
         skip_rest(report, "a pending migration did not apply");
         return Ok(());
     }
-    db.run_checks("post", report).await?;
+    db.run_checks("post", "", report).await?;
     db.smoke("smoke", "local", report).await;
     Ok(())
 }
 
 fn skip_rest(report: &mut Report, why: &str) {
-    report.push(
-        Check::new("steps.remaining", "remaining steps", Status::Skip)
-            .detail(format!("not run: {why}")),
-    );
+    report.push(Check::new("steps.remaining", "remaining steps", Status::Skip).detail(format!("not run: {why}")));
 }

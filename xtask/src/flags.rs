@@ -74,11 +74,7 @@ pub struct Pg {
 
 impl Pg {
     pub fn options(&self) -> PgOptions {
-        PgOptions {
-            backend: Some(self.backend),
-            image: self.image.clone(),
-            db_url: self.db_url.clone(),
-        }
+        PgOptions { backend: Some(self.backend), image: self.image.clone(), db_url: self.db_url.clone() }
     }
 }
 

@@ -1,9 +1,12 @@
 //! Database safety tooling for Supabase projects, as a library so tests drive the same code the
 //! `cargo xtask` binary runs. `main.rs` only parses flags and dispatches.
 
+pub mod catalog;
 pub mod checks;
+pub mod data_snapshot;
 pub mod db_clean;
 pub mod db_local_test;
+pub mod db_rollback_test;
 pub mod flags;
 pub mod local_db;
 pub mod migrations;
@@ -22,7 +25,7 @@ impl flags::Cmd {
         match self {
             DbLocalTest(cmd) => cmd.run().await,
             DbClean(cmd) => cmd.run().await,
-            DbRollbackTest(_) => not_yet("db-rollback-test", 4),
+            DbRollbackTest(cmd) => cmd.run().await,
             DbRls(_) => not_yet("db-rls", 5),
             DbValidate(_) => not_yet("db-validate", 6),
             DbBackup(_) => not_yet("db-backup", 6),

@@ -35,30 +35,14 @@ impl LocalDatabase {
         report_dir(&dir, report);
         let plan = MigrationPlan::new(&supabase_dir, &dir, flags.since.as_deref())?;
         report.push(
-            Check::new(
-                "plan.baseline",
-                "baseline migrations (already in production)",
-                Status::Info,
-            )
-            .value(plan.baseline.len())
-            .detail(MigrationPlan::describe(&plan.baseline)),
+            Check::new("plan.baseline", "baseline migrations (already in production)", Status::Info)
+                .value(plan.baseline.len())
+                .detail(MigrationPlan::describe(&plan.baseline)),
         );
-        let pending_status = if plan.pending.is_empty() {
-            Status::Fail
-        } else {
-            Status::Info
-        };
-        let mut pending = Check::new(
-            "plan.pending",
-            "pending migrations (under test)",
-            pending_status,
-        )
-        .value(plan.pending.len())
-        .detail(format!(
-            "{} (chosen as {})",
-            MigrationPlan::describe(&plan.pending),
-            plan.rule
-        ));
+        let pending_status = if plan.pending.is_empty() { Status::Fail } else { Status::Info };
+        let mut pending = Check::new("plan.pending", "pending migrations (under test)", pending_status)
+            .value(plan.pending.len())
+            .detail(format!("{} (chosen as {})", MigrationPlan::describe(&plan.pending), plan.rule));
         if plan.pending.is_empty() {
             pending = pending.detail(format!(
                 "nothing to test: no trailing migration has a rollback script in {}; add \
@@ -73,37 +57,23 @@ impl LocalDatabase {
         let took = report.record(timer);
         report.backend = Some(pg.backend().to_string());
         report.note(format!("backend {}: {}", pg.backend(), pg.reason()));
-        report.push(
-            Check::new(
-                "env.postgres",
-                "ephemeral Postgres accepts queries",
-                Status::Pass,
-            )
-            .value(format!("{} in {} ms", pg.backend(), took.as_millis())),
-        );
+        report.push(Check::new("env.postgres", "ephemeral Postgres accepts queries", Status::Pass).value(format!(
+            "{} in {} ms",
+            pg.backend(),
+            took.as_millis()
+        )));
 
         let mut conn = pg.connect().await?;
         let timer = report.phase("install Supabase layer");
         supabase_layer::install(&mut conn).await?;
         report.record(timer);
         report.push(
-            Check::new(
-                "env.supabase_layer",
-                "Supabase roles, auth schema and history table",
-                Status::Pass,
-            )
-            .value(supabase_layer::version()),
+            Check::new("env.supabase_layer", "Supabase roles, auth schema and history table", Status::Pass)
+                .value(supabase_layer::version()),
         );
         // A fresh connection picks up the database-level search_path the layer sets.
         let conn = pg.connect().await?;
-        Ok(LocalDatabase {
-            pg,
-            conn,
-            plan,
-            supabase_dir,
-            app_missing: None,
-            app_client: None,
-        })
+        Ok(LocalDatabase { pg, conn, plan, supabase_dir, app_missing: None, app_client: None })
     }
 
     /// Applies the baseline; false (and a failed check) if a file fails.
@@ -114,17 +84,16 @@ impl LocalDatabase {
         let took = report.record(timer);
         match result {
             Ok(_) => {
-                report.push(
-                    Check::new("baseline.apply", "baseline migrations apply", Status::Pass).value(
-                        format!("{} file(s) in {} ms", files.len(), took.as_millis()),
-                    ),
-                );
+                report.push(Check::new("baseline.apply", "baseline migrations apply", Status::Pass).value(format!(
+                    "{} file(s) in {} ms",
+                    files.len(),
+                    took.as_millis()
+                )));
                 true
             }
             Err(e) => {
                 report.push(
-                    Check::new("baseline.apply", "baseline migrations apply", Status::Fail)
-                        .detail(e.to_string()),
+                    Check::new("baseline.apply", "baseline migrations apply", Status::Fail).detail(e.to_string()),
                 );
                 false
             }
@@ -133,16 +102,10 @@ impl LocalDatabase {
 
     /// Whether the app crate's contract holds here; records a check either way.
     pub async fn detect_app(&mut self, report: &mut Report) -> anyhow::Result<()> {
-        let client = app::Client::connect(self.pg.url())
-            .await
-            .context("connecting the app client")?;
+        let client = app::Client::connect(self.pg.url()).await.context("connecting the app client")?;
         let missing = app::missing_contract(client.pool()).await?;
         if missing.is_empty() {
-            report.push(Check::new(
-                "app.contract",
-                "the app crate's tables and RPCs exist",
-                Status::Pass,
-            ));
+            report.push(Check::new("app.contract", "the app crate's tables and RPCs exist", Status::Pass));
             self.app_client = Some(client);
         } else {
             let why = format!(
@@ -150,14 +113,7 @@ impl LocalDatabase {
                  steps (test-data generator, app smoke) do not apply",
                 missing.join(", ")
             );
-            report.push(
-                Check::new(
-                    "app.contract",
-                    "the app crate's tables and RPCs exist",
-                    Status::Skip,
-                )
-                .detail(&why),
-            );
+            report.push(Check::new("app.contract", "the app crate's tables and RPCs exist", Status::Skip).detail(&why));
             self.app_missing = Some(why);
         }
         Ok(())
@@ -168,16 +124,9 @@ impl LocalDatabase {
     }
 
     /// The app's generator (if the app applies), then the project's `seed.sql` (if it exists).
-    pub async fn load_data(
-        &mut self,
-        size: app::fixture::FixtureSize,
-        report: &mut Report,
-    ) -> anyhow::Result<()> {
+    pub async fn load_data(&mut self, size: app::fixture::FixtureSize, report: &mut Report) -> anyhow::Result<()> {
         if let Some(why) = &self.app_missing {
-            report.push(
-                Check::new("data.generate", "deterministic test data", Status::Skip)
-                    .detail(why.clone()),
-            );
+            report.push(Check::new("data.generate", "deterministic test data", Status::Skip).detail(why.clone()));
         } else {
             let timer = report.phase("load test data");
             let mut tx = sqlx::Connection::begin(&mut self.conn).await?;
@@ -186,8 +135,7 @@ impl LocalDatabase {
                 Ok(stats) => {
                     tx.commit().await?;
                     let took = report.record(timer);
-                    let rows =
-                        stats.auth_users + stats.users + stats.conversations + stats.messages;
+                    let rows = stats.auth_users + stats.users + stats.conversations + stats.messages;
                     Check::new("data.generate", "deterministic test data", Status::Pass).value(format!(
                         "{} users, {} conversations, {} messages; {rows} rows in {} ms ({:.0} rows/s)",
                         stats.users,
@@ -207,14 +155,8 @@ impl LocalDatabase {
         }
         let seed = self.supabase_dir.join("seed.sql");
         if seed.is_file() {
-            let text = std::fs::read_to_string(&seed)
-                .with_context(|| format!("reading {}", seed.display()))?;
-            let file = MigrationFile {
-                version: "seed".into(),
-                name: "seed".into(),
-                path: seed.clone(),
-                text,
-            };
+            let text = std::fs::read_to_string(&seed).with_context(|| format!("reading {}", seed.display()))?;
+            let file = MigrationFile { version: "seed".into(), name: "seed".into(), path: seed.clone(), text };
             // seed.sql runs as `supabase db reset` runs it: as the owner, without a history row.
             let mut tx = sqlx::Connection::begin(&mut self.conn).await?;
             let mut failure = None;
@@ -230,11 +172,7 @@ impl LocalDatabase {
                     tx.commit().await?;
                     check
                 }
-                Some(f) => Check {
-                    status: Status::Fail,
-                    ..check
-                }
-                .detail(f),
+                Some(f) => Check { status: Status::Fail, ..check }.detail(f),
             });
         } else {
             report.push(
@@ -245,36 +183,27 @@ impl LocalDatabase {
         Ok(())
     }
 
-    /// Runs `checks/<phase>/*.sql`; a missing folder is a skip that says so.
-    pub async fn run_checks(&mut self, phase: &str, report: &mut Report) -> anyhow::Result<()> {
+    /// Runs `checks/<phase>/*.sql` (ids `<prefix><phase>.<id>`); a missing folder is a skip
+    /// that says so.
+    pub async fn run_checks(&mut self, phase: &str, prefix: &str, report: &mut Report) -> anyhow::Result<()> {
         let timer = report.phase(&format!("{phase} checks"));
         let results = checks::run(&mut self.conn, &self.supabase_dir, phase).await?;
         report.record(timer);
         if results.is_empty() {
+            let folder = self.supabase_dir.join("checks").join(phase);
             report.push(
-                Check::new(
-                    format!("{phase}.checks"),
-                    format!("{phase} checks"),
-                    Status::Skip,
-                )
-                .detail(format!(
-                    "no check files in {}",
-                    self.supabase_dir.join("checks").join(phase).display()
-                )),
+                Check::new(format!("{prefix}{phase}.checks"), format!("{phase} checks"), Status::Skip)
+                    .detail(format!("no check files in {}", folder.display())),
             );
         }
         for check in results {
-            report.push(check);
+            report.push(Check { id: format!("{prefix}{}", check.id), ..check });
         }
         Ok(())
     }
 
     /// Applies the pending migrations, one check per file; false if one failed.
-    pub async fn apply_pending(
-        &mut self,
-        id_prefix: &str,
-        report: &mut Report,
-    ) -> anyhow::Result<bool> {
+    pub async fn apply_pending(&mut self, id_prefix: &str, report: &mut Report) -> anyhow::Result<bool> {
         let timer = report.phase("apply pending migrations");
         let files = self.plan.pending.clone();
         for file in &files {
@@ -283,16 +212,9 @@ impl LocalDatabase {
             let title = format!("{} applies", file.file_name());
             match migrations::apply(&mut self.conn, file).await {
                 Ok(applied) => {
-                    let notices: Vec<String> = applied
-                        .notices
-                        .iter()
-                        .map(|n| format!("{}: {}", n.severity, n.message))
-                        .collect();
-                    let status = if applied.atomic {
-                        Status::Pass
-                    } else {
-                        Status::Warn
-                    };
+                    let notices: Vec<String> =
+                        applied.notices.iter().map(|n| format!("{}: {}", n.severity, n.message)).collect();
+                    let status = if applied.atomic { Status::Pass } else { Status::Warn };
                     let mut detail = notices.join("\n");
                     if !applied.atomic {
                         detail.push_str(
@@ -334,12 +256,7 @@ impl LocalDatabase {
 
     /// The app smoke as checks `<id_prefix>.<step>`; skipped (with the reason) when the app does
     /// not apply.
-    pub async fn smoke(
-        &self,
-        id_prefix: &str,
-        tag: &str,
-        report: &mut Report,
-    ) -> Option<app::smoke::SmokeRun> {
+    pub async fn smoke(&self, id_prefix: &str, tag: &str, report: &mut Report) -> Option<app::smoke::SmokeRun> {
         let Some(client) = &self.app_client else {
             report.push(
                 Check::new(format!("{id_prefix}.app"), "app smoke", Status::Skip)
@@ -354,11 +271,7 @@ impl LocalDatabase {
             let check = Check::new(format!("{id_prefix}.{}", step.id), step.title, Status::Pass);
             report.push(match &step.outcome {
                 Ok(v) => check.value(v),
-                Err(e) => Check {
-                    status: Status::Fail,
-                    ..check
-                }
-                .detail(e.clone()),
+                Err(e) => Check { status: Status::Fail, ..check }.detail(e.clone()),
             });
         }
         Some(run)
@@ -379,22 +292,14 @@ impl LocalDatabase {
 fn report_dir(dir: &MigrationDir, report: &mut Report) {
     for (file, why) in &dir.skipped {
         report.push(
-            Check::new(
-                format!("runner.skipped.{file}"),
-                "file the supabase CLI skips",
-                Status::Warn,
-            )
-            .detail(why.clone()),
+            Check::new(format!("runner.skipped.{file}"), "file the supabase CLI skips", Status::Warn)
+                .detail(why.clone()),
         );
     }
     for (file, why) in &dir.dangerous {
         report.push(
-            Check::new(
-                format!("runner.dangerous_name.{file}"),
-                "rollback-like file the CLI would apply",
-                Status::Fail,
-            )
-            .detail(why.clone()),
+            Check::new(format!("runner.dangerous_name.{file}"), "rollback-like file the CLI would apply", Status::Fail)
+                .detail(why.clone()),
         );
     }
 }

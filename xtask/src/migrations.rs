@@ -52,10 +52,7 @@ pub struct MigrationDir {
 pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
     let dir = supabase_dir.join("migrations");
     let entries = std::fs::read_dir(&dir).with_context(|| {
-        format!(
-            "reading {}; is --supabase-dir pointing at a Supabase project folder?",
-            dir.display()
-        )
+        format!("reading {}; is --supabase-dir pointing at a Supabase project folder?", dir.display())
     })?;
     let mut out = MigrationDir::default();
     let mut by_version: BTreeMap<(u128, String), MigrationFile> = BTreeMap::new();
@@ -63,17 +60,13 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
         let entry = entry?;
         let file_name = entry.file_name().to_string_lossy().to_string();
         if entry.file_type()?.is_dir() {
-            out.skipped.push((
-                file_name,
-                "directories are not read by the supabase CLI".into(),
-            ));
+            out.skipped.push((file_name, "directories are not read by the supabase CLI".into()));
             continue;
         }
         let Some((version, name)) = parse_file_name(&file_name) else {
             out.skipped.push((
                 file_name,
-                "file name must match pattern \"<timestamp>_name.sql\"; the supabase CLI skips it"
-                    .into(),
+                "file name must match pattern \"<timestamp>_name.sql\"; the supabase CLI skips it".into(),
             ));
             continue;
         };
@@ -87,21 +80,9 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
             ));
         }
         let path = entry.path();
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let key = (
-            version.parse::<u128>().unwrap_or(u128::MAX),
-            version.clone(),
-        );
-        if let Some(prev) = by_version.insert(
-            key,
-            MigrationFile {
-                version: version.clone(),
-                name,
-                path,
-                text,
-            },
-        ) {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let key = (version.parse::<u128>().unwrap_or(u128::MAX), version.clone());
+        if let Some(prev) = by_version.insert(key, MigrationFile { version: version.clone(), name, path, text }) {
             bail!(
                 "two migrations share version {version}: {} and {file_name}; the supabase CLI \
                  refuses this too, rename one",
@@ -128,9 +109,7 @@ fn looks_like_rollback(name: &str) -> Option<&'static str> {
         return Some("down");
     }
     let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
-    ["rollback", "revert", "undo"]
-        .into_iter()
-        .find(|w| words.contains(w))
+    ["rollback", "revert", "undo"].into_iter().find(|w| words.contains(w))
 }
 
 /// Baseline (already in production) and pending (under test) migrations, with rollbacks.
@@ -146,36 +125,20 @@ pub struct MigrationPlan {
 
 impl MigrationPlan {
     /// Pending = versions >= `since` if given, else the trailing files that have a rollback script.
-    pub fn new(
-        supabase_dir: &Path,
-        dir: &MigrationDir,
-        since: Option<&str>,
-    ) -> anyhow::Result<MigrationPlan> {
+    pub fn new(supabase_dir: &Path, dir: &MigrationDir, since: Option<&str>) -> anyhow::Result<MigrationPlan> {
         let rollbacks = scan_rollbacks(supabase_dir)?;
         let split_at = match since {
             Some(since) => {
                 if !dir.files.iter().any(|f| f.version == since) {
                     bail!(
                         "--since {since}: no migration has that version; versions are: {}",
-                        dir.files
-                            .iter()
-                            .map(|f| f.version.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        dir.files.iter().map(|f| f.version.as_str()).collect::<Vec<_>>().join(", ")
                     );
                 }
-                dir.files
-                    .iter()
-                    .position(|f| f.version == since)
-                    .unwrap_or(dir.files.len())
+                dir.files.iter().position(|f| f.version == since).unwrap_or(dir.files.len())
             }
             None => {
-                let trailing = dir
-                    .files
-                    .iter()
-                    .rev()
-                    .take_while(|f| rollbacks.contains_key(&f.version))
-                    .count();
+                let trailing = dir.files.iter().rev().take_while(|f| rollbacks.contains_key(&f.version)).count();
                 dir.files.len() - trailing
             }
         };
@@ -184,27 +147,15 @@ impl MigrationPlan {
             None => "the trailing migrations that have a rollback script in rollbacks/".to_string(),
         };
         let (baseline, pending) = dir.files.split_at(split_at);
-        let rollbacks = rollbacks
-            .into_iter()
-            .filter(|(v, _)| pending.iter().any(|f| &f.version == v))
-            .collect();
-        Ok(MigrationPlan {
-            baseline: baseline.to_vec(),
-            pending: pending.to_vec(),
-            rollbacks,
-            rule,
-        })
+        let rollbacks = rollbacks.into_iter().filter(|(v, _)| pending.iter().any(|f| &f.version == v)).collect();
+        Ok(MigrationPlan { baseline: baseline.to_vec(), pending: pending.to_vec(), rollbacks, rule })
     }
 
     pub fn describe(files: &[MigrationFile]) -> String {
         if files.is_empty() {
             return "(none)".to_string();
         }
-        files
-            .iter()
-            .map(MigrationFile::file_name)
-            .collect::<Vec<_>>()
-            .join(", ")
+        files.iter().map(MigrationFile::file_name).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -249,22 +200,48 @@ pub struct ApplyError {
 
 impl fmt::Display for ApplyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {} (statement: {})",
-            self.file, self.line, self.message, self.statement
-        )
+        write!(f, "{}:{}: {} (statement: {})", self.file, self.line, self.message, self.statement)
     }
 }
 
 impl std::error::Error for ApplyError {}
 
+/// What a file does to the history table in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum History {
+    /// A migration: insert its row (`supabase db push`).
+    Record,
+    /// A rollback script: delete the row of `version`, as `supabase migration repair --status
+    /// reverted` does, so a later push applies the migration again.
+    Revert,
+}
+
 /// Applies `file` the way `supabase db push` does. On error nothing of a transactional file stays.
 pub async fn apply(conn: &mut PgConnection, file: &MigrationFile) -> Result<Applied, ApplyError> {
+    run_file(conn, file, History::Record).await
+}
+
+/// Runs a rollback script for migration `version` and deletes that version's history row, in
+/// one transaction.
+pub async fn roll_back(conn: &mut PgConnection, version: &str, script: &Path) -> Result<Applied, ApplyError> {
+    let text = std::fs::read_to_string(script).map_err(|e| ApplyError {
+        file: script.display().to_string(),
+        line: 0,
+        statement: String::new(),
+        message: format!("reading the rollback script: {e}"),
+        notices: Vec::new(),
+    })?;
+    let name = script.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = name.trim_end_matches(".sql").split_once('_').map(|(_, n)| n.to_string()).unwrap_or(name);
+    let file = MigrationFile { version: version.to_string(), name, path: script.to_path_buf(), text };
+    run_file(conn, &file, History::Revert).await
+}
+
+async fn run_file(conn: &mut PgConnection, file: &MigrationFile, history: History) -> Result<Applied, ApplyError> {
     let started = Instant::now();
     let statements = file.statements();
     let atomic = !statements.iter().any(Statement::is_non_transactional);
-    let (result, notices) = notices::capture(apply_inner(conn, file, &statements, atomic)).await;
+    let (result, notices) = notices::capture(apply_inner(conn, file, &statements, atomic, history)).await;
     match result {
         Ok(()) => Ok(Applied {
             version: file.version.clone(),
@@ -286,6 +263,7 @@ async fn apply_inner(
     file: &MigrationFile,
     statements: &[Statement],
     atomic: bool,
+    history: History,
 ) -> Result<(), ApplyError> {
     let file_error = |message: String| ApplyError {
         file: file.file_name(),
@@ -294,81 +272,61 @@ async fn apply_inner(
         message,
         notices: Vec::new(),
     };
-    sqlx::raw_sql("RESET ALL")
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| file_error(e.to_string()))?;
+    sqlx::raw_sql("RESET ALL").execute(&mut *conn).await.map_err(|e| file_error(e.to_string()))?;
     if atomic {
         let mut tx = conn.begin().await.map_err(|e| file_error(e.to_string()))?;
         for stmt in statements {
             run_statement(&mut tx, file, stmt).await?;
         }
-        record_history(&mut tx, file, statements)
-            .await
-            .map_err(|e| file_error(e.to_string()))?;
-        tx.commit()
-            .await
-            .map_err(|e| file_error(format!("commit failed: {e}")))?;
+        write_history(&mut tx, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
+        tx.commit().await.map_err(|e| file_error(format!("commit failed: {e}")))?;
     } else {
         // Newer CLI versions run such files statement by statement: they cannot be atomic.
         for stmt in statements {
             run_statement(&mut *conn, file, stmt).await?;
         }
-        record_history(&mut *conn, file, statements)
-            .await
-            .map_err(|e| file_error(e.to_string()))?;
+        write_history(&mut *conn, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
     }
     Ok(())
 }
 
-async fn run_statement(
-    conn: &mut PgConnection,
-    file: &MigrationFile,
-    stmt: &Statement,
-) -> Result<(), ApplyError> {
-    sqlx::raw_sql(&stmt.sql)
-        .execute(&mut *conn)
-        .await
-        .map(drop)
-        .map_err(|e| {
-            let (line, message) = match &e {
-                sqlx::Error::Database(db) => {
-                    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
-                    let line = match pg.map(|p| p.position()) {
-                        Some(Some(sqlx::postgres::PgErrorPosition::Original(pos))) => {
-                            stmt.line_of_position(pos)
-                        }
-                        _ => stmt.line,
-                    };
-                    let mut message =
-                        format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message());
-                    if let Some(detail) = pg.and_then(|p| p.detail()) {
-                        message.push_str(&format!(" ({detail})"));
-                    }
-                    (line, message)
+async fn run_statement(conn: &mut PgConnection, file: &MigrationFile, stmt: &Statement) -> Result<(), ApplyError> {
+    sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await.map(drop).map_err(|e| {
+        let (line, message) = match &e {
+            sqlx::Error::Database(db) => {
+                let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+                let line = match pg.map(|p| p.position()) {
+                    Some(Some(sqlx::postgres::PgErrorPosition::Original(pos))) => stmt.line_of_position(pos),
+                    _ => stmt.line,
+                };
+                let mut message = format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message());
+                if let Some(detail) = pg.and_then(|p| p.detail()) {
+                    message.push_str(&format!(" ({detail})"));
                 }
-                other => (stmt.line, other.to_string()),
-            };
-            ApplyError {
-                file: file.file_name(),
-                line,
-                statement: excerpt(&stmt.sql),
-                message,
-                notices: Vec::new(),
+                (line, message)
             }
-        })
+            other => (stmt.line, other.to_string()),
+        };
+        ApplyError { file: file.file_name(), line, statement: excerpt(&stmt.sql), message, notices: Vec::new() }
+    })
 }
 
-async fn record_history(
+async fn write_history(
     conn: &mut PgConnection,
     file: &MigrationFile,
     statements: &[Statement],
+    history: History,
 ) -> sqlx::Result<()> {
-    let exists: bool = sqlx::query_scalar(
-        "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    if history == History::Revert {
+        sqlx::query("DELETE FROM supabase_migrations.schema_migrations WHERE version = $1")
+            .bind(&file.version)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(());
+    }
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
     if !exists {
         // As the CLI does on a first push.
         sqlx::raw_sql(
@@ -401,26 +359,18 @@ pub fn excerpt(sql: &str) -> String {
 }
 
 /// Versions recorded in the history table, in order.
-pub async fn applied_versions(
-    conn: &mut PgConnection,
-) -> anyhow::Result<Vec<(String, String, Vec<String>)>> {
-    let exists: bool = sqlx::query_scalar(
-        "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+pub async fn applied_versions(conn: &mut PgConnection) -> anyhow::Result<Vec<(String, String, Vec<String>)>> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
     if !exists {
         return Ok(Vec::new());
     }
-    let rows: Vec<(String, Option<String>, Option<Vec<String>>)> = sqlx::query_as(
-        "SELECT version, name, statements FROM supabase_migrations.schema_migrations ORDER BY version",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(v, n, s)| (v, n.unwrap_or_default(), s.unwrap_or_default()))
-        .collect())
+    let rows: Vec<(String, Option<String>, Option<Vec<String>>)> =
+        sqlx::query_as("SELECT version, name, statements FROM supabase_migrations.schema_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(|(v, n, s)| (v, n.unwrap_or_default(), s.unwrap_or_default())).collect())
 }
 
 #[cfg(test)]
@@ -430,10 +380,7 @@ mod tests {
     #[test]
     fn file_names_follow_the_cli_pattern() {
         let cases = [
-            (
-                "20251116173500_add_x.sql",
-                Some(("20251116173500", "add_x")),
-            ),
+            ("20251116173500_add_x.sql", Some(("20251116173500", "add_x"))),
             ("1_a.sql", Some(("1", "a"))),
             ("rollback_migration.sql", None),
             ("validation_queries.sql", None),
@@ -442,11 +389,7 @@ mod tests {
         ];
         for (name, expected) in cases {
             let got = parse_file_name(name);
-            assert_eq!(
-                got,
-                expected.map(|(a, b)| (a.to_string(), b.to_string())),
-                "{name}"
-            );
+            assert_eq!(got, expected.map(|(a, b)| (a.to_string(), b.to_string())), "{name}");
         }
     }
 

@@ -39,10 +39,7 @@ pub async fn capture<F: Future>(fut: F) -> (F::Output, Vec<Notice>) {
     let key = NEXT.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!(SPAN_NAME, capture = key);
     let out = fut.instrument(span).await;
-    let notices = sink()
-        .lock()
-        .map(|mut s| s.remove(&key).unwrap_or_default())
-        .unwrap_or_default();
+    let notices = sink().lock().map(|mut s| s.remove(&key).unwrap_or_default()).unwrap_or_default();
     (out, notices)
 }
 
@@ -51,9 +48,7 @@ pub async fn capture<F: Future>(fut: F) -> (F::Output, Vec<Notice>) {
 fn install() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        let _ = tracing::subscriber::set_global_default(
-            tracing_subscriber::registry().with(NoticeLayer),
-        );
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(NoticeLayer));
     });
 }
 
@@ -93,10 +88,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for NoticeLayer {
         let Some(scope) = ctx.event_scope(event) else {
             return;
         };
-        let Some(key) = scope
-            .into_iter()
-            .find_map(|s| s.extensions().get::<CaptureKey>().map(|k| k.0))
-        else {
+        let Some(key) = scope.into_iter().find_map(|s| s.extensions().get::<CaptureKey>().map(|k| k.0)) else {
             return;
         };
         let mut visitor = MessageVisitor(String::new());
@@ -109,10 +101,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for NoticeLayer {
             tracing::Level::TRACE => "INFO",
         };
         if let Ok(mut sink) = sink().lock() {
-            sink.entry(key).or_default().push(Notice {
-                severity,
-                message: visitor.0,
-            });
+            sink.entry(key).or_default().push(Notice { severity, message: visitor.0 });
         }
     }
 }

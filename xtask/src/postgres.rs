@@ -62,11 +62,7 @@ impl PgOptions {
     pub fn image(&self) -> String {
         self.image
             .clone()
-            .or_else(|| {
-                std::env::var("XTASK_PG_IMAGE")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-            })
+            .or_else(|| std::env::var("XTASK_PG_IMAGE").ok().filter(|s| !s.is_empty()))
             .unwrap_or_else(|| DEFAULT_IMAGE.to_string())
     }
 }
@@ -104,20 +100,10 @@ impl EphemeralPostgres {
             Backend::Url => start_url(opts).await?,
             Backend::Auto => unreachable!("choose_backend resolves auto"),
         };
-        let pg = EphemeralPostgres {
-            url,
-            backend,
-            reason,
-            inner: Some(inner),
-        };
+        let pg = EphemeralPostgres { url, backend, reason, inner: Some(inner) };
         wait_until_queryable(&pg.url, Duration::from_secs(60))
             .await
-            .with_context(|| {
-                format!(
-                    "{backend} Postgres did not accept queries after {:?}",
-                    started.elapsed()
-                )
-            })?;
+            .with_context(|| format!("{backend} Postgres did not accept queries after {:?}", started.elapsed()))?;
         Ok(pg)
     }
 
@@ -170,10 +156,7 @@ impl Drop for EphemeralPostgres {
             Some(Inner::Url(t)) => {
                 // Drop cannot await: finish on a thread with its own runtime.
                 let _ = std::thread::spawn(move || {
-                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
+                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
                         let _ = rt.block_on(t.drop_database());
                     }
                 })
@@ -186,9 +169,7 @@ impl Drop for EphemeralPostgres {
 
 pub async fn connect(url: &str) -> anyhow::Result<PgConnection> {
     let opts = PgConnectOptions::from_str(url).context("parsing the connection URL")?;
-    PgConnection::connect_with(&opts)
-        .await
-        .with_context(|| format!("connecting to {}", redact(url)))
+    PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(url)))
 }
 
 /// The URL with any password replaced by `***`, safe to print.
@@ -209,9 +190,7 @@ async fn wait_until_queryable(url: &str, limit: Duration) -> anyhow::Result<()> 
     loop {
         let attempt = async {
             let mut conn = connect(url).await?;
-            sqlx::query_scalar::<_, i32>("select 1")
-                .fetch_one(&mut conn)
-                .await?;
+            sqlx::query_scalar::<_, i32>("select 1").fetch_one(&mut conn).await?;
             conn.close().await?;
             anyhow::Ok(())
         };
@@ -225,39 +204,25 @@ async fn wait_until_queryable(url: &str, limit: Duration) -> anyhow::Result<()> 
 
 fn choose_backend(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
     match opts.backend.unwrap_or(Backend::Auto) {
-        Backend::Docker => Ok((
-            Backend::Docker,
-            format!("--backend docker, image {}", opts.image()),
-        )),
+        Backend::Docker => Ok((Backend::Docker, format!("--backend docker, image {}", opts.image()))),
         Backend::Native => {
             let bin = find_pg_bin()?;
-            Ok((
-                Backend::Native,
-                format!("--backend native, binaries in {}", bin.display()),
-            ))
+            Ok((Backend::Native, format!("--backend native, binaries in {}", bin.display())))
         }
-        Backend::Url => Ok((
-            Backend::Url,
-            "--backend url: a throwaway database on that server".into(),
-        )),
+        Backend::Url => Ok((Backend::Url, "--backend url: a throwaway database on that server".into())),
         Backend::Auto => {
             if opts.db_url.is_some() {
-                return Ok((
-                    Backend::Url,
-                    "--db-url given: a throwaway database on that server".into(),
-                ));
+                return Ok((Backend::Url, "--db-url given: a throwaway database on that server".into()));
             }
             let image = opts.image();
             let docker = docker_status(&image);
             match (&docker, find_pg_bin()) {
-                (DockerStatus::Ready, _) => Ok((
-                    Backend::Docker,
-                    format!("Docker engine answers and image {image} is present"),
-                )),
-                (why, Ok(bin)) => Ok((
-                    Backend::Native,
-                    format!("{why}; using PostgreSQL binaries in {}", bin.display()),
-                )),
+                (DockerStatus::Ready, _) => {
+                    Ok((Backend::Docker, format!("Docker engine answers and image {image} is present")))
+                }
+                (why, Ok(bin)) => {
+                    Ok((Backend::Native, format!("{why}; using PostgreSQL binaries in {}", bin.display())))
+                }
                 (why, Err(_)) => bail!(
                     "{why}, and no PostgreSQL server binaries (initdb, pg_ctl) were found on PATH, \
                      in PG_BIN or in /usr/lib/postgresql/*/bin; install Docker or PostgreSQL 15, \
@@ -280,10 +245,7 @@ impl fmt::Display for DockerStatus {
             DockerStatus::Ready => f.write_str("Docker is ready"),
             DockerStatus::NoEngine => f.write_str("no Docker engine answered"),
             DockerStatus::NoImage(image) => {
-                write!(
-                    f,
-                    "Docker answers but image {image} is not present and could not be pulled"
-                )
+                write!(f, "Docker answers but image {image} is not present and could not be pulled")
             }
         }
     }
@@ -322,25 +284,13 @@ async fn start_docker(image: &str) -> anyhow::Result<(String, Inner)> {
         .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
         .with_env_var("POSTGRES_PASSWORD", &password)
         .with_label(CONTAINER_LABEL, "true")
-        .with_cmd([
-            "postgres",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ])
+        .with_cmd(["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
         .with_startup_timeout(Duration::from_secs(120))
         .start()
         .await
         .with_context(|| format!("starting a container from image {image}"))?;
     let host = container.get_host().await?.to_string();
-    let host = if host == "localhost" {
-        "127.0.0.1".to_string()
-    } else {
-        host
-    };
+    let host = if host == "localhost" { "127.0.0.1".to_string() } else { host };
     let port = container.get_host_port_ipv4(5432).await?;
     let url = format!("postgres://{SUPERUSER}:{password}@{host}:{port}/postgres");
     Ok((url, Inner::Docker(Box::new(container))))
@@ -348,8 +298,7 @@ async fn start_docker(image: &str) -> anyhow::Result<(String, Inner)> {
 
 /// The newest PostgreSQL server binaries: `PG_BIN`, then `PATH`, then the usual install places.
 pub fn find_pg_bin() -> anyhow::Result<PathBuf> {
-    let has_server =
-        |dir: &Path| dir.join(exe("initdb")).is_file() && dir.join(exe("pg_ctl")).is_file();
+    let has_server = |dir: &Path| dir.join(exe("initdb")).is_file() && dir.join(exe("pg_ctl")).is_file();
     if let Some(dir) = std::env::var_os("PG_BIN").map(PathBuf::from) {
         if has_server(&dir) {
             return Ok(dir);
@@ -360,9 +309,7 @@ pub fn find_pg_bin() -> anyhow::Result<PathBuf> {
         if let Some(dir) = std::env::split_paths(&path).find(|d| has_server(d)) {
             // Follow symlinks (/usr/local/bin/initdb -> …/15/bin/initdb) to the full tool set.
             let real = std::fs::canonicalize(dir.join(exe("initdb"))).ok();
-            return Ok(real
-                .and_then(|p| p.parent().map(Path::to_path_buf))
-                .unwrap_or(dir));
+            return Ok(real.and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or(dir));
         }
     }
     let patterns = [
@@ -380,12 +327,8 @@ pub fn find_pg_bin() -> anyhow::Result<PathBuf> {
         for entry in entries.flatten() {
             let bin = entry.path().join("bin");
             let name = entry.file_name().to_string_lossy().to_string();
-            let version: u32 = name
-                .trim_start_matches("postgresql@")
-                .split('.')
-                .next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let version: u32 =
+                name.trim_start_matches("postgresql@").split('.').next().and_then(|v| v.parse().ok()).unwrap_or(0);
             if has_server(&bin) {
                 found.push((version, bin));
             }
@@ -453,8 +396,7 @@ impl NativeCluster {
     fn run(&self, what: &str, mut cmd: Command) -> anyhow::Result<()> {
         let out = cmd.output().with_context(|| format!("running {what}"))?;
         if !out.status.success() {
-            let log =
-                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(15).collect();
             bail!(
                 "{what} failed ({}):\n{}{}\n{}",
@@ -477,9 +419,7 @@ impl NativeCluster {
         }
         self.running = false;
         let mut cmd = self.command("pg_ctl");
-        cmd.arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "-w", "stop"]);
+        cmd.arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]);
         self.run("pg_ctl stop", cmd)
     }
 }
@@ -498,30 +438,13 @@ async fn start_native() -> anyhow::Result<(String, Inner)> {
 }
 
 fn start_native_blocking(bin: PathBuf) -> anyhow::Result<(String, Inner)> {
-    let dir = tempfile::Builder::new()
-        .prefix("xtask-pg-")
-        .tempdir()
-        .context("creating a temp dir")?;
+    let dir = tempfile::Builder::new().prefix("xtask-pg-").tempdir().context("creating a temp dir")?;
     let run_as = unprivileged_user(dir.path())?;
-    let mut cluster = NativeCluster {
-        bin,
-        dir,
-        run_as,
-        running: false,
-    };
+    let mut cluster = NativeCluster { bin, dir, run_as, running: false };
     let data = cluster.data();
 
     let mut initdb = cluster.command("initdb");
-    initdb.arg("-D").arg(&data).args([
-        "-U",
-        SUPERUSER,
-        "-A",
-        "trust",
-        "-E",
-        "UTF8",
-        "--locale=C",
-        "--no-sync",
-    ]);
+    initdb.arg("-D").arg(&data).args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
     cluster.run("initdb", initdb)?;
 
     // Another process may take the port between probing and binding: retry a few times.
@@ -570,15 +493,10 @@ fn unprivileged_user(dir: &Path) -> anyhow::Result<Option<RunAs>> {
     let user = ["postgres", "nobody"]
         .iter()
         .find_map(|name| User::from_name(name).ok().flatten())
-        .context(
-            "running as root and no 'postgres' or 'nobody' user exists to run the server as",
-        )?;
+        .context("running as root and no 'postgres' or 'nobody' user exists to run the server as")?;
     chown(dir, Some(user.uid), Some(user.gid))
         .with_context(|| format!("giving {} to user {}", dir.display(), user.name))?;
-    Ok(Some(RunAs {
-        uid: user.uid.as_raw(),
-        gid: user.gid.as_raw(),
-    }))
+    Ok(Some(RunAs { uid: user.uid.as_raw(), gid: user.gid.as_raw() }))
 }
 
 #[cfg(not(unix))]
@@ -595,13 +513,10 @@ struct ThrowawayDatabase {
 impl ThrowawayDatabase {
     async fn drop_database(self) -> anyhow::Result<()> {
         let mut conn = connect(&self.admin_url).await?;
-        sqlx::raw_sql(&format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("dropping throwaway database {}", self.name))?;
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("dropping throwaway database {}", self.name))?;
         Ok(())
     }
 }
@@ -618,17 +533,9 @@ async fn start_url(opts: &PgOptions) -> anyhow::Result<(String, Inner)> {
     sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
         .execute(&mut conn)
         .await
-        .with_context(|| {
-            format!(
-                "creating throwaway database {name} on {}",
-                redact(&admin_url)
-            )
-        })?;
+        .with_context(|| format!("creating throwaway database {name} on {}", redact(&admin_url)))?;
     url.set_path(&format!("/{name}"));
-    Ok((
-        url.to_string(),
-        Inner::Url(ThrowawayDatabase { admin_url, name }),
-    ))
+    Ok((url.to_string(), Inner::Url(ThrowawayDatabase { admin_url, name })))
 }
 
 /// Removes containers carrying our label (and nothing else). Returns the ids removed.
@@ -638,26 +545,13 @@ pub fn remove_labelled_containers() -> anyhow::Result<Vec<String>> {
         .output()
         .context("running `docker ps`; is Docker installed?")?;
     if !out.status.success() {
-        bail!(
-            "`docker ps` failed: {}; is the Docker engine running?",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("`docker ps` failed: {}; is the Docker engine running?", String::from_utf8_lossy(&out.stderr).trim());
     }
-    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
     if !ids.is_empty() {
-        let rm = Command::new("docker")
-            .args(["rm", "-f", "-v"])
-            .args(&ids)
-            .output()
-            .context("running `docker rm`")?;
+        let rm = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output().context("running `docker rm`")?;
         if !rm.status.success() {
-            bail!(
-                "`docker rm` failed: {}",
-                String::from_utf8_lossy(&rm.stderr).trim()
-            );
+            bail!("`docker rm` failed: {}", String::from_utf8_lossy(&rm.stderr).trim());
         }
     }
     Ok(ids)

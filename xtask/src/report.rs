@@ -47,13 +47,7 @@ pub struct Check {
 
 impl Check {
     pub fn new(id: impl Into<String>, title: impl Into<String>, status: Status) -> Check {
-        Check {
-            id: id.into(),
-            title: title.into(),
-            status,
-            value: None,
-            detail: None,
-        }
+        Check { id: id.into(), title: title.into(), status, value: None, detail: None }
     }
     pub fn value(mut self, value: impl ToString) -> Check {
         self.value = Some(value.to_string());
@@ -87,6 +81,9 @@ pub struct Report {
     pub checks: Vec<Check>,
     pub phases: Vec<Phase>,
     pub outcome: Outcome,
+    /// Set when the command stopped on an environment or usage error (exit 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub total_millis: u128,
     #[serde(skip)]
     started: Option<Instant>,
@@ -102,6 +99,7 @@ impl Report {
             checks: Vec::new(),
             phases: Vec::new(),
             outcome: Outcome::Pass,
+            error: None,
             total_millis: 0,
             started: Some(Instant::now()),
             quiet: false,
@@ -110,10 +108,7 @@ impl Report {
 
     /// A report that records but prints nothing (used by tests and nested runs).
     pub fn quiet(command: &str) -> Report {
-        Report {
-            quiet: true,
-            ..Report::new(command)
-        }
+        Report { quiet: true, ..Report::new(command) }
     }
 
     /// A line for people, not a check (e.g. which backend was chosen and why).
@@ -142,6 +137,12 @@ impl Report {
         self.checks.push(check);
     }
 
+    /// Records that the command stopped on `error` (the caller exits 2).
+    pub fn stopped_by(&mut self, error: &anyhow::Error) {
+        self.outcome = Outcome::Fail;
+        self.error = Some(format!("{error:#}"));
+    }
+
     pub fn failed(&self) -> bool {
         self.outcome == Outcome::Fail
     }
@@ -164,20 +165,13 @@ impl Report {
             pb.enable_steady_tick(Duration::from_millis(100));
             pb
         };
-        PhaseTimer {
-            name: name.to_string(),
-            started: Instant::now(),
-            spinner,
-        }
+        PhaseTimer { name: name.to_string(), started: Instant::now(), spinner }
     }
 
     pub fn record(&mut self, timer: PhaseTimer) -> Duration {
         timer.spinner.finish_and_clear();
         let elapsed = timer.started.elapsed();
-        self.phases.push(Phase {
-            name: timer.name,
-            millis: elapsed.as_millis(),
-        });
+        self.phases.push(Phase { name: timer.name, millis: elapsed.as_millis() });
         elapsed
     }
 
@@ -193,9 +187,10 @@ impl Report {
         }
         if !self.quiet {
             let count = |s: Status| self.checks.iter().filter(|c| c.status == s).count();
-            let verdict = match self.outcome {
-                Outcome::Pass => style("PASSED").green().bold(),
-                Outcome::Fail => style("FAILED").red().bold(),
+            let verdict = match (self.outcome, &self.error) {
+                (_, Some(_)) => style("STOPPED").red().bold(),
+                (Outcome::Pass, None) => style("PASSED").green().bold(),
+                (Outcome::Fail, None) => style("FAILED").red().bold(),
             };
             println!(
                 "{} {verdict}: {} pass, {} fail, {} warn, {} info, {} skip in {:.1} s",
@@ -220,7 +215,6 @@ pub struct PhaseTimer {
 
 impl PhaseTimer {
     pub fn set_message(&self, msg: impl Into<String>) {
-        self.spinner
-            .set_message(format!("{}: {}", self.name, msg.into()));
+        self.spinner.set_message(format!("{}: {}", self.name, msg.into()));
     }
 }

@@ -22,11 +22,8 @@ impl Statement {
 
     /// Statements PostgreSQL refuses to run inside a transaction block.
     pub fn is_non_transactional(&self) -> bool {
-        let words: Vec<String> = strip_comments(&self.sql)
-            .split_whitespace()
-            .take(4)
-            .map(|w| w.to_ascii_uppercase())
-            .collect();
+        let words: Vec<String> =
+            strip_comments(&self.sql).split_whitespace().take(4).map(|w| w.to_ascii_uppercase()).collect();
         let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
         match w(0) {
             "VACUUM" => true,
@@ -64,9 +61,7 @@ pub fn split(text: &str) -> Vec<Statement> {
             b'$' => {
                 if let Some(tag) = dollar_tag(text, i) {
                     let body_start = i + tag.len();
-                    i = text[body_start..]
-                        .find(tag)
-                        .map_or(bytes.len(), |n| body_start + n + tag.len());
+                    i = text[body_start..].find(tag).map_or(bytes.len(), |n| body_start + n + tag.len());
                 } else {
                     i += 1;
                 }
@@ -91,11 +86,7 @@ fn push(text: &str, start: usize, end: usize, out: &mut Vec<Statement>) {
     let lead = chunk.len() - chunk.trim_start().len();
     let offset = start + lead;
     let line = text[..offset].matches('\n').count() + 1;
-    out.push(Statement {
-        sql: chunk.trim().to_string(),
-        line,
-        offset,
-    });
+    out.push(Statement { sql: chunk.trim().to_string(), line, offset });
 }
 
 fn skip_block_comment(bytes: &[u8], mut i: usize) -> usize {
@@ -145,10 +136,7 @@ fn dollar_tag(text: &str, i: usize) -> Option<&str> {
     let rest = &text[i + 1..];
     let end = rest.find('$')?;
     let tag = &rest[..end];
-    let valid = tag
-        .chars()
-        .enumerate()
-        .all(|(n, c)| c == '_' || c.is_alphabetic() || (n > 0 && c.is_ascii_digit()));
+    let valid = tag.chars().enumerate().all(|(n, c)| c == '_' || c.is_alphabetic() || (n > 0 && c.is_ascii_digit()));
     valid.then(|| &text[i..i + end + 2])
 }
 
@@ -183,17 +171,13 @@ mod tests {
 
     fn check(text: &str, expected: &[(&str, usize)]) {
         let got: Vec<(String, usize)> = split(text).into_iter().map(|s| (s.sql, s.line)).collect();
-        let expected: Vec<(String, usize)> =
-            expected.iter().map(|(s, l)| (s.to_string(), *l)).collect();
+        let expected: Vec<(String, usize)> = expected.iter().map(|(s, l)| (s.to_string(), *l)).collect();
         assert_eq!(got, expected);
     }
 
     #[test]
     fn splits_on_semicolons_with_lines() {
-        check(
-            "select 1;\n\nselect 2;\n",
-            &[("select 1", 1), ("select 2", 3)],
-        );
+        check("select 1;\n\nselect 2;\n", &[("select 1", 1), ("select 2", 3)]);
     }
 
     #[test]
@@ -203,10 +187,7 @@ mod tests {
         check(
             text,
             &[
-                (
-                    "create function f() returns int as $$ select 1; $$ language sql",
-                    1,
-                ),
+                ("create function f() returns int as $$ select 1; $$ language sql", 1),
                 ("do $body$ begin perform 1; end $body$", 2),
             ],
         );
@@ -216,27 +197,18 @@ mod tests {
     fn ignores_semicolons_in_strings_and_comments() {
         check(
             "-- a; b\nselect 'x;y', \"a;b\" /* c; /* nested; */ d; */ from t;\n-- trailing; only",
-            &[(
-                "-- a; b\nselect 'x;y', \"a;b\" /* c; /* nested; */ d; */ from t",
-                1,
-            )],
+            &[("-- a; b\nselect 'x;y', \"a;b\" /* c; /* nested; */ d; */ from t", 1)],
         );
     }
 
     #[test]
     fn handles_escape_strings_and_doubled_quotes() {
-        check(
-            "select E'a\\';b', 'it''s;';select 2",
-            &[("select E'a\\';b', 'it''s;'", 1), ("select 2", 1)],
-        );
+        check("select E'a\\';b', 'it''s;';select 2", &[("select E'a\\';b', 'it''s;'", 1), ("select 2", 1)]);
     }
 
     #[test]
     fn parameters_are_not_dollar_quotes() {
-        check(
-            "prepare p as select $1; select 2;",
-            &[("prepare p as select $1", 1), ("select 2", 1)],
-        );
+        check("prepare p as select $1; select 2;", &[("prepare p as select $1", 1), ("select 2", 1)]);
     }
 
     #[test]
@@ -252,11 +224,7 @@ mod tests {
             ("alter table t add column c int", false),
         ];
         for (sql, expected) in cases {
-            let s = Statement {
-                sql: sql.into(),
-                line: 1,
-                offset: 0,
-            };
+            let s = Statement { sql: sql.into(), line: 1, offset: 0 };
             assert_eq!(s.is_non_transactional(), expected, "{sql}");
         }
     }

@@ -1,0 +1,122 @@
+//! db-rollback-test: passes on our rollback scripts, and names the check for each broken one.
+
+use xtask::report::Status;
+
+use crate::support::{any_backend, assert_fails_on, assert_passes, backends, detail, run_rollback_test, ProjectCopy};
+
+const ROLLBACK1: &str = "rollbacks/20251116173500_add_auth_user_id_to_messages_part1.sql";
+const DROP_COLUMN: &str = "ALTER TABLE public.messages DROP COLUMN IF EXISTS auth_user_id;";
+/// Keeps the column on purpose (declared, nullable again), so what else the script forgets stays
+/// visible: dropping the column would silently take its index along.
+const KEEP_COLUMN: &str = "-- xtask:keeps column public.messages.auth_user_id\nALTER TABLE public.messages ALTER COLUMN auth_user_id DROP NOT NULL;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_restores_previous_catalog_and_data_on_every_backend() {
+    for backend in backends() {
+        let report = run_rollback_test(&crate::support::our_supabase_dir(), backend, None).await;
+        assert_passes(&report);
+        for id in [
+            "rollback.catalog",
+            "rollback.data",
+            "rollback.data.new_rows",
+            "rollback.history",
+            "smoke.rolled_back.send_message",
+            "reapply.apply.20251116173500",
+            "reapply.post.new_policies",
+            "smoke.reapplied.isolation_user_b",
+        ] {
+            assert_eq!(report.check(id).map(|c| c.status), Some(Status::Pass), "{backend}: {id}");
+        }
+        assert!(report.checks.iter().all(|c| !c.id.starts_with("rollback.kept.")), "our rollbacks keep nothing");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_that_leaves_a_new_policy_fails_the_catalog_check() {
+    let project = ProjectCopy::new();
+    project.edit(ROLLBACK1, DROP_COLUMN, KEEP_COLUMN);
+    project.edit(ROLLBACK1, "DROP POLICY IF EXISTS \"Users can view own messages\" ON public.messages;\n", "");
+    let report = run_rollback_test(&project.path(), any_backend(), None).await;
+    assert_fails_on(&report, "rollback.catalog");
+    assert!(
+        detail(&report, "rollback.catalog")
+            .contains("policy \"Users can view own messages\" on public.messages still exists"),
+        "{}",
+        detail(&report, "rollback.catalog")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_that_forgets_the_index_fails_the_catalog_check() {
+    let project = ProjectCopy::new();
+    project.edit(ROLLBACK1, DROP_COLUMN, KEEP_COLUMN);
+    project.edit(ROLLBACK1, "DROP INDEX IF EXISTS public.idx_messages_auth_user_id;\n", "");
+    let report = run_rollback_test(&project.path(), any_backend(), None).await;
+    assert_fails_on(&report, "rollback.catalog");
+    assert!(detail(&report, "rollback.catalog").contains("index public.idx_messages_auth_user_id still exists"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_that_keeps_the_column_not_null_breaks_the_app() {
+    // The runbook's rollback: old add_message back, column kept NOT NULL. Declared as kept, so
+    // the catalog check only warns; the app smoke after rollback must catch the broken inserts.
+    let project = ProjectCopy::new();
+    project.edit(ROLLBACK1, DROP_COLUMN, "-- xtask:keeps column public.messages.auth_user_id");
+    let report = run_rollback_test(&project.path(), any_backend(), None).await;
+    assert_fails_on(&report, "smoke.rolled_back.send_message");
+    assert!(detail(&report, "smoke.rolled_back.send_message").contains("23502"), "NOT NULL violation named");
+    assert_eq!(report.check("rollback.kept.column public.messages.auth_user_id").map(|c| c.status), Some(Status::Warn));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeps_directive_turns_a_kept_column_into_a_warning() {
+    let project = ProjectCopy::new();
+    project.edit(ROLLBACK1, DROP_COLUMN, KEEP_COLUMN);
+    let report = run_rollback_test(&project.path(), any_backend(), None).await;
+    assert_passes(&report);
+    let kept = report.check("rollback.kept.column public.messages.auth_user_id").expect("kept column reported");
+    assert_eq!(kept.status, Status::Warn);
+    assert!(kept.detail.as_deref().unwrap_or("").contains("still exists (uuid, nullable now)"), "{kept:?}");
+
+    // Without the directive the same rollback fails, naming the column.
+    project.edit(ROLLBACK1, "-- xtask:keeps column public.messages.auth_user_id\n", "");
+    let report = run_rollback_test(&project.path(), any_backend(), None).await;
+    assert_fails_on(&report, "rollback.catalog");
+    assert!(detail(&report, "rollback.catalog").contains("column public.messages.auth_user_id still exists"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_that_changes_a_pre_existing_row_fails_the_data_check() {
+    let project = ProjectCopy::new();
+    let script = project.read(ROLLBACK1);
+    project.write(
+        ROLLBACK1,
+        &format!("{script}\nUPDATE public.messages SET content = 'rewritten' WHERE id = (SELECT min(id::text)::uuid FROM public.messages);\n"),
+    );
+    let report = run_rollback_test(&project.path(), any_backend(), None).await;
+    assert_fails_on(&report, "rollback.data");
+    assert!(detail(&report, "rollback.data").contains("1 row(s) changed, first: public.messages"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_that_cannot_be_reapplied_fails_the_reapply_check() {
+    let project = ProjectCopy::new();
+    project.edit(
+        ROLLBACK1,
+        "ALTER TABLE public.conversations DROP CONSTRAINT IF EXISTS conversations_id_auth_user_id_key;\n",
+        "",
+    );
+    let report = run_rollback_test(&project.path(), any_backend(), None).await;
+    assert_fails_on(&report, "reapply.apply.20251116173500");
+    assert!(detail(&report, "reapply.apply.20251116173500").contains("already exists"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_migration_without_a_rollback_fails_the_check_that_names_it() {
+    let project = ProjectCopy::new();
+    std::fs::remove_file(project.path().join(ROLLBACK1)).expect("remove rollback");
+    let report = run_rollback_test(&project.path(), any_backend(), Some("20251116173500")).await;
+    assert_fails_on(&report, "rollback.script.20251116173500");
+    assert!(detail(&report, "rollback.script.20251116173500")
+        .contains("20251116173500_add_auth_user_id_to_messages_part1.sql"));
+}

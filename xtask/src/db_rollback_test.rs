@@ -1,0 +1,239 @@
+//! `cargo xtask db-rollback-test`: proves the rollback scripts restore the exact previous catalog
+//! and data, that the app works on the rolled-back schema, and that the migrations re-apply.
+
+use std::collections::BTreeSet;
+
+use crate::{
+    catalog::{CatalogSnapshot, Difference},
+    data_snapshot::DataSnapshot,
+    flags::DbRollbackTest,
+    local_db::LocalDatabase,
+    migrations,
+    report::{Check, Outcome, Report, Status},
+};
+
+/// The directive a rollback script uses to keep an object on purpose:
+/// `-- xtask:keeps column public.messages.auth_user_id`.
+pub const KEEPS_DIRECTIVE: &str = "-- xtask:keeps ";
+
+impl DbRollbackTest {
+    pub async fn run(self) -> anyhow::Result<Outcome> {
+        let mut report = Report::new("db-rollback-test");
+        let result = self.run_into(&mut report).await;
+        if let Err(e) = &result {
+            report.stopped_by(e);
+        }
+        report.finish(self.local.project.json.as_deref())?;
+        result.map(|()| report.outcome)
+    }
+
+    pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
+        let mut db = LocalDatabase::start(&self.local, report).await?;
+        let result = steps(self, &mut db, report).await;
+        db.close(report).await?;
+        result
+    }
+}
+
+async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
+    // 1. Baseline and test data, as db-local-test.
+    if !db.apply_baseline(report).await {
+        return skip_rest(report, "the baseline did not apply");
+    }
+    db.detect_app(report).await?;
+    db.load_data(flags.local.data.size(), report).await?;
+    if db.plan.pending.is_empty() {
+        return skip_rest(report, "there are no pending migrations");
+    }
+    let missing: Vec<String> =
+        db.plan.pending.iter().filter(|f| !db.plan.rollbacks.contains_key(&f.version)).map(|f| f.file_name()).collect();
+    for file in &db.plan.pending {
+        let id = format!("rollback.script.{}", file.version);
+        let title = format!("{} has a rollback script", file.file_name());
+        report.push(match db.plan.rollbacks.get(&file.version) {
+            Some(path) => Check::new(id, title, Status::Pass).value(path.display()),
+            None => Check::new(id, title, Status::Fail).detail(format!(
+                "no {}/{}: write the script that undoes it (never under migrations/, where the CLI would run it)",
+                db.supabase_dir.join("rollbacks").display(),
+                file.file_name()
+            )),
+        });
+    }
+    if !missing.is_empty() {
+        return skip_rest(report, &format!("pending migration(s) without a rollback: {}", missing.join(", ")));
+    }
+
+    // 2. S0, D0, and the app on the old schema.
+    let timer = report.phase("snapshot before");
+    let s0 = CatalogSnapshot::take(&mut db.conn).await?;
+    let snapshot_ms = report.record(timer).as_millis();
+    let d0 = DataSnapshot::take(&mut db.conn, &s0).await?;
+    report.push(Check::new("snapshot.before", "catalog and data before the migration", Status::Info).value(format!(
+        "{} objects ({snapshot_ms} ms), {} rows in {} tables",
+        s0.objects.len(),
+        d0.row_count(),
+        d0.tables.len()
+    )));
+    let mut smoke_writes = Vec::new();
+    smoke_writes.extend(db.smoke("smoke.before", "before", report).await);
+
+    // 3. Migrate, post checks, app.
+    if !db.apply_pending("pending.apply", report).await? {
+        return skip_rest(report, "a pending migration did not apply");
+    }
+    db.run_checks("post", "", report).await?;
+    smoke_writes.extend(db.smoke("smoke.migrated", "migrated", report).await);
+
+    // 4. Roll back, newest first, each script with its history repair.
+    let timer = report.phase("roll back");
+    let mut keeps: BTreeSet<String> = BTreeSet::new();
+    for file in db.plan.pending.iter().rev() {
+        let Some(script) = db.plan.rollbacks.get(&file.version) else { continue };
+        keeps.extend(kept_objects(&std::fs::read_to_string(script)?));
+        let id = format!("rollback.apply.{}", file.version);
+        let title = format!("rollback of {} applies", file.file_name());
+        match migrations::roll_back(&mut db.conn, &file.version, script).await {
+            Ok(applied) => report.push(Check::new(id, title, Status::Pass).value(format!(
+                "{} statement(s) in {} ms",
+                applied.statements,
+                applied.duration.as_millis()
+            ))),
+            Err(e) => {
+                report.push(Check::new(id, title, Status::Fail).detail(e.to_string()));
+                report.record(timer);
+                return skip_rest(report, "a rollback script failed");
+            }
+        }
+    }
+    report.record(timer);
+    let history = migrations::applied_versions(&mut db.conn).await?;
+    let left: Vec<&str> = db
+        .plan
+        .pending
+        .iter()
+        .filter(|f| history.iter().any(|(v, _, _)| v == &f.version))
+        .map(|f| f.version.as_str())
+        .collect();
+    report.push(if left.is_empty() {
+        Check::new("rollback.history", "history rows of the rolled-back versions are gone", Status::Pass)
+    } else {
+        Check::new("rollback.history", "history rows of the rolled-back versions are gone", Status::Fail)
+            .detail(format!("still recorded as applied: {}", left.join(", ")))
+    });
+
+    // 5. S1 == S0 (but for declared keeps), D1 == D0 for the rows that existed.
+    let timer = report.phase("snapshot after");
+    let s1 = CatalogSnapshot::take(&mut db.conn).await?;
+    report.record(timer);
+    catalog_checks(&s0.diff(&s1), &keeps, report);
+    data_checks(db, &d0, &smoke_writes, report).await?;
+
+    // 6. The app on the rolled-back schema.
+    db.smoke("smoke.rolled_back", "rolledback", report).await;
+
+    // 7. Re-apply: cleanly, then post checks and app again.
+    if !db.apply_pending("reapply.apply", report).await? {
+        return skip_rest(report, "a pending migration did not re-apply after the rollback");
+    }
+    db.run_checks("post", "reapply.", report).await?;
+    db.smoke("smoke.reapplied", "reapplied", report).await;
+    Ok(())
+}
+
+/// Objects a rollback script declares it keeps on purpose.
+pub fn kept_objects(script: &str) -> Vec<String> {
+    script
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(KEEPS_DIRECTIVE.trim_end()))
+        .map(|rest| rest.trim().to_string())
+        .filter(|rest| !rest.is_empty())
+        .collect()
+}
+
+fn catalog_checks(diffs: &[Difference], keeps: &BTreeSet<String>, report: &mut Report) {
+    let (kept, unexpected): (Vec<&Difference>, Vec<&Difference>) = diffs.iter().partition(|d| keeps.contains(d.name()));
+    for d in &kept {
+        report.push(
+            Check::new(format!("rollback.kept.{}", d.name()), "kept on purpose by the rollback script", Status::Warn)
+                .detail(d.describe_after_rollback()),
+        );
+    }
+    let check = Check::new("rollback.catalog", "the catalog after rollback equals the catalog before", Status::Pass);
+    report.push(if unexpected.is_empty() {
+        check.value(format!("{} kept on purpose", kept.len()))
+    } else {
+        let lines: Vec<String> = unexpected.iter().map(|d| d.describe_after_rollback()).collect();
+        Check { status: Status::Fail, ..check }.value(format!("{} difference(s)", lines.len())).detail(lines.join("\n"))
+    });
+}
+
+async fn data_checks(
+    db: &mut LocalDatabase,
+    d0: &DataSnapshot,
+    smoke: &[app::smoke::SmokeRun],
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let d1 = match DataSnapshot::take_like(&mut db.conn, d0).await {
+        Ok(d1) => d1,
+        Err(e) => {
+            report.push(
+                Check::new("rollback.data", "rows that existed before are unchanged", Status::Fail)
+                    .detail(format!("{e:#}")),
+            );
+            return Ok(());
+        }
+    };
+    let cmp = d0.compare(&d1);
+    let mut problems: Vec<String> = Vec::new();
+    let first =
+        |rows: &[(String, String)]| rows.iter().take(5).map(|(t, k)| format!("{t} {k}")).collect::<Vec<_>>().join(", ");
+    if !cmp.missing.is_empty() {
+        problems.push(format!("{} row(s) missing, first: {}", cmp.missing.len(), first(&cmp.missing)));
+    }
+    if !cmp.changed.is_empty() {
+        problems.push(format!("{} row(s) changed, first: {}", cmp.changed.len(), first(&cmp.changed)));
+    }
+    let check = Check::new("rollback.data", "rows that existed before are unchanged", Status::Pass);
+    report.push(if problems.is_empty() {
+        check.value(format!("{} rows compared", d0.row_count()))
+    } else {
+        Check { status: Status::Fail, ..check }.detail(problems.join("\n"))
+    });
+
+    // New rows must be the app smoke's own writes; anything else was written by a migration or
+    // its rollback and stayed.
+    let written: BTreeSet<String> = smoke
+        .iter()
+        .flat_map(|run| {
+            let w = &run.writes;
+            w.users.iter().chain(&w.conversations).chain(&w.messages).map(|id| id.to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    let (accounted, stray): (Vec<_>, Vec<_>) = cmp.added.iter().partition(|(_, key)| written.contains(key));
+    let check = Check::new("rollback.data.new_rows", "rows added since are the app smoke's", Status::Pass);
+    report.push(if stray.is_empty() {
+        check.value(format!("{} row(s) written by the app smoke", accounted.len()))
+    } else {
+        let stray: Vec<(String, String)> = stray.into_iter().cloned().collect();
+        Check { status: Status::Fail, ..check }
+            .value(format!("{} unexplained row(s)", stray.len()))
+            .detail(format!("rows no app call wrote, first: {}", first(&stray)))
+    });
+    Ok(())
+}
+
+fn skip_rest(report: &mut Report, why: &str) -> anyhow::Result<()> {
+    report.push(Check::new("steps.remaining", "remaining steps", Status::Skip).detail(format!("not run: {why}")));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_keeps_directives() {
+        let script = "-- Rollback\n-- xtask:keeps column public.messages.auth_user_id\n  -- xtask:keeps index public.idx\nselect 1;\n-- xtask:keeps\n";
+        assert_eq!(kept_objects(script), ["column public.messages.auth_user_id", "index public.idx"]);
+    }
+}
