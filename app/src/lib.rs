@@ -3,6 +3,7 @@
 //! JWT claims in `request.jwt.claims`. Also the app's test-data generator and its smoke test.
 
 pub mod fixture;
+pub mod probes;
 pub mod smoke;
 
 use std::fmt;
@@ -62,7 +63,12 @@ pub async fn missing_contract(pool: &PgPool) -> sqlx::Result<Vec<String>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Persona {
     Anon,
-    User { auth_id: Uuid, email: String },
+    User {
+        auth_id: Uuid,
+        email: String,
+    },
+    /// A token with role `authenticated` but no `sub`: `auth.uid()` is NULL.
+    NoSubject,
 }
 
 impl fmt::Display for Persona {
@@ -70,6 +76,7 @@ impl fmt::Display for Persona {
         match self {
             Persona::Anon => f.write_str("anon"),
             Persona::User { email, .. } => write!(f, "user {email}"),
+            Persona::NoSubject => f.write_str("a token without sub"),
         }
     }
 }
@@ -78,7 +85,7 @@ impl Persona {
     fn role(&self) -> &'static str {
         match self {
             Persona::Anon => "anon",
-            Persona::User { .. } => "authenticated",
+            Persona::User { .. } | Persona::NoSubject => "authenticated",
         }
     }
 
@@ -92,6 +99,7 @@ impl Persona {
                 "aud": "authenticated",
                 "email": email,
             }),
+            Persona::NoSubject => serde_json::json!({ "role": "authenticated", "aud": "authenticated" }),
         }
     }
 }
@@ -209,6 +217,11 @@ impl Client {
     pub fn anon(&self) -> Session {
         Session { pool: self.pool.clone(), persona: Persona::Anon, user_id: None }
     }
+
+    /// Signed in with a token that carries no subject (`auth.uid()` is NULL).
+    pub fn without_subject(&self) -> Session {
+        Session { pool: self.pool.clone(), persona: Persona::NoSubject, user_id: None }
+    }
 }
 
 /// Sets the role and JWT claims for the rest of the transaction, as PostgREST does per request.
@@ -292,6 +305,21 @@ impl Session {
                 .await
                 .map_err(|e| self.err(CALL, e))?;
         tx.commit().await.map_err(|e| self.err(CALL, e))?;
+        Ok(id)
+    }
+
+    /// The `add_message` RPC, always rolled back: for probes that expect a refusal.
+    pub async fn try_send_message(&self, conversation_id: Uuid, content: &str) -> CallResult<Uuid> {
+        const CALL: &str = "send_message (rpc add_message)";
+        let mut tx = self.begin(CALL).await?;
+        let id =
+            sqlx::query_scalar("SELECT public.add_message(p_conversation_id => $1, p_role => 'user', p_content => $2)")
+                .bind(conversation_id)
+                .bind(content)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(CALL, e))?;
+        tx.rollback().await.map_err(|e| self.err(CALL, e))?;
         Ok(id)
     }
 

@@ -9,6 +9,11 @@
 --   key reaches auth.users through conversations, which already references it;
 -- * rows inserted by an app that does not set the column yet get it from a trigger.
 
+-- Intended access change (checked by `cargo xtask db-rls`): conversations created by newer app
+-- versions have auth_user_id but no user_id; the old policies found the owner through user_id, so
+-- those owners could not see their own messages. The new policies let them, and nobody else.
+-- xtask:rls-widens public.messages owners now reach the messages of their conversations that have no user_id (created by newer app versions)
+
 -- Refuse to run on data the copy would get wrong (see checks/pre/).
 DO $$
 DECLARE

@@ -126,6 +126,9 @@ pub struct DbRollbackTest {
 pub struct DbRls {
     #[command(flatten)]
     pub local: DbLocalTest,
+    /// Also write the access matrix before and after (counts and probe outcomes) to this file
+    #[arg(long, value_name = "PATH")]
+    pub matrix: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

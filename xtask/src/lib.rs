@@ -6,13 +6,16 @@ pub mod checks;
 pub mod data_snapshot;
 pub mod db_clean;
 pub mod db_local_test;
+pub mod db_rls;
 pub mod db_rollback_test;
 pub mod flags;
+pub mod lints;
 pub mod local_db;
 pub mod migrations;
 pub mod notices;
 pub mod postgres;
 pub mod report;
+pub mod rls;
 pub mod sql_split;
 pub mod supabase_layer;
 
@@ -26,7 +29,7 @@ impl flags::Cmd {
             DbLocalTest(cmd) => cmd.run().await,
             DbClean(cmd) => cmd.run().await,
             DbRollbackTest(cmd) => cmd.run().await,
-            DbRls(_) => not_yet("db-rls", 5),
+            DbRls(cmd) => cmd.run().await,
             DbValidate(_) => not_yet("db-validate", 6),
             DbBackup(_) => not_yet("db-backup", 6),
             DbPush(_) => not_yet("db-push", 6),

@@ -2,19 +2,28 @@
 //! start Postgres, install the Supabase layer, apply the baseline, load test data, run a phase of
 //! the project's checks, apply the pending migrations, run the app smoke.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sqlx::PgConnection;
 
 use crate::{
+    catalog::CatalogSnapshot,
     checks,
     flags::DbLocalTest,
+    lints,
     migrations::{self, MigrationDir, MigrationFile, MigrationPlan},
     postgres::EphemeralPostgres,
     report::{Check, Report, Status},
-    supabase_layer,
+    rls, supabase_layer,
 };
+
+/// What RLS looks like at one moment: who reaches what, and the lint findings.
+pub struct RlsState {
+    pub matrix: rls::AccessMatrix,
+    pub lints: std::collections::BTreeSet<lints::Finding>,
+    pub catalog: CatalogSnapshot,
+}
 
 pub struct LocalDatabase {
     pub pg: EphemeralPostgres,
@@ -23,6 +32,8 @@ pub struct LocalDatabase {
     pub supabase_dir: PathBuf,
     /// Why the app-specific steps do not apply, when they do not.
     pub app_missing: Option<String>,
+    /// The schemas the API exposes (`[api] schemas` in config.toml; default `public`).
+    pub exposed_schemas: Vec<String>,
     app_client: Option<app::Client>,
 }
 
@@ -73,7 +84,8 @@ impl LocalDatabase {
         );
         // A fresh connection picks up the database-level search_path the layer sets.
         let conn = pg.connect().await?;
-        Ok(LocalDatabase { pg, conn, plan, supabase_dir, app_missing: None, app_client: None })
+        let exposed_schemas = exposed_schemas(&supabase_dir)?;
+        Ok(LocalDatabase { pg, conn, plan, supabase_dir, app_missing: None, exposed_schemas, app_client: None })
     }
 
     /// Applies the baseline; false (and a failed check) if a file fails.
@@ -277,6 +289,84 @@ impl LocalDatabase {
         Some(run)
     }
 
+    /// The access matrix and lint findings of the current state.
+    pub async fn rls_state(&mut self, label: &str, report: &mut Report) -> anyhow::Result<RlsState> {
+        let timer = report.phase(&format!("access matrix ({label})"));
+        let matrix = rls::AccessMatrix::compute(&mut self.conn, &self.exposed_schemas).await?;
+        let lints = lints::run(&mut self.conn, &self.exposed_schemas).await?;
+        let catalog = CatalogSnapshot::take(&mut self.conn).await?;
+        let took = report.record(timer);
+        report.push(Check::new(format!("rls.state.{label}"), format!("access matrix {label}"), Status::Info).value(
+            format!(
+                "{} personas × {} RLS tables in {} in {} ms",
+                matrix.personas.len(),
+                matrix.tables.len(),
+                self.exposed_schemas.join(", "),
+                took.as_millis()
+            ),
+        ));
+        Ok(RlsState { matrix, lints, catalog })
+    }
+
+    /// Compares two states: access per table (`<prefix>.<table>`), and, with `lint`, the lints.
+    pub fn rls_compare(&self, before: &RlsState, after: &RlsState, prefix: &str, declared: bool, report: &mut Report) {
+        let declared = if declared {
+            rls::Declared::parse(self.plan.pending.iter().map(|f| f.text.as_str()))
+        } else {
+            rls::Declared::default()
+        };
+        for (table, why) in &declared.widens {
+            report.push(
+                Check::new(format!("{prefix}.declared_widening.{table}"), "declared by the migration", Status::Info)
+                    .detail(why.clone()),
+            );
+        }
+        for (table, why) in &declared.narrows {
+            report.push(
+                Check::new(format!("{prefix}.declared_narrowing.{table}"), "declared by the migration", Status::Info)
+                    .detail(why.clone()),
+            );
+        }
+        for check in rls::compare(&before.matrix, &after.matrix, &declared, prefix) {
+            report.push(check);
+        }
+        for t in &after.matrix.untracked {
+            report.push(
+                Check::new(format!("{prefix}.untracked.{t}"), "table without a primary key", Status::Warn)
+                    .detail(format!("{t} has RLS but no primary key: its rows cannot be tracked")),
+            );
+        }
+    }
+
+    /// Lints: new findings at their severity, old ones as information; plus the list of
+    /// SECURITY DEFINER functions the API roles may call.
+    pub fn lint_compare(&self, before: &RlsState, after: &RlsState, report: &mut Report) {
+        let changed = before.catalog.diff(&after.catalog).iter().map(|d| d.name().to_string()).collect();
+        for check in lints::compare(&before.lints, &after.lints, &changed) {
+            report.push(check);
+        }
+    }
+
+    /// The app's RPC probes (add_message must refuse anon, other users and a NULL uid).
+    pub async fn rpc_probes(&self, prefix: &str, tag: &str, report: &mut Report) -> Option<app::smoke::SmokeRun> {
+        let Some(client) = &self.app_client else {
+            report.push(
+                Check::new(format!("{prefix}.app"), "the app's RPC probes", Status::Skip)
+                    .detail(self.app_missing.clone().unwrap_or_default()),
+            );
+            return None;
+        };
+        let run = app::probes::run(client, tag).await;
+        for step in &run.steps {
+            let check = Check::new(format!("{prefix}.{}", step.id), step.title, Status::Pass);
+            report.push(match &step.outcome {
+                Ok(v) => check.detail(v.clone()),
+                Err(e) => Check { status: Status::Fail, ..check }.detail(e.clone()),
+            });
+        }
+        Some(run)
+    }
+
     pub async fn close(self, report: &mut Report) -> anyhow::Result<()> {
         let timer = report.phase("tear down");
         if let Some(client) = self.app_client {
@@ -287,6 +377,25 @@ impl LocalDatabase {
         report.record(timer);
         Ok(())
     }
+}
+
+/// `[api] schemas` of `config.toml`, without Supabase's own (`graphql_public`); `public` when
+/// the file or the key is absent.
+pub fn exposed_schemas(supabase_dir: &Path) -> anyhow::Result<Vec<String>> {
+    let path = supabase_dir.join("config.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(vec!["public".to_string()]) };
+    let config: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let schemas: Vec<String> = config
+        .get("api")
+        .and_then(|api| api.get("schemas"))
+        .and_then(|s| s.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let schemas: Vec<String> = schemas
+        .into_iter()
+        .filter(|s| !crate::catalog::MANAGED_SCHEMAS.contains(&s.as_str()) && s != "graphql_public")
+        .collect();
+    Ok(if schemas.is_empty() { vec!["public".to_string()] } else { schemas })
 }
 
 fn report_dir(dir: &MigrationDir, report: &mut Report) {

@@ -85,6 +85,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub total_millis: u128,
+    /// The access matrix as text, when the command computed one (`db-rls --matrix PATH`).
+    #[serde(skip)]
+    pub rendered_matrix: Option<String>,
     #[serde(skip)]
     started: Option<Instant>,
     #[serde(skip)]
@@ -101,6 +104,7 @@ impl Report {
             outcome: Outcome::Pass,
             error: None,
             total_millis: 0,
+            rendered_matrix: None,
             started: Some(Instant::now()),
             quiet: false,
         }

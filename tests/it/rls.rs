@@ -1,0 +1,106 @@
+//! Row-level security: our migration's access matrix (snapshot), and the runbook's own SQL,
+//! kept as regression fixtures, caught hole by hole with the right check id.
+
+use xtask::{flags::DbRls, report::Report, report::Status};
+
+use crate::support::{any_backend, assert_fails_on, assert_passes, detail, local_test, ProjectCopy};
+
+const PART1: &str = "migrations/20251116173500_add_auth_user_id_to_messages_part1.sql";
+const PART2: &str = "migrations/20251116173501_update_add_message_function.sql";
+
+fn runbook(file: &str) -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/runbook/").to_string() + file)
+        .expect("fixture")
+}
+
+async fn run_rls(project: &std::path::Path) -> Report {
+    let mut report = Report::quiet("db-rls");
+    let mut local = local_test(project, any_backend());
+    local.data = xtask::flags::Data { users: 4, conversations_per_user: 3, messages_per_conversation: 2, seed: 1 };
+    DbRls { local, matrix: None }.run_into(&mut report).await.unwrap_or_else(|e| panic!("db-rls errored: {e:#}"));
+    report
+}
+
+fn status(report: &Report, id: &str) -> Option<Status> {
+    report.check(id).map(|c| c.status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_migration_keeps_access_except_the_declared_owner_widening() {
+    let report = run_rls(&crate::support::our_supabase_dir()).await;
+    assert_passes(&report);
+    // Only owners of conversations without user_id gain their own messages; declared, so a warning.
+    let messages = report.check("rls.matrix.public.messages").expect("messages compared");
+    assert_eq!(messages.status, Status::Warn, "{messages:?}");
+    let d = messages.detail.clone().unwrap_or_default();
+    assert!(d.lines().all(|l| l.contains("of its own row(s)") && l.contains("declared:")), "{d}");
+    for id in ["rls.matrix.public.conversations", "rls.matrix.public.users"] {
+        assert_eq!(status(&report, id), Some(Status::Pass), "{id}");
+    }
+    for id in ["rpc.add_message_as_anon", "rpc.add_message_into_other_conversation", "rpc.add_message_without_uid"] {
+        assert_eq!(status(&report, id), Some(Status::Pass), "{id}: {}", detail(&report, id));
+    }
+    for id in [
+        "lint.auth_rls_initplan",
+        "lint.security_definer_search_path",
+        "lint.security_definer_executable_by_anon",
+        "lint.unindexed_foreign_keys",
+        "lint.multiple_permissive_policies",
+        "lint.unenforced_denormalized_owner",
+        "lint.rls_disabled_in_exposed_schema",
+    ] {
+        let s = status(&report, id);
+        assert!(matches!(s, Some(Status::Pass | Status::Info)), "{id}: {s:?} {}", detail(&report, id));
+    }
+    let matrix = report.rendered_matrix.clone().expect("matrix rendered");
+    insta::assert_snapshot!("access_matrix_our_migration", matrix);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runbook_migration_holes_are_each_caught() {
+    let project = ProjectCopy::new();
+    project
+        .write(PART1, &runbook("20251116173500_add_auth_user_id_to_messages_part1.sql"))
+        .write(PART2, &runbook("20251116173501_update_add_message_function.sql"));
+    let report = run_rls(&project.path()).await;
+
+    // Policies that let one user write into another's conversation.
+    assert_fails_on(&report, "rls.matrix.public.messages");
+    let d = detail(&report, "rls.matrix.public.messages");
+    assert!(d.contains("probe insert_into_other_parent: now allowed on public.messages for conversation_id"), "{d}");
+    assert!(d.contains("probe move_to_other_parent: now allowed on public.messages"), "{d}");
+    // The NULL-unsafe ownership check (`!=` with a NULL auth.uid()) and anon's EXECUTE.
+    assert_fails_on(&report, "rpc.add_message_without_uid");
+    assert_fails_on(&report, "rpc.add_message_as_anon");
+    assert_fails_on(&report, "lint.security_definer_executable_by_anon");
+    // auth.uid() evaluated per row.
+    assert_eq!(
+        status(&report, "lint.auth_rls_initplan"),
+        Some(Status::Warn),
+        "{}",
+        detail(&report, "lint.auth_rls_initplan")
+    );
+    let initplan = detail(&report, "lint.auth_rls_initplan");
+    assert!(initplan.contains("new: policy \"Users can view own messages\" on public.messages"), "{initplan}");
+    // Nothing keeps messages.auth_user_id equal to the conversation's.
+    assert_fails_on(&report, "lint.unenforced_denormalized_owner");
+    assert!(detail(&report, "lint.unenforced_denormalized_owner").contains("new: column public.messages.auth_user_id"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runbook_rollback_breaks_inserts_and_is_caught() {
+    // The runbook's rollback (its required steps) restores the old add_message but leaves the
+    // column NOT NULL: every insert through the app fails.
+    let project = ProjectCopy::new();
+    project
+        .write(PART1, &runbook("20251116173500_add_auth_user_id_to_messages_part1.sql"))
+        .write(PART2, &runbook("20251116173501_update_add_message_function.sql"))
+        .write("rollbacks/20251116173501_update_add_message_function.sql", &runbook("rollback_steps_1_2.sql"))
+        .write(
+            "rollbacks/20251116173500_add_auth_user_id_to_messages_part1.sql",
+            "-- The runbook has one rollback script for both files (in the next one).\n-- xtask:keeps column public.messages.auth_user_id\nSELECT 1;\n",
+        );
+    let report = crate::support::run_rollback_test(&project.path(), any_backend(), None).await;
+    assert_fails_on(&report, "smoke.rolled_back.send_message");
+    assert!(detail(&report, "smoke.rolled_back.send_message").contains("23502"));
+}

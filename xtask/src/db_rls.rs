@@ -1,0 +1,58 @@
+//! `cargo xtask db-rls`: row-level security on its own. The access matrix before and after the
+//! pending migrations, the app's RPC probes and the Supabase lints (new findings only).
+
+use crate::{
+    flags::DbRls,
+    local_db::LocalDatabase,
+    report::{Check, Outcome, Report, Status},
+};
+
+impl DbRls {
+    pub async fn run(self) -> anyhow::Result<Outcome> {
+        let mut report = Report::new("db-rls");
+        let result = self.run_into(&mut report).await;
+        if let Err(e) = &result {
+            report.stopped_by(e);
+        }
+        if let Some(path) = &self.matrix {
+            if let Some(text) = report.rendered_matrix.clone() {
+                std::fs::write(path, text)?;
+            }
+        }
+        report.finish(self.local.project.json.as_deref())?;
+        result.map(|()| report.outcome)
+    }
+
+    pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
+        let mut db = LocalDatabase::start(&self.local, report).await?;
+        let result = steps(self, &mut db, report).await;
+        db.close(report).await?;
+        result
+    }
+}
+
+async fn steps(flags: &DbRls, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
+    if !db.apply_baseline(report).await {
+        report.push(
+            Check::new("steps.remaining", "remaining steps", Status::Skip)
+                .detail("not run: the baseline did not apply"),
+        );
+        return Ok(());
+    }
+    db.detect_app(report).await?;
+    db.load_data(flags.local.data.size(), report).await?;
+    let before = db.rls_state("before", report).await?;
+    if db.plan.pending.is_empty() || !db.apply_pending("pending.apply", report).await? {
+        report.push(
+            Check::new("steps.remaining", "remaining steps", Status::Skip)
+                .detail("not run: no pending migration applied"),
+        );
+        return Ok(());
+    }
+    let after = db.rls_state("after", report).await?;
+    db.rls_compare(&before, &after, "rls.matrix", true, report);
+    db.lint_compare(&before, &after, report);
+    db.rpc_probes("rpc", "rls", report).await;
+    report.rendered_matrix = Some(format!("# before\n{}\n# after\n{}", before.matrix.render(), after.matrix.render()));
+    Ok(())
+}
