@@ -73,12 +73,19 @@ async fn keeps_directive_turns_a_kept_column_into_a_warning() {
     let project = ProjectCopy::new();
     project.edit(ROLLBACK1, DROP_COLUMN, KEEP_COLUMN);
     let report = run_rollback_test(&project.path(), any_backend(), None).await;
-    assert_passes(&report);
     let kept = report.check("rollback.kept.column public.messages.auth_user_id").expect("kept column reported");
     assert_eq!(kept.status, Status::Warn);
     assert!(kept.detail.as_deref().unwrap_or("").contains("still exists (uuid, nullable now)"), "{kept:?}");
+    assert_eq!(report.check("rollback.catalog").map(|c| c.status), Some(Status::Pass), "the rest matches");
+    for id in ["rollback.data", "smoke.rolled_back.send_message", "reapply.apply.20251116173500"] {
+        assert_eq!(report.check(id).map(|c| c.status), Some(Status::Pass), "{id}");
+    }
+    // Regression: a kept owner column that no policy or trigger guards any more lets a user
+    // write someone else's id into it while the old schema is live. The RLS comparison says so.
+    assert_fails_on(&report, "rollback.rls.public.messages");
+    assert!(detail(&report, "rollback.rls.public.messages").contains("probe insert_forging_other_id: now allowed"));
 
-    // Without the directive the same rollback fails, naming the column.
+    // Without the directive the same rollback fails the catalog check, naming the column.
     project.edit(ROLLBACK1, "-- xtask:keeps column public.messages.auth_user_id\n", "");
     let report = run_rollback_test(&project.path(), any_backend(), None).await;
     assert_fails_on(&report, "rollback.catalog");

@@ -35,7 +35,7 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
     db.detect_app(report).await?;
     db.load_data(flags.data.size(), report).await?;
     db.run_checks("pre", "", report).await?;
-    let rls_before = db.rls_state("before", report).await?;
+    let rls_before = db.rls_state("before", None, report).await?;
     if db.plan.pending.is_empty() {
         skip_rest(report, "there are no pending migrations");
         return Ok(());
@@ -45,7 +45,7 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
         return Ok(());
     }
     db.run_checks("post", "", report).await?;
-    let rls_after = db.rls_state("after", report).await?;
+    let rls_after = db.rls_state("after", Some(&rls_before), report).await?;
     db.rls_compare(&rls_before, &rls_after, "rls.matrix", true, report);
     db.lint_compare(&rls_before, &rls_after, report);
     db.rpc_probes("rpc", "local", report).await;

@@ -41,7 +41,7 @@ async fn steps(flags: &DbRls, db: &mut LocalDatabase, report: &mut Report) -> an
     }
     db.detect_app(report).await?;
     db.load_data(flags.local.data.size(), report).await?;
-    let before = db.rls_state("before", report).await?;
+    let before = db.rls_state("before", None, report).await?;
     if db.plan.pending.is_empty() || !db.apply_pending("pending.apply", report).await? {
         report.push(
             Check::new("steps.remaining", "remaining steps", Status::Skip)
@@ -49,7 +49,7 @@ async fn steps(flags: &DbRls, db: &mut LocalDatabase, report: &mut Report) -> an
         );
         return Ok(());
     }
-    let after = db.rls_state("after", report).await?;
+    let after = db.rls_state("after", Some(&before), report).await?;
     db.rls_compare(&before, &after, "rls.matrix", true, report);
     db.lint_compare(&before, &after, report);
     db.rpc_probes("rpc", "rls", report).await;

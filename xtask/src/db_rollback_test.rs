@@ -74,7 +74,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
         d0.row_count(),
         d0.tables.len()
     )));
-    let rls_before = db.rls_state("before", report).await?;
+    let rls_before = db.rls_state("before", None, report).await?;
     let mut smoke_writes = Vec::new();
     smoke_writes.extend(db.smoke("smoke.before", "before", report).await);
 
@@ -83,7 +83,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
         return skip_rest(report, "a pending migration did not apply");
     }
     db.run_checks("post", "", report).await?;
-    let rls_migrated = db.rls_state("migrated", report).await?;
+    let rls_migrated = db.rls_state("migrated", Some(&rls_before), report).await?;
     db.rls_compare(&rls_before, &rls_migrated, "rls.matrix", true, report);
     smoke_writes.extend(db.smoke("smoke.migrated", "migrated", report).await);
 
@@ -131,7 +131,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     catalog_checks(&s0.diff(&s1), &keeps, report);
     data_checks(db, &d0, &smoke_writes, report).await?;
     // Who can read and write what must be exactly as before: no declarations apply to a rollback.
-    let rls_rolled_back = db.rls_state("rolled_back", report).await?;
+    let rls_rolled_back = db.rls_state("rolled_back", Some(&rls_before), report).await?;
     db.rls_compare(&rls_before, &rls_rolled_back, "rollback.rls", false, report);
 
     // 6. The app on the rolled-back schema.

@@ -290,9 +290,15 @@ impl LocalDatabase {
     }
 
     /// The access matrix and lint findings of the current state.
-    pub async fn rls_state(&mut self, label: &str, report: &mut Report) -> anyhow::Result<RlsState> {
+    /// `like`: an earlier state whose probe users this one reuses.
+    pub async fn rls_state(
+        &mut self,
+        label: &str,
+        like: Option<&RlsState>,
+        report: &mut Report,
+    ) -> anyhow::Result<RlsState> {
         let timer = report.phase(&format!("access matrix ({label})"));
-        let matrix = rls::AccessMatrix::compute(&mut self.conn, &self.exposed_schemas).await?;
+        let matrix = rls::AccessMatrix::compute(&mut self.conn, &self.exposed_schemas, like.map(|l| &l.matrix)).await?;
         let lints = lints::run(&mut self.conn, &self.exposed_schemas).await?;
         let catalog = CatalogSnapshot::take(&mut self.conn).await?;
         let took = report.record(timer);
