@@ -31,19 +31,19 @@ pub enum Cmd {
     /// Remove leftover containers started by this tool (only those carrying its label)
     DbClean(DbClean),
     /// Runbook phase 1: run the pre checks read-only against a target database, and report drift
-    DbValidate(Remote),
+    DbValidate(DbValidate),
     /// Runbook 3.2: back up roles, schema and data, then verify the backup by restoring it
-    DbBackup(Remote),
+    DbBackup(DbBackup),
     /// Runbook 3.3-3.4: validate, verified backup, plan, confirmation, push, verify
-    DbPush(Remote),
+    DbPush(DbPush),
     /// Runbook 3.4: the post checks, read-only, against a target database
-    DbVerify(Remote),
+    DbVerify(DbVerify),
     /// Runbook phase 4: run the rollback scripts against a target database and repair its history
-    DbRollback(Remote),
+    DbRollback(DbRollback),
     /// Rehearse the pending migrations at production scale: lock trace, backfill cost, query speed
-    DbRehearse(Remote),
+    DbRehearse(Later),
     /// Record benchmarks (ready-to-query time, command wall times, seeding speed) to a file
-    Bench(Remote),
+    Bench(Later),
 }
 
 /// Where the project is and where the report goes: every command has these.
@@ -137,15 +137,111 @@ pub struct DbClean {
     pub project: Project,
 }
 
-/// Flags of the commands that target a production database (filled in by later work).
+/// The production database a command acts on.
 #[derive(Debug, Clone, Args)]
-pub struct Remote {
-    #[command(flatten)]
-    pub project: Project,
-    /// Target database (direct mode) [env: SUPABASE_DB_URL]
+pub struct TargetArgs {
+    /// Target database, direct mode (we do everything: sqlx, pg_dump) [env: SUPABASE_DB_URL]
     #[arg(long, value_name = "URL")]
     pub db_url: Option<String>,
-    /// Use the project linked with the supabase CLI
+    /// Use the project linked with the supabase CLI (supabase/.temp/project-ref); SQL checks
+    /// connect with --db-url or the link plus SUPABASE_DB_PASSWORD
     #[arg(long)]
     pub linked: bool,
+}
+
+/// The ephemeral Postgres a backup is restored into to verify it.
+#[derive(Debug, Clone, Args)]
+pub struct RestorePg {
+    /// Backend for the verification restore
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+    /// Docker image for the verification restore [env: XTASK_PG_IMAGE]
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+}
+
+impl RestorePg {
+    pub fn options(&self) -> PgOptions {
+        PgOptions { backend: Some(self.backend), image: self.image.clone(), db_url: None }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbValidate {
+    #[command(flatten)]
+    pub project: Project,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbVerify {
+    #[command(flatten)]
+    pub project: Project,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbBackup {
+    #[command(flatten)]
+    pub project: Project,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub restore: RestorePg,
+    /// Folder that receives backups/<UTC timestamp>/
+    #[arg(long, value_name = "DIR", default_value = "backups")]
+    pub out: PathBuf,
+    /// Verify this existing backup folder instead of taking a new one
+    #[arg(long, value_name = "DIR")]
+    pub verify: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbPush {
+    #[command(flatten)]
+    pub project: Project,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub restore: RestorePg,
+    /// Folder of verified backups (a new one is taken when none is recent enough)
+    #[arg(long, value_name = "DIR", default_value = "backups")]
+    pub out: PathBuf,
+    /// A verified backup younger than this counts (e.g. 30m, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub max_backup_age: String,
+    /// How long a migration statement may wait for a lock before the push fails (direct mode)
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub lock_timeout: String,
+    /// Do not ask for confirmation (CI)
+    #[arg(long)]
+    pub yes: bool,
+    /// When verification fails after the push, run the rollback
+    #[arg(long)]
+    pub rollback_on_failure: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbRollback {
+    #[command(flatten)]
+    pub project: Project,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub restore: RestorePg,
+    /// How long a rollback statement may wait for a lock
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub lock_timeout: String,
+    /// Do not ask for confirmation (CI)
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// Flags of the commands later work fills in.
+#[derive(Debug, Clone, Args)]
+pub struct Later {
+    #[command(flatten)]
+    pub project: Project,
 }

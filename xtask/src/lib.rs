@@ -1,22 +1,30 @@
 //! Database safety tooling for Supabase projects, as a library so tests drive the same code the
 //! `cargo xtask` binary runs. `main.rs` only parses flags and dispatches.
 
+pub mod backup;
 pub mod catalog;
 pub mod checks;
 pub mod data_snapshot;
+pub mod db_backup;
 pub mod db_clean;
 pub mod db_local_test;
+pub mod db_push;
 pub mod db_rls;
+pub mod db_rollback;
 pub mod db_rollback_test;
+pub mod db_validate;
+pub mod db_verify;
 pub mod flags;
 pub mod lints;
 pub mod local_db;
 pub mod migrations;
 pub mod notices;
 pub mod postgres;
+pub mod remote;
 pub mod report;
 pub mod rls;
 pub mod sql_split;
+pub mod supabase_cli;
 pub mod supabase_layer;
 
 use anyhow::bail;
@@ -30,11 +38,11 @@ impl flags::Cmd {
             DbClean(cmd) => cmd.run().await,
             DbRollbackTest(cmd) => cmd.run().await,
             DbRls(cmd) => cmd.run().await,
-            DbValidate(_) => not_yet("db-validate", 6),
-            DbBackup(_) => not_yet("db-backup", 6),
-            DbPush(_) => not_yet("db-push", 6),
-            DbVerify(_) => not_yet("db-verify", 6),
-            DbRollback(_) => not_yet("db-rollback", 6),
+            DbValidate(cmd) => cmd.run().await,
+            DbBackup(cmd) => cmd.run().await,
+            DbPush(cmd) => cmd.run().await,
+            DbVerify(cmd) => cmd.run().await,
+            DbRollback(cmd) => cmd.run().await,
             DbRehearse(_) => not_yet("db-rehearse", 7),
             Bench(_) => not_yet("bench", 7),
         }

@@ -214,6 +214,8 @@ enum History {
     /// A rollback script: delete the row of `version`, as `supabase migration repair --status
     /// reverted` does, so a later push applies the migration again.
     Revert,
+    /// A rollback script whose history repair someone else does (the supabase CLI, linked mode).
+    Untouched,
 }
 
 /// Applies `file` the way `supabase db push` does. On error nothing of a transactional file stays.
@@ -224,6 +226,20 @@ pub async fn apply(conn: &mut PgConnection, file: &MigrationFile) -> Result<Appl
 /// Runs a rollback script for migration `version` and deletes that version's history row, in
 /// one transaction.
 pub async fn roll_back(conn: &mut PgConnection, version: &str, script: &Path) -> Result<Applied, ApplyError> {
+    rollback_script(conn, version, script, History::Revert).await
+}
+
+/// Runs a rollback script in one transaction without touching the history table.
+pub async fn run_rollback_script(conn: &mut PgConnection, version: &str, script: &Path) -> Result<Applied, ApplyError> {
+    rollback_script(conn, version, script, History::Untouched).await
+}
+
+async fn rollback_script(
+    conn: &mut PgConnection,
+    version: &str,
+    script: &Path,
+    history: History,
+) -> Result<Applied, ApplyError> {
     let text = std::fs::read_to_string(script).map_err(|e| ApplyError {
         file: script.display().to_string(),
         line: 0,
@@ -234,7 +250,7 @@ pub async fn roll_back(conn: &mut PgConnection, version: &str, script: &Path) ->
     let name = script.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let name = name.trim_end_matches(".sql").split_once('_').map(|(_, n)| n.to_string()).unwrap_or(name);
     let file = MigrationFile { version: version.to_string(), name, path: script.to_path_buf(), text };
-    run_file(conn, &file, History::Revert).await
+    run_file(conn, &file, history).await
 }
 
 async fn run_file(conn: &mut PgConnection, file: &MigrationFile, history: History) -> Result<Applied, ApplyError> {
@@ -317,6 +333,9 @@ async fn write_history(
     statements: &[Statement],
     history: History,
 ) -> sqlx::Result<()> {
+    if history == History::Untouched {
+        return Ok(());
+    }
     if history == History::Revert {
         sqlx::query("DELETE FROM supabase_migrations.schema_migrations WHERE version = $1")
             .bind(&file.version)

@@ -1,0 +1,284 @@
+//! The production path against a real Postgres playing production (a second ephemeral server
+//! loaded with the baseline and data): direct mode end to end, and the hazards it must stop.
+
+use std::path::Path;
+
+use sqlx::Connection;
+use xtask::{
+    catalog::CatalogSnapshot,
+    flags::{DbBackup, DbPush, DbRollback, DbValidate, DbVerify, Project, RestorePg, TargetArgs},
+    migrations,
+    postgres::EphemeralPostgres,
+    report::{Report, Status},
+    supabase_layer,
+};
+
+use crate::support::{any_backend, assert_fails_on, assert_passes, detail, our_supabase_dir, start, ProjectCopy};
+
+/// "Production": the Supabase layer, our baseline and the app's data.
+async fn production() -> EphemeralPostgres {
+    let pg = start(any_backend()).await;
+    let mut conn = pg.connect().await.expect("connect");
+    supabase_layer::install(&mut conn).await.expect("layer");
+    let mut conn = pg.connect().await.expect("connect");
+    let dir = migrations::scan(&our_supabase_dir()).expect("scan");
+    migrations::apply(&mut conn, &dir.files[0]).await.expect("baseline");
+    let size = app::fixture::FixtureSize { users: 5, conversations_per_user: 2, messages_per_conversation: 4, seed: 7 };
+    let mut tx = conn.begin().await.expect("begin");
+    app::fixture::Fixture::new(size).load(&mut tx).await.expect("data");
+    tx.commit().await.expect("commit");
+    pg
+}
+
+fn project(dir: &Path) -> Project {
+    Project { supabase_dir: dir.to_path_buf(), json: None }
+}
+
+fn target(pg: &EphemeralPostgres) -> TargetArgs {
+    TargetArgs { db_url: Some(pg.url().to_string()), linked: false }
+}
+
+fn restore() -> RestorePg {
+    RestorePg { backend: any_backend(), image: None }
+}
+
+async fn validate(dir: &Path, pg: &EphemeralPostgres) -> Report {
+    let mut report = Report::quiet("db-validate");
+    let flags = DbValidate { project: project(dir), target: target(pg) };
+    let target = xtask::remote::Target::resolve(&flags.target, dir).expect("target");
+    xtask::db_validate::validate(&target, dir, &mut report).await.expect("validate");
+    report
+}
+
+fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
+    DbPush {
+        project: project(dir),
+        target: target(pg),
+        restore: restore(),
+        out: backups.to_path_buf(),
+        max_backup_age: "1h".into(),
+        lock_timeout: "5s".into(),
+        yes: true,
+        rollback_on_failure: false,
+    }
+}
+
+async fn history(pg: &EphemeralPostgres) -> Vec<String> {
+    let mut conn = pg.connect().await.expect("connect");
+    migrations::applied_versions(&mut conn).await.expect("history").into_iter().map(|(v, _, _)| v).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_validate_backup_push_verify_rollback_validate() {
+    let prod = production().await;
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    let baseline = CatalogSnapshot::take(&mut prod.connect().await.expect("c")).await.expect("snapshot");
+
+    let report = validate(&dir, &prod).await;
+    assert_passes(&report);
+    assert_eq!(report.check("drift.pending").and_then(|c| c.value.clone()).as_deref(), Some("2"));
+
+    let mut report = Report::quiet("db-backup");
+    let flags = DbBackup {
+        project: project(&dir),
+        target: target(&prod),
+        restore: restore(),
+        out: backups.path().into(),
+        verify: None,
+    };
+    let backup_dir = flags.run_into(&mut report).await.expect("backup");
+    assert_passes(&report);
+    for id in ["backup.checksums", "backup.restore", "backup.row_counts", "backup.catalog"] {
+        assert_eq!(report.check(id).map(|c| c.status), Some(Status::Pass), "{id}: {}", detail(&report, id));
+    }
+    let manifest = xtask::backup::Manifest::read(&backup_dir).expect("manifest");
+    assert_eq!(manifest.tables.get("public.messages"), Some(&40));
+    assert!(manifest.verified.as_ref().is_some_and(|v| v.ok));
+    let data = std::fs::read_to_string(backup_dir.join("data.sql")).expect("data.sql");
+    assert!(data.contains("COPY public.messages"), "the backup holds the data, not just the schema");
+
+    let mut report = Report::quiet("db-push");
+    push_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("push");
+    assert_passes(&report);
+    assert_eq!(report.check("push.backup").map(|c| c.status), Some(Status::Pass), "reused the verified backup");
+    assert!(report.check("backup.taken").is_none(), "no second backup within --max-backup-age");
+    assert_eq!(history(&prod).await.len(), 3);
+
+    let mut report = Report::quiet("db-verify");
+    let flags = DbVerify { project: project(&dir), target: target(&prod) };
+    let t = xtask::remote::Target::resolve(&flags.target, &dir).expect("target");
+    xtask::db_verify::verify(&t, &dir, &mut report).await.expect("verify");
+    assert_passes(&report);
+    assert_eq!(report.check("post.new_policies").map(|c| c.status), Some(Status::Pass));
+
+    let mut report = Report::quiet("db-rollback");
+    let flags = DbRollback {
+        project: project(&dir),
+        target: target(&prod),
+        restore: restore(),
+        lock_timeout: "5s".into(),
+        yes: true,
+    };
+    flags.run_into(&mut report).await.expect("rollback");
+    assert_passes(&report);
+    assert_eq!(report.check("rollback.leftovers").map(|c| c.status), Some(Status::Pass));
+    assert_eq!(history(&prod).await, ["20251101000000"]);
+    let after = CatalogSnapshot::take(&mut prod.connect().await.expect("c")).await.expect("snapshot");
+    assert_eq!(baseline.diff(&after), vec![], "rollback restored the production catalog");
+
+    let report = validate(&dir, &prod).await;
+    assert_passes(&report);
+    prod.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_hazard_fails_validate_and_push_refuses_to_start() {
+    let prod = production().await;
+    sqlx::raw_sql("INSERT INTO public.conversations (title) VALUES ('no owner')")
+        .execute(&mut prod.connect().await.expect("c"))
+        .await
+        .expect("hazard");
+    let dir = our_supabase_dir();
+    let report = validate(&dir, &prod).await;
+    assert_fails_on(&report, "pre.null_conversation_auth_user_id");
+
+    let backups = tempfile::tempdir().expect("tmp");
+    let mut report = Report::quiet("db-push");
+    push_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("push");
+    assert_fails_on(&report, "push.refused");
+    assert!(report.check("backup.taken").is_none() && report.check("push.plan").is_none(), "stopped at validation");
+    assert_eq!(history(&prod).await, ["20251101000000"]);
+    prod.close().await.expect("close");
+}
+
+/// Rows written to user tables since the statistics were reset, as the server counts them.
+async fn write_counters(pg: &EphemeralPostgres) -> i64 {
+    let mut conn = pg.connect().await.expect("connect");
+    sqlx::query_scalar("SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables")
+        .fetch_one(&mut conn)
+        .await
+        .expect("stats")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_never_writes() {
+    let prod = production().await;
+    sqlx::raw_sql("CREATE SEQUENCE public.tickets").execute(&mut prod.connect().await.expect("c")).await.expect("seq");
+    let project = ProjectCopy::new();
+    // A check that tries to write: it must fail with a read-only error and change nothing.
+    project.write(
+        "checks/pre/99_writes.sql",
+        "SELECT 'takes_a_ticket' AS id, true AS ok, nextval('public.tickets') AS value, '' AS detail",
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let counters = write_counters(&prod).await;
+    let catalog = CatalogSnapshot::take(&mut prod.connect().await.expect("c")).await.expect("snapshot");
+
+    let report = validate(&project.path(), &prod).await;
+    assert_fails_on(&report, "pre.writes");
+    assert!(detail(&report, "pre.writes").contains("read-only"), "{}", detail(&report, "pre.writes"));
+
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(write_counters(&prod).await, counters, "validate wrote rows");
+    let after = CatalogSnapshot::take(&mut prod.connect().await.expect("c")).await.expect("snapshot");
+    assert_eq!(catalog.diff(&after), vec![]);
+    let ticket: Option<i64> = sqlx::query_scalar("SELECT last_value FROM public.tickets WHERE is_called")
+        .fetch_optional(&mut prod.connect().await.expect("c"))
+        .await
+        .expect("seq");
+    assert_eq!(ticket, None, "the sequence was never advanced");
+    prod.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_or_truncated_backup_fails_verification() {
+    let prod = production().await;
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    let mut report = Report::quiet("db-backup");
+    let flags = DbBackup {
+        project: project(&dir),
+        target: target(&prod),
+        restore: restore(),
+        out: backups.path().into(),
+        verify: None,
+    };
+    let backup_dir = flags.run_into(&mut report).await.expect("backup");
+    assert_passes(&report);
+
+    let data = backup_dir.join("data.sql");
+    let text = std::fs::read_to_string(&data).expect("data");
+    for (what, broken) in [
+        ("truncated", text[..text.len() / 2].to_string()),
+        ("corrupted", text.replacen("Message 1 of conversation", "Message 9 of conversation", 1)),
+    ] {
+        std::fs::write(&data, &broken).expect("break");
+        let mut report = Report::quiet("db-backup");
+        let flags = DbBackup { verify: Some(backup_dir.clone()), ..flags.clone() };
+        flags.run_into(&mut report).await.expect("verify");
+        assert_fails_on(&report, "backup.checksums");
+        assert!(detail(&report, "backup.checksums").contains("data.sql"), "{what}");
+        let manifest = xtask::backup::Manifest::read(&backup_dir).expect("manifest");
+        assert!(manifest.verified.is_some_and(|v| !v.ok), "{what}: recorded as not verified");
+        assert!(
+            xtask::backup::latest_verified(
+                backups.path(),
+                &xtask::remote::Target::resolve(&flags.target, &dir).expect("t"),
+                std::time::Duration::from_secs(3600)
+            )
+            .is_none(),
+            "{what}: a failed backup never counts"
+        );
+    }
+    prod.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_applied_migration_is_reported_as_drift() {
+    let prod = production().await;
+    let project = ProjectCopy::new();
+    project.edit(
+        "migrations/20251101000000_baseline.sql",
+        "CREATE INDEX idx_conversations_user_id",
+        "CREATE INDEX idx_conversations_user",
+    );
+    project.write("migrations/20240101000000_ancient.sql", "select 1;");
+    let report = validate(&project.path(), &prod).await;
+    assert_fails_on(&report, "drift.edited_after_apply");
+    assert!(detail(&report, "drift.edited_after_apply").contains("20251101000000_baseline.sql"));
+    assert_fails_on(&report, "drift.out_of_order");
+    assert!(detail(&report, "drift.out_of_order").contains("20240101000000_ancient.sql"));
+    prod.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_blocked_by_a_lock_fails_on_lock_timeout_and_applies_nothing() {
+    let prod = production().await;
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    // The app's long transaction: holds ACCESS SHARE on messages until it ends.
+    let mut app = prod.connect().await.expect("connect");
+    let mut tx = app.begin().await.expect("begin");
+    sqlx::query("SELECT count(*) FROM public.messages").execute(&mut *tx).await.expect("read");
+
+    let mut report = Report::quiet("db-push");
+    let flags = DbPush { lock_timeout: "1s".into(), ..push_flags(&dir, &prod, backups.path()) };
+    flags.run_into(&mut report).await.expect("push");
+    assert_fails_on(&report, "push.apply.20251116173500");
+    let d = detail(&report, "push.apply.20251116173500");
+    assert!(d.contains("55P03") && d.contains("--lock-timeout 1s"), "{d}");
+    assert!(report.check("push.apply.20251116173501").is_none(), "later files not run");
+    assert!(detail(&report, "push.rollback_command").contains("cargo xtask db-rollback"));
+    tx.rollback().await.expect("end the app's transaction");
+
+    assert_eq!(history(&prod).await, ["20251101000000"]);
+    let column: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'auth_user_id')",
+    )
+    .fetch_one(&mut prod.connect().await.expect("c"))
+    .await
+    .expect("q");
+    assert!(!column, "nothing of the blocked file was applied");
+    prod.close().await.expect("close");
+}

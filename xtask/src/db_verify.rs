@@ -1,0 +1,38 @@
+//! `cargo xtask db-verify`: runbook 3.4. The post checks, read-only, on the target.
+
+use std::path::Path;
+
+use crate::{
+    checks,
+    flags::DbVerify,
+    remote::Target,
+    report::{Check, Outcome, Report, Status},
+};
+
+impl DbVerify {
+    pub async fn run(self) -> anyhow::Result<Outcome> {
+        let mut report = Report::new("db-verify");
+        let result = async {
+            let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
+            verify(&target, &self.project.supabase_dir, &mut report).await
+        }
+        .await;
+        if let Err(e) = &result {
+            report.stopped_by(e);
+        }
+        report.finish(self.project.json.as_deref())?;
+        result.map(|()| report.outcome)
+    }
+}
+
+pub async fn verify(target: &Target, supabase_dir: &Path, report: &mut Report) -> anyhow::Result<()> {
+    let mut conn = target.connect_read_only().await?;
+    let results = checks::run(&mut conn, supabase_dir, "post").await?;
+    if results.is_empty() {
+        report.push(Check::new("post.checks", "post checks", Status::Skip).detail("no files in checks/post"));
+    }
+    for c in results {
+        report.push(c);
+    }
+    Ok(())
+}

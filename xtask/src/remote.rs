@@ -1,0 +1,218 @@
+//! The production target: direct (`--db-url` / `SUPABASE_DB_URL`, everything done by us) or
+//! linked (`--linked`, backup and push through the supabase CLI, SQL through a connection built
+//! from `--db-url` or the link metadata plus `SUPABASE_DB_PASSWORD`). Also the read-only session
+//! the checks run in, and drift between local migrations and the target's history.
+
+use std::{path::Path, str::FromStr};
+
+use anyhow::{bail, Context};
+use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
+use url::Url;
+
+use crate::{
+    flags::TargetArgs,
+    migrations::{self, MigrationDir},
+    postgres::redact,
+    report::{Check, Report, Status},
+};
+
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Direct,
+    Linked { project_ref: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub mode: Mode,
+    /// Connection URL for SQL (may hold a password: print only through `redact`).
+    pub url: String,
+}
+
+impl Target {
+    /// Resolves the flags into a target; every missing piece is an error saying what to do.
+    pub fn resolve(args: &TargetArgs, supabase_dir: &Path) -> anyhow::Result<Target> {
+        let env_url = std::env::var("SUPABASE_DB_URL").ok().filter(|s| !s.is_empty());
+        if !args.linked {
+            let url = args.db_url.clone().or(env_url).context(
+                "no target database: pass --db-url URL (or set SUPABASE_DB_URL), or --linked for the project \
+                 linked with the supabase CLI",
+            )?;
+            Url::parse(&url).context("the target URL is not a postgres:// URL")?;
+            return Ok(Target { mode: Mode::Direct, url });
+        }
+        crate::supabase_cli::ensure_installed()?;
+        let temp = supabase_dir.join(".temp");
+        let project_ref = std::fs::read_to_string(temp.join("project-ref"))
+            .map(|s| s.trim().to_string())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .with_context(|| {
+                format!(
+                    "this project is not linked ({} is missing): run `supabase link --project-ref <ref>` \
+                     in {}",
+                    temp.join("project-ref").display(),
+                    supabase_dir.parent().map(|p| p.display().to_string()).unwrap_or_default()
+                )
+            })?;
+        let url = match args.db_url.clone().or(env_url) {
+            Some(url) => url,
+            None => {
+                let password = std::env::var("SUPABASE_DB_PASSWORD").ok().filter(|s| !s.is_empty()).context(
+                    "linked mode needs a database connection for its checks: set SUPABASE_DB_PASSWORD \
+                     (the project's database password) or pass --db-url",
+                )?;
+                let base = std::fs::read_to_string(temp.join("pooler-url"))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| format!("postgresql://postgres@db.{project_ref}.supabase.co:5432/postgres"));
+                let mut url = Url::parse(&base).context("parsing supabase/.temp/pooler-url")?;
+                url.set_password(Some(&password)).map_err(|()| anyhow::anyhow!("cannot set the password"))?;
+                url.to_string()
+            }
+        };
+        Ok(Target { mode: Mode::Linked { project_ref }, url })
+    }
+
+    /// What the user types to confirm: the project ref, or the database name.
+    pub fn name(&self) -> String {
+        match &self.mode {
+            Mode::Linked { project_ref } => project_ref.clone(),
+            Mode::Direct => Url::parse(&self.url)
+                .ok()
+                .map(|u| u.path().trim_start_matches('/').to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "postgres".into()),
+        }
+    }
+
+    /// host:port/database, without user or password: identifies the target in backups.
+    pub fn fingerprint(&self) -> String {
+        match Url::parse(&self.url) {
+            Ok(u) => format!("{}:{}{}", u.host_str().unwrap_or(""), u.port().unwrap_or(5432), u.path()),
+            Err(_) => "unknown".into(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.mode {
+            Mode::Direct => format!("direct: {}", redact(&self.url)),
+            Mode::Linked { project_ref } => format!("linked project {project_ref} (SQL via {})", redact(&self.url)),
+        }
+    }
+
+    /// A session that cannot write: read-only by default, short statement and lock timeouts.
+    pub async fn connect_read_only(&self) -> anyhow::Result<PgConnection> {
+        let opts = self.options()?.options([
+            ("default_transaction_read_only", "on"),
+            ("statement_timeout", "30s"),
+            ("lock_timeout", "2s"),
+            ("application_name", "cargo-xtask-readonly"),
+        ]);
+        PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))
+    }
+
+    /// A session that may write, waiting at most `lock_timeout` for any lock.
+    pub async fn connect_for_changes(&self, lock_timeout: &str) -> anyhow::Result<PgConnection> {
+        let opts = self.options()?.options([("lock_timeout", lock_timeout), ("application_name", "cargo-xtask")]);
+        PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))
+    }
+
+    fn options(&self) -> anyhow::Result<PgConnectOptions> {
+        PgConnectOptions::from_str(&self.url).map_err(|_| anyhow::anyhow!("cannot parse {}", redact(&self.url)))
+    }
+}
+
+/// Versions applied on the target versus local files: drift checks, and the pending list.
+pub async fn drift(conn: &mut PgConnection, dir: &MigrationDir, report: &mut Report) -> anyhow::Result<Vec<String>> {
+    let applied = migrations::applied_versions(conn).await?;
+    let newest = applied.iter().map(|(v, _, _)| v.clone()).max_by_key(|v| v.parse::<u128>().unwrap_or(0));
+    let local: Vec<&migrations::MigrationFile> = dir.files.iter().collect();
+
+    let missing: Vec<String> = applied
+        .iter()
+        .filter(|(v, _, _)| !local.iter().any(|f| &f.version == v))
+        .map(|(v, n, _)| format!("{v}_{n}"))
+        .collect();
+    report.push(check(
+        "drift.missing_locally",
+        "every version applied on the target exists locally",
+        &missing,
+        "applied on the target but not in migrations/ (pull them with `supabase db pull` or restore the files)",
+    ));
+
+    let newest_n = newest.as_deref().map(|n| n.parse::<u128>().unwrap_or(0));
+    let not_applied: Vec<&migrations::MigrationFile> =
+        local.iter().copied().filter(|f| !applied.iter().any(|(v, _, _)| v == &f.version)).collect();
+    let older = |f: &migrations::MigrationFile| newest_n.is_some_and(|n| f.version.parse::<u128>().unwrap_or(0) < n);
+    let out_of_order: Vec<String> = not_applied.iter().filter(|f| older(f)).map(|f| f.file_name()).collect();
+    report.push(check(
+        "drift.out_of_order",
+        "no unapplied local version is older than the target's newest",
+        &out_of_order,
+        "older than the newest applied version; `supabase db push` refuses them without --include-all",
+    ));
+
+    let edited: Vec<String> = applied
+        .iter()
+        .filter_map(|(v, _, stored)| {
+            let file = local.iter().find(|f| &f.version == v)?;
+            let now: Vec<String> = file.statements().into_iter().map(|s| s.sql).collect();
+            (!stored.is_empty() && &now != stored).then(|| file.file_name())
+        })
+        .collect();
+    report.push(check(
+        "drift.edited_after_apply",
+        "applied migrations are unchanged since they were applied",
+        &edited,
+        "the file differs from the statements the target recorded when it applied it",
+    ));
+
+    let pending: Vec<String> = not_applied.iter().filter(|f| !older(f)).map(|f| f.version.clone()).collect();
+    report.push(
+        Check::new("drift.pending", "local migrations not yet applied on the target", Status::Info)
+            .value(pending.len())
+            .detail(pending.join(", ")),
+    );
+    Ok(pending)
+}
+
+fn check(id: &str, title: &str, found: &[String], why: &str) -> Check {
+    if found.is_empty() {
+        Check::new(id, title, Status::Pass)
+    } else {
+        Check::new(id, title, Status::Fail).value(found.len()).detail(format!("{why}:\n{}", found.join("\n")))
+    }
+}
+
+/// Asks the user to type `expected` unless `yes`; refuses without a terminal.
+pub fn confirm(action: &str, expected: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let term = console::Term::stderr();
+    if !term.is_term() {
+        bail!("{action} needs confirmation and there is no terminal to ask on: pass --yes (for CI) to proceed");
+    }
+    term.write_line(&format!("{action}. Type the database name `{expected}` to proceed:"))?;
+    let answer = term.read_line()?;
+    if answer.trim() != expected {
+        bail!("confirmation did not match `{expected}`; nothing was done");
+    }
+    Ok(())
+}
+
+/// Parses durations like `90s`, `5m`, `1h`, `2d`.
+pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
+    let text = text.trim();
+    let (num, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = num.parse().with_context(|| format!("`{text}` is not a duration like 90s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => return Ok(std::time::Duration::from_millis(n)),
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        other => bail!("unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d"),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
