@@ -90,6 +90,8 @@ pub async fn take(target: &Target, supabase_dir: &Path, root: &Path, report: &mu
     let created_at = Utc::now();
     let dir = root.join(created_at.format("%Y%m%dT%H%M%SZ").to_string());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Absolute: the supabase CLI resolves paths against its own --workdir.
+    let dir = std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))?;
     let timer = report.phase("backup");
     let tables = match &target.mode {
         Mode::Direct => dump_direct(target, &dir).await?,
