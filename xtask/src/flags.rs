@@ -43,7 +43,7 @@ pub enum Cmd {
     /// Rehearse the pending migrations at production scale: lock trace, backfill cost, query speed
     DbRehearse(Later),
     /// Record benchmarks (ready-to-query time, command wall times, seeding speed) to a file
-    Bench(Later),
+    Bench(Bench),
 }
 
 /// Where the project is and where the report goes: every command has these.
@@ -244,4 +244,25 @@ pub struct DbRollback {
 pub struct Later {
     #[command(flatten)]
     pub project: Project,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Bench {
+    #[command(flatten)]
+    pub project: Project,
+    /// Runs per measure (the median is reported)
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Backends to measure (repeatable); default: native and docker, each skipped if unavailable
+    #[arg(long, value_enum)]
+    pub backend: Vec<Backend>,
+    /// Docker image [env: XTASK_PG_IMAGE]
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Messages to generate for the seeding measure
+    #[arg(long, default_value_t = 1_000_000)]
+    pub seed_messages: u32,
+    /// Where the results go
+    #[arg(long, value_name = "PATH", default_value = "BENCHMARKS.md")]
+    pub out: PathBuf,
 }

@@ -2,6 +2,7 @@
 //! `cargo xtask` binary runs. `main.rs` only parses flags and dispatches.
 
 pub mod backup;
+pub mod bench;
 pub mod catalog;
 pub mod checks;
 pub mod data_snapshot;
@@ -44,7 +45,7 @@ impl flags::Cmd {
             DbVerify(cmd) => cmd.run().await,
             DbRollback(cmd) => cmd.run().await,
             DbRehearse(_) => not_yet("db-rehearse", 7),
-            Bench(_) => not_yet("bench", 7),
+            Bench(cmd) => cmd.run().await,
         }
     }
 }

@@ -1,0 +1,198 @@
+//! `cargo xtask bench`: the numbers our speed targets are judged by, measured, never asserted.
+//! Ready-to-query time per backend, db-local-test and db-rollback-test wall time at the default
+//! size, seeding rows/s; written with the machine and date to a file in the repository.
+
+use std::{
+    fmt::Write as _,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+
+use crate::{
+    flags::{Bench, Data, DbLocalTest, DbRollbackTest, Pg, Project},
+    postgres::{Backend, EphemeralPostgres, PgOptions},
+    report::{Check, Outcome, Report, Status},
+    supabase_layer,
+};
+
+impl Bench {
+    pub async fn run(self) -> anyhow::Result<Outcome> {
+        let mut report = Report::new("bench");
+        let result = self.run_into(&mut report).await;
+        if let Err(e) = &result {
+            report.stopped_by(e);
+        }
+        report.finish(self.project.json.as_deref())?;
+        result.map(|()| report.outcome)
+    }
+
+    pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
+        let backends: Vec<Backend> =
+            if self.backend.is_empty() { vec![Backend::Native, Backend::Docker] } else { self.backend.clone() };
+        let mut md = String::new();
+        writeln!(md, "# Benchmarks\n")?;
+        writeln!(
+            md,
+            "Measured by `cargo xtask bench` on {} ({}).\n",
+            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+            machine()
+        )?;
+        writeln!(
+            md,
+            "Median of {} runs each; numbers to compare across changes, never asserted in tests.\n",
+            self.runs
+        )?;
+        writeln!(md, "| measure | backend | median | min | max |")?;
+        writeln!(md, "|---|---|---|---|---|")?;
+        for backend in backends {
+            let opts = PgOptions { backend: Some(backend), image: self.image.clone(), db_url: None };
+            if let Err(e) = EphemeralPostgres::start(&opts).await.map(drop) {
+                report.push(
+                    Check::new(format!("bench.{backend}"), format!("{backend} backend"), Status::Skip)
+                        .detail(format!("{e:#}")),
+                );
+                continue;
+            }
+            let ready = self.sample(|| ready_to_query(&opts)).await?;
+            row(&mut md, "ready to query (start + connect + `select 1`)", backend, &ready)?;
+            report.push(summary(&format!("bench.ready.{backend}"), "ready to query", &ready));
+
+            let local = self.local_flags(backend);
+            let wall = self
+                .sample(|| async {
+                    let started = Instant::now();
+                    let mut r = Report::quiet("db-local-test");
+                    local.run_into(&mut r).await?;
+                    anyhow::ensure!(!r.failed(), "db-local-test failed during the benchmark");
+                    Ok(started.elapsed())
+                })
+                .await?;
+            row(&mut md, "db-local-test wall time (default size)", backend, &wall)?;
+            report.push(summary(&format!("bench.db_local_test.{backend}"), "db-local-test wall time", &wall));
+
+            let rollback = DbRollbackTest { local: self.local_flags(backend) };
+            let wall = self
+                .sample(|| async {
+                    let started = Instant::now();
+                    let mut r = Report::quiet("db-rollback-test");
+                    rollback.run_into(&mut r).await?;
+                    anyhow::ensure!(!r.failed(), "db-rollback-test failed during the benchmark");
+                    Ok(started.elapsed())
+                })
+                .await?;
+            row(&mut md, "db-rollback-test wall time (default size)", backend, &wall)?;
+            report.push(summary(&format!("bench.db_rollback_test.{backend}"), "db-rollback-test wall time", &wall));
+        }
+
+        // Seeding speed: the app's generator (COPY) into our baseline, native backend.
+        let (rows, took) = seed_speed(&self.project.supabase_dir, self.seed_messages).await?;
+        writeln!(
+            md,
+            "\nSeeding: {rows} rows (generator + COPY into the baseline with its indexes) in {:.2} s = {:.0} rows/s.",
+            took.as_secs_f64(),
+            rows as f64 / took.as_secs_f64()
+        )?;
+        report.push(Check::new("bench.seed", "seeding speed", Status::Info).value(format!(
+            "{:.0} rows/s ({rows} rows in {:.2} s)",
+            rows as f64 / took.as_secs_f64(),
+            took.as_secs_f64()
+        )));
+        std::fs::write(&self.out, md).with_context(|| format!("writing {}", self.out.display()))?;
+        report.note(format!("wrote {}", self.out.display()));
+        Ok(())
+    }
+
+    fn local_flags(&self, backend: Backend) -> DbLocalTest {
+        DbLocalTest {
+            project: Project { supabase_dir: self.project.supabase_dir.clone(), json: None },
+            pg: Pg { backend, image: self.image.clone(), db_url: None },
+            data: Data { users: 20, conversations_per_user: 3, messages_per_conversation: 20, seed: 1 },
+            since: None,
+        }
+    }
+
+    async fn sample<F, Fut>(&self, mut f: F) -> anyhow::Result<Vec<Duration>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<Duration>>,
+    {
+        let mut out = Vec::new();
+        for _ in 0..self.runs.max(1) {
+            out.push(f().await?);
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+async fn ready_to_query(opts: &PgOptions) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let pg = EphemeralPostgres::start(opts).await?;
+    let mut conn = pg.connect().await?;
+    sqlx::query("select 1").execute(&mut conn).await?;
+    let took = started.elapsed();
+    drop(conn);
+    pg.close().await?;
+    Ok(took)
+}
+
+async fn seed_speed(supabase_dir: &std::path::Path, messages: u32) -> anyhow::Result<(u64, Duration)> {
+    let pg = EphemeralPostgres::start(&PgOptions { backend: Some(Backend::Auto), ..PgOptions::default() }).await?;
+    let result = async {
+        let mut conn = pg.connect().await?;
+        supabase_layer::install(&mut conn).await?;
+        let mut conn = pg.connect().await?;
+        let dir = crate::migrations::scan(supabase_dir)?;
+        let plan = crate::migrations::MigrationPlan::new(supabase_dir, &dir, None)?;
+        for f in &plan.baseline {
+            crate::migrations::apply(&mut conn, f).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let size = app::fixture::FixtureSize {
+            users: 1_000,
+            conversations_per_user: 10,
+            messages_per_conversation: (messages / 10_000).max(1),
+            seed: 1,
+        };
+        let started = Instant::now();
+        let mut tx = sqlx::Connection::begin(&mut conn).await?;
+        let stats = app::fixture::Fixture::new(size).load(&mut tx).await?;
+        tx.commit().await?;
+        anyhow::Ok((stats.auth_users + stats.users + stats.conversations + stats.messages, started.elapsed()))
+    }
+    .await;
+    pg.close().await?;
+    result
+}
+
+fn row(md: &mut String, what: &str, backend: Backend, samples: &[Duration]) -> anyhow::Result<()> {
+    let ms = |d: &Duration| format!("{} ms", d.as_millis());
+    writeln!(
+        md,
+        "| {what} | {backend} | {} | {} | {} |",
+        ms(&samples[samples.len() / 2]),
+        ms(&samples[0]),
+        ms(&samples[samples.len() - 1])
+    )?;
+    Ok(())
+}
+
+fn summary(id: &str, title: &str, samples: &[Duration]) -> Check {
+    Check::new(id, title, Status::Info).value(format!(
+        "median {} ms (min {}, max {})",
+        samples[samples.len() / 2].as_millis(),
+        samples[0].as_millis(),
+        samples[samples.len() - 1].as_millis()
+    ))
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| format!("{} GiB", kb / 1024 / 1024))
+        .unwrap_or_else(|| "unknown memory".into());
+    format!("{} {}, {cpus} cores, {mem}", std::env::consts::OS, std::env::consts::ARCH)
+}
