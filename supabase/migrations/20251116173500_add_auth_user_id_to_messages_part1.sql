@@ -1,18 +1,23 @@
 -- Denormalise the conversation owner (conversations.auth_user_id) into messages so the message
--- policies need no join. What the runbook's version got wrong, and what this file does instead:
+-- policies need no join. The change is split so that no file holds a lock that stops the app's
+-- reads or inserts for more than a moment (`cargo xtask db-rehearse` proves it at 5 M messages):
+--   173500 (this file)  add the column and the trigger that fills it for new rows      ms
+--   173501              add_message sets it and checks ownership                         ms
+--   173502              backfill existing rows (row locks only: reads and inserts go on)  long
+--   173503, 173504      CREATE [UNIQUE] INDEX CONCURRENTLY, each in a file of its own     long, no blocking
+--   173505              constraints NOT VALID (composite foreign key, NOT NULL check)     ms
+--   173506              VALIDATE them (SHARE UPDATE EXCLUSIVE), then SET NOT NULL         scan, no blocking
+--   173507              swap the four message policies                                    ms
+-- What the runbook's version got wrong, and what these files do instead:
 -- * its INSERT/UPDATE policies only compared auth_user_id with auth.uid(), so a user could put a
 --   message into someone else's conversation with their own id: here a composite foreign key
---   (conversation_id, auth_user_id) -> conversations (id, auth_user_id) makes the copy always equal
---   the conversation's owner (ON UPDATE CASCADE keeps it equal when a conversation changes owner);
+--   (conversation_id, auth_user_id) -> conversations (id, auth_user_id) keeps the copy equal to the
+--   conversation's owner (ON UPDATE CASCADE when a conversation changes owner);
 -- * its policies called auth.uid() once per row: here it is wrapped in (select ...);
--- * its plain foreign key to auth.users locked sign-ups out for the whole migration: the composite
+-- * its plain foreign key to auth.users locked sign-ups out during the migration: the composite
 --   key reaches auth.users through conversations, which already references it;
+-- * its single transaction held ACCESS EXCLUSIVE on messages through the whole backfill;
 -- * rows inserted by an app that does not set the column yet get it from a trigger.
-
--- Intended access change (checked by `cargo xtask db-rls`): conversations created by newer app
--- versions have auth_user_id but no user_id; the old policies found the owner through user_id, so
--- those owners could not see their own messages. The new policies let them, and nobody else.
--- xtask:rls-widens public.messages owners now reach the messages of their conversations that have no user_id (created by newer app versions)
 
 -- Refuse to run on data the copy would get wrong (see checks/pre/).
 DO $$
@@ -54,54 +59,3 @@ REVOKE EXECUTE ON FUNCTION public.messages_set_auth_user_id() FROM PUBLIC, anon,
 CREATE TRIGGER messages_set_auth_user_id
   BEFORE INSERT OR UPDATE OF conversation_id ON public.messages
   FOR EACH ROW EXECUTE FUNCTION public.messages_set_auth_user_id();
-
-DO $$
-DECLARE
-  v_rows bigint;
-BEGIN
-  UPDATE public.messages m
-  SET auth_user_id = c.auth_user_id
-  FROM public.conversations c
-  WHERE c.id = m.conversation_id
-    AND m.auth_user_id IS NULL;
-  GET DIAGNOSTICS v_rows = ROW_COUNT;
-  RAISE NOTICE 'backfill: % message(s) got auth_user_id', v_rows;
-END
-$$;
-
-ALTER TABLE public.messages ALTER COLUMN auth_user_id SET NOT NULL;
-
-ALTER TABLE public.conversations
-  ADD CONSTRAINT conversations_id_auth_user_id_key UNIQUE (id, auth_user_id);
-
-ALTER TABLE public.messages
-  ADD CONSTRAINT messages_conversation_owner_fkey
-  FOREIGN KEY (conversation_id, auth_user_id)
-  REFERENCES public.conversations (id, auth_user_id)
-  ON UPDATE CASCADE ON DELETE CASCADE;
-
--- Serves the policies (auth_user_id = uid), the app's per-conversation reads and the foreign key.
-CREATE INDEX idx_messages_auth_user_id
-  ON public.messages (auth_user_id, conversation_id, created_at);
-
-DROP POLICY "Users can view messages from their conversations" ON public.messages;
-DROP POLICY "Users can insert messages to their conversations" ON public.messages;
-DROP POLICY "Users can update messages in their conversations" ON public.messages;
-DROP POLICY "Users can delete messages from their conversations" ON public.messages;
-
-CREATE POLICY "Users can view own messages"
-ON public.messages FOR SELECT TO authenticated
-USING (auth_user_id = (select auth.uid()));
-
-CREATE POLICY "Users can insert own messages"
-ON public.messages FOR INSERT TO authenticated
-WITH CHECK (auth_user_id = (select auth.uid()));
-
-CREATE POLICY "Users can update own messages"
-ON public.messages FOR UPDATE TO authenticated
-USING (auth_user_id = (select auth.uid()))
-WITH CHECK (auth_user_id = (select auth.uid()));
-
-CREATE POLICY "Users can delete own messages"
-ON public.messages FOR DELETE TO authenticated
-USING (auth_user_id = (select auth.uid()));

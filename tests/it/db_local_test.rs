@@ -6,6 +6,8 @@ use crate::support::{any_backend, assert_fails_on, assert_passes, backends, run_
 
 const PART1: &str = "migrations/20251116173500_add_auth_user_id_to_messages_part1.sql";
 const PART2: &str = "migrations/20251116173501_update_add_message_function.sql";
+const BACKFILL: &str = "migrations/20251116173502_backfill_messages_auth_user_id.sql";
+const VALIDATE: &str = "migrations/20251116173506_validate_message_owner_constraints.sql";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_on_our_migration_on_every_backend() {
@@ -13,7 +15,7 @@ async fn passes_on_our_migration_on_every_backend() {
         let report = run_local_test(&crate::support::our_supabase_dir(), backend).await;
         assert_passes(&report);
         assert_eq!(report.backend.as_deref(), Some(backend.to_string().as_str()));
-        let backfill = report.check("pending.apply.20251116173500").expect("part 1 applied");
+        let backfill = report.check("pending.apply.20251116173502").expect("backfill applied");
         assert!(
             backfill.detail.as_deref().unwrap_or("").contains("NOTICE: backfill: 60 message(s) got auth_user_id"),
             "the backfill NOTICE is shown: {backfill:?}"
@@ -57,12 +59,12 @@ async fn app_smoke_names_the_call_and_error_when_inserts_break() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fails_when_the_backfill_leaves_nulls() {
+    // The backfill skips some rows, and nothing enforces NOT NULL any more.
     let project = ProjectCopy::new();
-    project.edit(PART1, "    AND m.auth_user_id IS NULL;", "    AND m.auth_user_id IS NULL AND m.role = 'user';").edit(
-        PART1,
-        "ALTER TABLE public.messages ALTER COLUMN auth_user_id SET NOT NULL;",
-        "",
-    );
+    project
+        .edit(BACKFILL, "    AND m.auth_user_id IS NULL;", "    AND m.auth_user_id IS NULL AND m.role = 'user';")
+        .edit(VALIDATE, "ALTER TABLE public.messages VALIDATE CONSTRAINT messages_auth_user_id_not_null;\n", "")
+        .edit(VALIDATE, "ALTER TABLE public.messages ALTER COLUMN auth_user_id SET NOT NULL;\n", "");
     let report = run_local_test(&project.path(), any_backend()).await;
     assert_fails_on(&report, "post.messages_have_auth_user_id");
 }

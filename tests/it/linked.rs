@@ -177,13 +177,12 @@ async fn linked_rollback_runs_the_script_then_repairs_history_through_the_cli() 
     let backend = any_backend().to_string();
     let out = linked.run(&["db-rollback", "--yes", "--backend", &backend], true, "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(
-        linked.calls(),
-        [
-            "migration repair --status reverted 20251116173501 --linked --yes --workdir <project>",
-            "migration repair --status reverted 20251116173500 --linked --yes --workdir <project>",
-        ]
-    );
+    let expected: Vec<String> = dir.files[1..]
+        .iter()
+        .rev()
+        .map(|f| format!("migration repair --status reverted {} --linked --yes --workdir <project>", f.version))
+        .collect();
+    assert_eq!(linked.calls(), expected, "the script runs, then the CLI repairs that version, newest first");
     prod.close().await.expect("close");
 }
 

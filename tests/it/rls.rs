@@ -13,6 +13,23 @@ fn runbook(file: &str) -> String {
         .expect("fixture")
 }
 
+/// Our pending migrations replaced by the runbook's two files (and their rollbacks by `rollbacks`).
+fn use_runbook(project: &ProjectCopy) {
+    for dir in ["migrations", "rollbacks"] {
+        for entry in std::fs::read_dir(project.path().join(dir)).expect("dir").flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with("2025111617350") {
+                std::fs::remove_file(entry.path()).expect("remove");
+            }
+        }
+    }
+    project
+        .write(PART1, &runbook("20251116173500_add_auth_user_id_to_messages_part1.sql"))
+        .write(PART2, &runbook("20251116173501_update_add_message_function.sql"))
+        .write("rollbacks/20251116173500_add_auth_user_id_to_messages_part1.sql", "SELECT 1;\n")
+        .write("rollbacks/20251116173501_update_add_message_function.sql", "SELECT 1;\n");
+}
+
 async fn run_rls(project: &std::path::Path) -> Report {
     let mut report = Report::quiet("db-rls");
     let mut local = local_test(project, any_backend());
@@ -59,9 +76,7 @@ async fn our_migration_keeps_access_except_the_declared_owner_widening() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runbook_migration_holes_are_each_caught() {
     let project = ProjectCopy::new();
-    project
-        .write(PART1, &runbook("20251116173500_add_auth_user_id_to_messages_part1.sql"))
-        .write(PART2, &runbook("20251116173501_update_add_message_function.sql"));
+    use_runbook(&project);
     let report = run_rls(&project.path()).await;
 
     // Policies that let one user write into another's conversation.
@@ -92,9 +107,8 @@ async fn runbook_rollback_breaks_inserts_and_is_caught() {
     // The runbook's rollback (its required steps) restores the old add_message but leaves the
     // column NOT NULL: every insert through the app fails.
     let project = ProjectCopy::new();
+    use_runbook(&project);
     project
-        .write(PART1, &runbook("20251116173500_add_auth_user_id_to_messages_part1.sql"))
-        .write(PART2, &runbook("20251116173501_update_add_message_function.sql"))
         .write("rollbacks/20251116173501_update_add_message_function.sql", &runbook("rollback_steps_1_2.sql"))
         .write(
             "rollbacks/20251116173500_add_auth_user_id_to_messages_part1.sql",

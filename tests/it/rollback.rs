@@ -5,6 +5,9 @@ use xtask::report::Status;
 use crate::support::{any_backend, assert_fails_on, assert_passes, backends, detail, run_rollback_test, ProjectCopy};
 
 const ROLLBACK1: &str = "rollbacks/20251116173500_add_auth_user_id_to_messages_part1.sql";
+const ROLLBACK_INDEX: &str = "rollbacks/20251116173504_index_messages_auth_user_id.sql";
+const ROLLBACK_NOT_NULL: &str = "rollbacks/20251116173506_validate_message_owner_constraints.sql";
+const ROLLBACK_POLICIES: &str = "rollbacks/20251116173507_swap_message_policies.sql";
 const DROP_COLUMN: &str = "ALTER TABLE public.messages DROP COLUMN IF EXISTS auth_user_id;";
 /// Keeps the column on purpose (declared, nullable again), so what else the script forgets stays
 /// visible: dropping the column would silently take its index along.
@@ -35,7 +38,7 @@ async fn rollback_restores_previous_catalog_and_data_on_every_backend() {
 async fn rollback_that_leaves_a_new_policy_fails_the_catalog_check() {
     let project = ProjectCopy::new();
     project.edit(ROLLBACK1, DROP_COLUMN, KEEP_COLUMN);
-    project.edit(ROLLBACK1, "DROP POLICY IF EXISTS \"Users can view own messages\" ON public.messages;\n", "");
+    project.edit(ROLLBACK_POLICIES, "DROP POLICY IF EXISTS \"Users can view own messages\" ON public.messages;\n", "");
     let report = run_rollback_test(&project.path(), any_backend(), None).await;
     assert_fails_on(&report, "rollback.catalog");
     assert!(
@@ -50,7 +53,11 @@ async fn rollback_that_leaves_a_new_policy_fails_the_catalog_check() {
 async fn rollback_that_forgets_the_index_fails_the_catalog_check() {
     let project = ProjectCopy::new();
     project.edit(ROLLBACK1, DROP_COLUMN, KEEP_COLUMN);
-    project.edit(ROLLBACK1, "DROP INDEX IF EXISTS public.idx_messages_auth_user_id;\n", "");
+    project.edit(
+        ROLLBACK_INDEX,
+        "DROP INDEX CONCURRENTLY IF EXISTS public.idx_messages_auth_user_id;\n",
+        "SELECT 1;\n",
+    );
     let report = run_rollback_test(&project.path(), any_backend(), None).await;
     assert_fails_on(&report, "rollback.catalog");
     assert!(detail(&report, "rollback.catalog").contains("index public.idx_messages_auth_user_id still exists"));
@@ -62,6 +69,7 @@ async fn rollback_that_keeps_the_column_not_null_breaks_the_app() {
     // the catalog check only warns; the app smoke after rollback must catch the broken inserts.
     let project = ProjectCopy::new();
     project.edit(ROLLBACK1, DROP_COLUMN, "-- xtask:keeps column public.messages.auth_user_id");
+    project.edit(ROLLBACK_NOT_NULL, "ALTER TABLE public.messages ALTER COLUMN auth_user_id DROP NOT NULL;\n", "");
     let report = run_rollback_test(&project.path(), any_backend(), None).await;
     assert_fails_on(&report, "smoke.rolled_back.send_message");
     assert!(detail(&report, "smoke.rolled_back.send_message").contains("23502"), "NOT NULL violation named");
@@ -107,12 +115,9 @@ async fn rollback_that_changes_a_pre_existing_row_fails_the_data_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_that_cannot_be_reapplied_fails_the_reapply_check() {
+    // The rollback forgets the trigger function; the migration creates it without a guard.
     let project = ProjectCopy::new();
-    project.edit(
-        ROLLBACK1,
-        "ALTER TABLE public.conversations DROP CONSTRAINT IF EXISTS conversations_id_auth_user_id_key;\n",
-        "",
-    );
+    project.edit(ROLLBACK1, "DROP FUNCTION IF EXISTS public.messages_set_auth_user_id();\n", "");
     let report = run_rollback_test(&project.path(), any_backend(), None).await;
     assert_fails_on(&report, "reapply.apply.20251116173500");
     assert!(detail(&report, "reapply.apply.20251116173500").contains("already exists"));

@@ -116,10 +116,10 @@ fn skipped_and_dangerous_file_names_are_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn db_local_test_fails_on_a_down_script_in_migrations() {
     let project = ProjectCopy::new();
-    project.write("migrations/20251116173502_add_auth_user_id.down.sql", "select 1;");
-    project.write("rollbacks/20251116173502_add_auth_user_id.down.sql", "select 1;");
+    project.write("migrations/20251116173599_add_auth_user_id.down.sql", "select 1;");
+    project.write("rollbacks/20251116173599_add_auth_user_id.down.sql", "select 1;");
     let report = run_local_test(&project.path(), any_backend()).await;
-    assert_fails_on(&report, "runner.dangerous_name.20251116173502_add_auth_user_id.down.sql");
+    assert_fails_on(&report, "runner.dangerous_name.20251116173599_add_auth_user_id.down.sql");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,5 +45,41 @@ pub async fn validate(target: &Target, supabase_dir: &Path, report: &mut Report)
     for c in results {
         report.push(c);
     }
+    estimate(&mut conn, Path::new("rehearsal.json"), report).await?;
     remote::drift(&mut conn, &dir, report).await
+}
+
+/// Backfill time and WAL for the target's row count, from the throughput `db-rehearse` measured.
+async fn estimate(conn: &mut sqlx::PgConnection, summary: &Path, report: &mut Report) -> anyhow::Result<()> {
+    let Ok(text) = std::fs::read_to_string(summary) else {
+        report.push(
+            Check::new("estimate.backfill", "backfill time and WAL on the target", Status::Skip)
+                .detail(format!("no {}: run `cargo xtask db-rehearse` to measure the backfill", summary.display())),
+        );
+        return Ok(());
+    };
+    let s: crate::rehearse::RehearsalSummary = serde_json::from_str(&text)?;
+    let rows: Option<f64> = sqlx::query_scalar("SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)")
+        .bind(&s.table)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let rows = rows.unwrap_or(0.0).max(0.0);
+    report.push(
+        Check::new("estimate.backfill", "backfill time and WAL on the target", Status::Info)
+            .value(format!(
+                "{:.0} rows of {} ≈ {:.1} s and {:.1} MB of WAL",
+                rows,
+                s.table,
+                rows / s.backfill_rows_per_s.max(1.0),
+                rows * s.backfill_wal_bytes_per_row / 1e6
+            ))
+            .detail(format!(
+                "from {:.0} rows/s and {:.0} WAL bytes/row measured by db-rehearse on {} rows ({})",
+                s.backfill_rows_per_s,
+                s.backfill_wal_bytes_per_row,
+                s.rows,
+                s.measured_at.format("%Y-%m-%d")
+            )),
+    );
+    Ok(())
 }

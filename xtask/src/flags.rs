@@ -41,7 +41,7 @@ pub enum Cmd {
     /// Runbook phase 4: run the rollback scripts against a target database and repair its history
     DbRollback(DbRollback),
     /// Rehearse the pending migrations at production scale: lock trace, backfill cost, query speed
-    DbRehearse(Later),
+    DbRehearse(DbRehearse),
     /// Record benchmarks (ready-to-query time, command wall times, seeding speed) to a file
     Bench(Bench),
 }
@@ -239,11 +239,34 @@ pub struct DbRollback {
     pub yes: bool,
 }
 
-/// Flags of the commands later work fills in.
 #[derive(Debug, Clone, Args)]
-pub struct Later {
+pub struct DbRehearse {
     #[command(flatten)]
     pub project: Project,
+    #[command(flatten)]
+    pub pg: Pg,
+    /// First pending version; default: the trailing migrations that have a rollback script
+    #[arg(long, value_name = "VERSION")]
+    pub since: Option<String>,
+    #[arg(long, default_value_t = 10_000)]
+    pub users: u32,
+    #[arg(long, default_value_t = 20)]
+    pub conversations_per_user: u32,
+    /// Messages in all (spread evenly over the conversations)
+    #[arg(long, default_value_t = 5_000_000)]
+    pub messages: u64,
+    /// Read row counts from production (read-only) and generate that shape instead
+    #[arg(long, value_name = "URL")]
+    pub like: Option<String>,
+    /// A statement holding a lock that blocks the app's reads or writes longer than this fails
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub max_blocking: String,
+    /// Runs per query for the speed comparison (the median is reported)
+    #[arg(long, default_value_t = 20)]
+    pub runs: usize,
+    /// Where the measured backfill throughput goes (db-validate reads it for its estimates)
+    #[arg(long, value_name = "PATH", default_value = "rehearsal.json")]
+    pub summary: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

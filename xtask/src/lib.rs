@@ -21,6 +21,7 @@ pub mod local_db;
 pub mod migrations;
 pub mod notices;
 pub mod postgres;
+pub mod rehearse;
 pub mod remote;
 pub mod report;
 pub mod rls;
@@ -28,7 +29,6 @@ pub mod sql_split;
 pub mod supabase_cli;
 pub mod supabase_layer;
 
-use anyhow::bail;
 use report::Outcome;
 
 impl flags::Cmd {
@@ -44,12 +44,8 @@ impl flags::Cmd {
             DbPush(cmd) => cmd.run().await,
             DbVerify(cmd) => cmd.run().await,
             DbRollback(cmd) => cmd.run().await,
-            DbRehearse(_) => not_yet("db-rehearse", 7),
+            DbRehearse(cmd) => cmd.run().await,
             Bench(cmd) => cmd.run().await,
         }
     }
-}
-
-fn not_yet(command: &str, issue: u32) -> anyhow::Result<Outcome> {
-    bail!("`cargo xtask {command}` is not implemented yet (tracked in issue #{issue}); nothing was done")
 }

@@ -226,9 +226,11 @@ impl LocalDatabase {
                 Ok(applied) => {
                     let notices: Vec<String> =
                         applied.notices.iter().map(|n| format!("{}: {}", n.severity, n.message)).collect();
-                    let status = if applied.atomic { Status::Pass } else { Status::Warn };
+                    // A lone CONCURRENTLY statement is as atomic as a file can be; several are not.
+                    let split = !applied.atomic && applied.statements > 1;
+                    let status = if split { Status::Warn } else { Status::Pass };
                     let mut detail = notices.join("\n");
-                    if !applied.atomic {
+                    if split {
                         detail.push_str(
                             "\nnot atomic: this file holds statements that cannot run in a transaction, \
                              so each statement commits on its own",

@@ -366,6 +366,11 @@ async fn write_history(
     Ok(())
 }
 
+/// Records `file` as applied (its history row), in the caller's transaction.
+pub async fn record_applied(conn: &mut PgConnection, file: &MigrationFile) -> sqlx::Result<()> {
+    write_history(conn, file, &file.statements(), History::Record).await
+}
+
 /// The first line of a statement, shortened, for error messages.
 pub fn excerpt(sql: &str) -> String {
     let first = sql_split::strip_comments(sql);

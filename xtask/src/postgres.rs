@@ -306,6 +306,8 @@ async fn start_docker(image: &str) -> anyhow::Result<(String, Inner)> {
         .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
         .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
         .with_env_var("POSTGRES_PASSWORD", &password)
+        // Throwaway data: initdb need not fsync (the official image passes these to initdb).
+        .with_env_var("POSTGRES_INITDB_ARGS", "--no-sync")
         .with_label(CONTAINER_LABEL, "true")
         .with_cmd(["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
         .with_startup_timeout(Duration::from_secs(120))
