@@ -12,6 +12,7 @@ mod catalog;
 mod db_local_test;
 mod linked;
 mod production;
+mod rehearse;
 mod rls;
 mod rollback;
 mod runner;

@@ -270,6 +270,8 @@ async fn trace_file(
     let mut held: BTreeMap<(String, String), usize> = BTreeMap::new();
     let file_started = Instant::now();
     let mut starts = Vec::new();
+    // Time spent probing from the second session, subtracted from hold times.
+    let mut probe_times: Vec<Duration> = Vec::new();
     for stmt in &statements {
         if !atomic {
             held.clear();
@@ -326,7 +328,9 @@ async fn trace_file(
         }
         let tables: Vec<String> =
             held.keys().map(|(t, _)| t.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let probed = Instant::now();
         let blocked = probe_app(&mut probe, &tables).await?;
+        probe_times.push(probed.elapsed());
         traced.push(Traced {
             line: stmt.line,
             sql: migrations::excerpt(&stmt.sql),
@@ -349,8 +353,9 @@ async fn trace_file(
         sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
         // Hold times: from each statement's start to the end of the transaction.
         let end = Instant::now();
-        for (t, start) in traced.iter_mut().zip(&starts) {
-            t.held = end.duration_since(*start);
+        for (i, (t, start)) in traced.iter_mut().zip(&starts).enumerate() {
+            let probing: Duration = probe_times[i..].iter().sum();
+            t.held = end.duration_since(*start).saturating_sub(probing);
         }
     }
     report.push(
