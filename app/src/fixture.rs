@@ -33,6 +33,7 @@ pub struct FixtureStats {
 /// `auth_user_id`, leaving `user_id` NULL (as in production).
 pub const LEGACY_EVERY: u32 = 10;
 
+#[derive(Clone)]
 pub struct Fixture {
     size: FixtureSize,
     namespace: Uuid,
@@ -126,8 +127,43 @@ impl Fixture {
         }
         copy(conn, "COPY public.conversations (id, user_id, auth_user_id, title, is_game_hub, created_at, updated_at) FROM STDIN", convs).await?;
 
-        // Messages are the bulk: send them in chunks so memory stays flat at any size.
-        let mut msgs = String::new();
+        // Messages are the bulk: a thread generates 4 MB chunks while this one streams the previous
+        // ones into a single COPY, so generation and the server's parsing overlap and memory stays
+        // flat at any size.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let producer = {
+            let fixture = self.clone();
+            std::thread::spawn(move || fixture.message_chunks(&tx))
+        };
+        let mut copy = conn.copy_in_raw(MESSAGES_COPY).await?;
+        let mut sent: sqlx::Result<()> = Ok(());
+        while let Some(chunk) = rx.recv().await {
+            if let Err(e) = copy.send(chunk).await {
+                sent = Err(e);
+                break;
+            }
+        }
+        drop(rx);
+        let n = producer.join().unwrap_or(0);
+        match sent {
+            Ok(()) => {
+                copy.finish().await?;
+            }
+            Err(e) => {
+                let _ = copy.abort("generator stopped").await;
+                return Err(e);
+            }
+        }
+        stats.messages = n;
+        Ok(stats)
+    }
+}
+
+impl Fixture {
+    /// Generates the messages as COPY text in chunks; returns how many.
+    fn message_chunks(&self, tx: &tokio::sync::mpsc::Sender<Vec<u8>>) -> u64 {
+        let s = self.size;
+        let mut msgs = String::with_capacity(4 << 20);
         let mut n: u64 = 0;
         for u in 0..s.users {
             for c in 0..s.conversations_per_user {
@@ -141,17 +177,16 @@ impl Fixture {
                         self.id("message", n)
                     );
                     n += 1;
-                    if msgs.len() > 4 << 20 {
-                        copy(conn, MESSAGES_COPY, std::mem::take(&mut msgs)).await?;
+                    if msgs.len() > 4 << 20 && tx.blocking_send(std::mem::take(&mut msgs).into_bytes()).is_err() {
+                        return n;
                     }
                 }
             }
         }
         if !msgs.is_empty() {
-            copy(conn, MESSAGES_COPY, msgs).await?;
+            let _ = tx.blocking_send(msgs.into_bytes());
         }
-        stats.messages = n;
-        Ok(stats)
+        n
     }
 }
 
