@@ -94,13 +94,21 @@ async fn url_backend_creates_and_drops_a_throwaway_database() {
     assert_eq!(count(name).fetch_one(&mut admin).await.expect("query"), 0);
 }
 
+/// The pid of a process that has exited.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().expect("spawn");
+    let pid = child.id();
+    child.wait().expect("wait");
+    pid
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn db_clean_removes_only_our_labelled_containers() {
+async fn db_clean_removes_only_our_leftover_containers() {
     if !backends().contains(&Backend::Docker) {
         return; // backends() already said why docker is skipped
     }
     let image = PgOptions::default().image();
-    let run = |labels: &[&str]| {
+    let run = |labels: &[String]| {
         let mut cmd = std::process::Command::new("docker");
         cmd.args(["run", "-d", "--entrypoint", "sleep"]);
         for l in labels {
@@ -110,12 +118,32 @@ async fn db_clean_removes_only_our_labelled_containers() {
         assert!(out.status.success(), "docker run: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    let ours = run(&[&format!("{}=true", xtask::postgres::CONTAINER_LABEL)]);
-    let theirs = run(&["com.example.other=true"]);
-    let removed = xtask::postgres::remove_labelled_containers().expect("db-clean");
-    assert!(removed.iter().any(|id| ours.starts_with(id.as_str())), "ours removed: {removed:?}");
-    let theirs_left = still_there(&Footprint::Container(theirs.clone()));
-    let _ = std::process::Command::new("docker").args(["rm", "-f", &theirs]).output();
+    let ours = format!("{}=true", xtask::postgres::CONTAINER_LABEL);
+    let owner = |pid: u32| format!("{}={pid}", xtask::postgres::OWNER_LABEL);
+    let leftover = run(&[ours.clone(), owner(dead_pid())]);
+    let in_use = run(&[ours, owner(std::process::id())]);
+    let theirs = run(&["com.example.other=true".to_string()]);
+    let removed = xtask::postgres::remove_labelled_containers(false).expect("db-clean");
+    let left = |id: &str| still_there(&Footprint::Container(id.to_string()));
+    let (theirs_left, in_use_left, leftover_left) = (left(&theirs), left(&in_use), left(&leftover));
+    let _ = std::process::Command::new("docker").args(["rm", "-f", &theirs, &in_use]).output();
+    assert!(removed.iter().any(|id| leftover.starts_with(id.as_str())), "leftover removed: {removed:?}");
+    assert!(!leftover_left, "our leftover container is still there");
+    assert!(in_use_left, "a container whose owner still runs was removed");
     assert!(theirs_left, "a container without our label was removed");
-    assert!(!still_there(&Footprint::Container(ours)), "our labelled container is still there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_clean_stops_and_removes_a_killed_runs_native_cluster() {
+    if !backends().contains(&Backend::Native) {
+        return;
+    }
+    let pg = start(Backend::Native).await;
+    let Footprint::Dir(dir) = pg.footprint() else { panic!("native footprint") };
+    // A run killed with SIGKILL: nothing dropped, its owner gone.
+    std::mem::forget(pg);
+    std::fs::write(dir.join("owner.pid"), dead_pid().to_string()).expect("owner");
+    let removed = xtask::postgres::remove_leftover_clusters(false).expect("db-clean");
+    assert!(removed.contains(&dir), "{removed:?}");
+    assert!(!still_there(&Footprint::Dir(dir)), "cluster or its folder left behind");
 }

@@ -12,19 +12,14 @@ use anyhow::Context;
 use crate::{
     flags::{Bench, Data, DbLocalTest, DbRollbackTest, Pg, Project},
     postgres::{Backend, EphemeralPostgres, PgOptions},
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
     supabase_layer,
 };
 
 impl Bench {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("bench");
-        let result = self.run_into(&mut report).await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        report.finish(self.project.json.as_deref())?;
-        result.map(|()| report.outcome)
+        let json = self.project.json.clone();
+        run_command("bench", json.as_deref(), async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

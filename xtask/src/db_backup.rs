@@ -5,18 +5,13 @@ use crate::{
     backup,
     flags::DbBackup,
     remote::Target,
-    report::{Outcome, Report},
+    report::{run_command, Outcome, Report},
 };
 
 impl DbBackup {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-backup");
-        let result = self.run_into(&mut report).await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        report.finish(self.project.json.as_deref())?;
-        result.map(|_| report.outcome)
+        let json = self.project.json.clone();
+        run_command("db-backup", json.as_deref(), async |report| self.run_into(report).await.map(drop)).await
     }
 
     /// Returns the backup folder.

@@ -9,7 +9,25 @@ use crate::{
 impl DbClean {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         let mut report = Report::new("db-clean");
-        let removed = tokio::task::spawn_blocking(postgres::remove_labelled_containers).await??;
+        let all = self.all;
+        let clusters = tokio::task::spawn_blocking(move || postgres::remove_leftover_clusters(all)).await??;
+        report.push(
+            Check::new(
+                "clean.native_clusters",
+                "leftover native clusters (xtask-pg-*) stopped and removed",
+                Status::Pass,
+            )
+            .value(clusters.len())
+            .detail(clusters.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join("\n")),
+        );
+        let removed = match tokio::task::spawn_blocking(move || postgres::remove_labelled_containers(all)).await? {
+            Ok(removed) => removed,
+            Err(e) if clusters.is_empty() => return Err(e),
+            Err(e) => {
+                report.note(format!("containers not checked: {e:#}"));
+                Vec::new()
+            }
+        };
         report.push(
             Check::new("clean.containers", format!("containers labelled {CONTAINER_LABEL} removed"), Status::Pass)
                 .value(removed.len())

@@ -4,18 +4,13 @@
 use crate::{
     flags::DbLocalTest,
     local_db::LocalDatabase,
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
 };
 
 impl DbLocalTest {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-local-test");
-        let result = self.run_into(&mut report).await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        report.finish(self.project.json.as_deref())?;
-        result.map(|()| report.outcome)
+        let json = self.project.json.clone();
+        run_command("db-local-test", json.as_deref(), async |report| self.run_into(report).await).await
     }
 
     /// Runs every step into `report` (tests call this with a quiet report).

@@ -7,19 +7,14 @@ use crate::{
     flags::DbPush,
     migrations,
     remote::{self, Mode, Target},
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
     supabase_cli::SupabaseCli,
 };
 
 impl DbPush {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-push");
-        let result = self.run_into(&mut report).await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        report.finish(self.project.json.as_deref())?;
-        result.map(|()| report.outcome)
+        let json = self.project.json.clone();
+        run_command("db-push", json.as_deref(), async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

@@ -1,26 +1,25 @@
 //! `cargo xtask db-rls`: row-level security on its own. The access matrix before and after the
 //! pending migrations, the app's RPC probes and the Supabase lints (new findings only).
 
+use anyhow::Context;
+
 use crate::{
     flags::DbRls,
     local_db::LocalDatabase,
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
 };
 
 impl DbRls {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-rls");
-        let result = self.run_into(&mut report).await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        if let Some(path) = &self.matrix {
-            if let Some(text) = report.rendered_matrix.clone() {
-                std::fs::write(path, text)?;
+        let json = self.local.project.json.clone();
+        run_command("db-rls", json.as_deref(), async |report| {
+            self.run_into(report).await?;
+            if let (Some(path), Some(text)) = (&self.matrix, &report.rendered_matrix) {
+                std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
             }
-        }
-        report.finish(self.local.project.json.as_deref())?;
-        result.map(|()| report.outcome)
+            Ok(())
+        })
+        .await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

@@ -10,20 +10,15 @@ use crate::{
     migrations::{self, MigrationPlan},
     postgres::{EphemeralPostgres, PgOptions},
     remote::{self, Mode, Target},
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
     supabase_cli::SupabaseCli,
     supabase_layer,
 };
 
 impl DbRollback {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-rollback");
-        let result = self.run_into(&mut report).await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        report.finish(self.project.json.as_deref())?;
-        result.map(|()| report.outcome)
+        let json = self.project.json.clone();
+        run_command("db-rollback", json.as_deref(), async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

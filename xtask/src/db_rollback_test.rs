@@ -9,7 +9,7 @@ use crate::{
     flags::DbRollbackTest,
     local_db::LocalDatabase,
     migrations,
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
 };
 
 /// The directive a rollback script uses to keep an object on purpose:
@@ -18,13 +18,8 @@ pub const KEEPS_DIRECTIVE: &str = "-- xtask:keeps ";
 
 impl DbRollbackTest {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-rollback-test");
-        let result = self.run_into(&mut report).await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        report.finish(self.local.project.json.as_deref())?;
-        result.map(|()| report.outcome)
+        let json = self.local.project.json.clone();
+        run_command("db-rollback-test", json.as_deref(), async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

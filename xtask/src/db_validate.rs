@@ -7,22 +7,17 @@ use crate::{
     flags::DbValidate,
     migrations,
     remote::{self, Target},
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
 };
 
 impl DbValidate {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-validate");
-        let result = async {
+        let json = self.project.json.clone();
+        run_command("db-validate", json.as_deref(), async |report| {
             let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-            validate(&target, &self.project.supabase_dir, &mut report).await.map(drop)
-        }
-        .await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        report.finish(self.project.json.as_deref())?;
-        result.map(|()| report.outcome)
+            validate(&target, &self.project.supabase_dir, report).await.map(drop)
+        })
+        .await
     }
 }
 

@@ -6,22 +6,17 @@ use crate::{
     checks,
     flags::DbVerify,
     remote::Target,
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
 };
 
 impl DbVerify {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-verify");
-        let result = async {
+        let json = self.project.json.clone();
+        run_command("db-verify", json.as_deref(), async |report| {
             let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-            verify(&target, &self.project.supabase_dir, &mut report).await
-        }
-        .await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        report.finish(self.project.json.as_deref())?;
-        result.map(|()| report.outcome)
+            verify(&target, &self.project.supabase_dir, report).await
+        })
+        .await
     }
 }
 

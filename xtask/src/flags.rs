@@ -28,7 +28,8 @@ pub enum Cmd {
     DbRollbackTest(DbRollbackTest),
     /// Row-level security access matrix before and after the pending migrations, RPC probes, lints
     DbRls(DbRls),
-    /// Remove leftover containers started by this tool (only those carrying its label)
+    /// Remove leftovers of killed runs: our labelled containers and xtask-pg-* clusters whose
+    /// owning process is gone (nothing else)
     DbClean(DbClean),
     /// Runbook phase 1: run the pre checks read-only against a target database, and report drift
     DbValidate(DbValidate),
@@ -135,6 +136,9 @@ pub struct DbRls {
 pub struct DbClean {
     #[command(flatten)]
     pub project: Project,
+    /// Also remove containers and clusters whose owning process still runs
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// The production database a command acts on.

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             r = cli.cmd.run() => r,
             // Dropping the command's future tears down what it started (containers, clusters).
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; the ephemeral Postgres was removed")),
+            _ = terminated() => Err(anyhow::anyhow!("terminated; the ephemeral Postgres was removed")),
         }
     });
     match result {
@@ -30,4 +31,20 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// SIGTERM (a CI job cancelled, `kill`) tears down like Ctrl-C does.
+#[cfg(unix)]
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminated() {
+    std::future::pending().await
 }

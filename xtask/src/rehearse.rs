@@ -20,7 +20,7 @@ use crate::{
     migrations::{self, MigrationFile},
     postgres::redact,
     remote,
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
     sql_split::Statement,
 };
 
@@ -37,13 +37,8 @@ pub struct RehearsalSummary {
 
 impl DbRehearse {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-rehearse");
-        let result = self.run_into(&mut report).await;
-        if let Err(e) = &result {
-            report.stopped_by(e);
-        }
-        report.finish(self.project.json.as_deref())?;
-        result.map(|()| report.outcome)
+        let json = self.project.json.clone();
+        run_command("db-rehearse", json.as_deref(), async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
@@ -174,30 +169,24 @@ async fn shape_like(url: &str, seed: u64, report: &mut Report) -> anyhow::Result
 /// COPY into the tables with their secondary indexes and foreign keys dropped, then rebuilt.
 async fn fast_load(db: &mut LocalDatabase, size: app::fixture::FixtureSize, report: &mut Report) -> anyhow::Result<()> {
     let tables = ["public.users", "public.conversations", "public.messages"];
+    // (kind, drop statement, create statement)
     let deferred: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT 'index', i.relname::text, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+        "SELECT 'index', format('DROP INDEX %s', x.indexrelid::regclass), pg_get_indexdef(x.indexrelid) \
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
          WHERE x.indrelid = ANY($1::regclass[]) AND NOT x.indisprimary \
            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) \
          UNION ALL \
-         SELECT 'fk', conname::text, format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)) \
-         FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY($1::regclass[])",
+         SELECT CASE contype WHEN 'f' THEN 'fk' ELSE 'key' END, \
+                format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname), \
+                format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)) \
+         FROM pg_constraint WHERE contype IN ('f', 'p', 'u') AND conrelid = ANY($1::regclass[]) \
+         ORDER BY 1",
     )
     .bind(&tables[..])
     .fetch_all(&mut db.conn)
     .await?;
-    for (kind, name, _) in &deferred {
-        let sql = match kind.as_str() {
-            "index" => format!("DROP INDEX public.{}", quote(name)),
-            _ => {
-                let table: String =
-                    sqlx::query_scalar("SELECT conrelid::regclass::text FROM pg_constraint WHERE conname = $1")
-                        .bind(name)
-                        .fetch_one(&mut db.conn)
-                        .await?;
-                format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote(name))
-            }
-        };
-        sqlx::raw_sql(&sql).execute(&mut db.conn).await?;
+    for (_, drop, _) in &deferred {
+        sqlx::raw_sql(drop).execute(&mut db.conn).await?;
     }
     let timer = report.phase("load production-shaped data");
     timer.set_message(format!(
@@ -211,7 +200,9 @@ async fn fast_load(db: &mut LocalDatabase, size: app::fixture::FixtureSize, repo
     let load = started.elapsed();
     timer.set_message("building indexes and foreign keys");
     let built = Instant::now();
-    for (_, _, def) in deferred.iter().filter(|d| d.0 == "index").chain(deferred.iter().filter(|d| d.0 == "fk")) {
+    // Keys (a sort each, instead of random inserts into a btree per row), indexes, then foreign keys.
+    let kind = |k: &'static str| deferred.iter().filter(move |d| d.0 == k);
+    for (_, _, def) in kind("key").chain(kind("index")).chain(kind("fk")) {
         sqlx::raw_sql(def).execute(&mut db.conn).await?;
     }
     // As production's steady state: vacuumed and analysed, so no autovacuum of the fresh load
@@ -230,10 +221,6 @@ async fn fast_load(db: &mut LocalDatabase, size: app::fixture::FixtureSize, repo
         build.as_secs_f64()
     )));
     Ok(())
-}
-
-fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 /// One traced statement.

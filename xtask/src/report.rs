@@ -211,6 +211,22 @@ impl Report {
     }
 }
 
+/// Runs a command's steps into a fresh report, then seals it (summary line, `--json` file). An
+/// error still produces the report, marked as stopped; the caller maps it to exit status 2.
+pub async fn run_command(
+    command: &str,
+    json: Option<&Path>,
+    steps: impl AsyncFnOnce(&mut Report) -> anyhow::Result<()>,
+) -> anyhow::Result<Outcome> {
+    let mut report = Report::new(command);
+    let result = steps(&mut report).await;
+    if let Err(e) = &result {
+        report.stopped_by(e);
+    }
+    report.finish(json)?;
+    result.map(|()| report.outcome)
+}
+
 pub struct PhaseTimer {
     name: String,
     started: Instant,
