@@ -10,7 +10,7 @@ use std::{
 use anyhow::Context;
 
 use crate::{
-    flags::{Bench, Data, DbLocalTest, DbRollbackTest, Pg, Project},
+    flags::{Bench, Data, DbLocalTest, DbRehearse, DbRollbackTest, Pg, Project},
     postgres::{Backend, EphemeralPostgres, PgOptions},
     report::{run_command, Check, Outcome, Report, Status},
     supabase_layer,
@@ -93,6 +93,52 @@ impl Bench {
             rows as f64 / took.as_secs_f64(),
             took.as_secs_f64()
         )));
+        for &messages in self.rehearse_at.iter().filter(|&&n| n > 0) {
+            let flags = DbRehearse {
+                project: Project { supabase_dir: self.project.supabase_dir.clone(), json: None },
+                pg: Pg { backend: Backend::Native, image: None, db_url: None },
+                since: None,
+                users: 10_000,
+                conversations_per_user: 20,
+                messages,
+                like: None,
+                max_blocking: "1s".into(),
+                runs: 20,
+                summary: std::env::temp_dir().join(format!("xtask-bench-rehearsal-{messages}.json")),
+            };
+            let started = Instant::now();
+            let mut r = Report::quiet("db-rehearse");
+            flags.run_into(&mut r).await?;
+            let value = |id: &str| r.check(id).and_then(|c| c.value.clone()).unwrap_or_default();
+            writeln!(
+                md,
+                "\n## Rehearsal at {messages} messages (native, {:.0} s in all, {})\n",
+                started.elapsed().as_secs_f64(),
+                if r.failed() { "FAILED" } else { "passed" }
+            )?;
+            writeln!(md, "- data: {}", value("rehearse.data"))?;
+            writeln!(md, "- backfill: {}", value("rehearse.backfill"))?;
+            let blocking: Vec<String> = r
+                .checks
+                .iter()
+                .filter(|c| c.id.starts_with("rehearse.blocking."))
+                .map(|c| c.detail.clone().unwrap_or_default().lines().next().unwrap_or_default().to_string())
+                .collect();
+            writeln!(
+                md,
+                "- statements blocking the app over 1 s: {}",
+                if blocking.is_empty() { "none".to_string() } else { blocking.join("; ") }
+            )?;
+            writeln!(
+                md,
+                "\n```\n{}```",
+                r.check("rehearse.query_speed").and_then(|c| c.detail.clone()).unwrap_or_default()
+            )?;
+            report.push(
+                Check::new(format!("bench.rehearse.{messages}"), "rehearsal", Status::Info)
+                    .value(value("rehearse.backfill")),
+            );
+        }
         std::fs::write(&self.out, md).with_context(|| format!("writing {}", self.out.display()))?;
         report.note(format!("wrote {}", self.out.display()));
         Ok(())

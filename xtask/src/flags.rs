@@ -289,6 +289,9 @@ pub struct Bench {
     /// Messages to generate for the seeding measure
     #[arg(long, default_value_t = 1_000_000)]
     pub seed_messages: u32,
+    /// Rehearsals to run, by message count (repeatable; 0 for none)
+    #[arg(long, value_name = "MESSAGES", default_values_t = [1_000_000u64, 5_000_000])]
+    pub rehearse_at: Vec<u64>,
     /// Where the results go
     #[arg(long, value_name = "PATH", default_value = "BENCHMARKS.md")]
     pub out: PathBuf,
