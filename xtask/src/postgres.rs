@@ -289,7 +289,12 @@ fn docker_status(image: &str) -> DockerStatus {
     if !ok(&["info", "--format", "{{.ServerVersion}}"]) {
         return DockerStatus::NoEngine;
     }
-    if ok(&["image", "inspect", image]) || ok(&["pull", "--quiet", image]) {
+    if ok(&["image", "inspect", image]) {
+        return DockerStatus::Ready;
+    }
+    // A first run on a machine pulls the image: say so, it can take a while.
+    eprintln!(":: pulling {image} (only the first run on this machine does this)…");
+    if ok(&["pull", "--quiet", image]) {
         DockerStatus::Ready
     } else {
         DockerStatus::NoImage(image.to_string())
