@@ -74,3 +74,31 @@ async fn our_migration_never_blocks_the_app_for_long() {
     let speed = detail(&report, "rehearse.query_speed");
     assert!(speed.contains("count(*) of messages"), "{speed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn like_copies_the_shape_of_production_read_only() {
+    // "Production": our baseline with 3 users × 2 conversations × 5 messages.
+    let prod = crate::support::start(any_backend()).await;
+    let mut conn = prod.connect().await.expect("connect");
+    xtask::supabase_layer::install(&mut conn).await.expect("layer");
+    let mut conn = prod.connect().await.expect("connect");
+    let dir = xtask::migrations::scan(&our_supabase_dir()).expect("scan");
+    xtask::migrations::apply(&mut conn, &dir.files[0]).await.expect("baseline");
+    let size = app::fixture::FixtureSize { users: 3, conversations_per_user: 2, messages_per_conversation: 5, seed: 9 };
+    let mut tx = sqlx::Connection::begin(&mut conn).await.expect("begin");
+    app::fixture::Fixture::new(size).load(&mut tx).await.expect("data");
+    tx.commit().await.expect("commit");
+
+    let summary = tempfile::tempdir().expect("tmp");
+    let mut flags = rehearse(&our_supabase_dir(), &summary.path().join("rehearsal.json"));
+    flags.like = Some(prod.url().to_string());
+    let mut report = Report::quiet("db-rehearse");
+    flags.run_into(&mut report).await.expect("rehearse");
+    assert_eq!(
+        report.check("rehearse.like").and_then(|c| c.value.clone()).as_deref(),
+        Some("3 users, 6 conversations, 30 messages")
+    );
+    let data = report.check("rehearse.data").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(data.starts_with("30 messages;"), "{data}");
+    prod.close().await.expect("close");
+}
