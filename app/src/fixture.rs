@@ -33,6 +33,9 @@ pub struct FixtureStats {
 /// `auth_user_id`, leaving `user_id` NULL (as in production).
 pub const LEGACY_EVERY: u32 = 10;
 
+/// The tables the generator writes (besides auth.users), parents first.
+pub const TABLES: &[&str] = &["public.users", "public.conversations", "public.messages"];
+
 #[derive(Clone)]
 pub struct Fixture {
     size: FixtureSize,

@@ -4,6 +4,7 @@
 
 pub mod fixture;
 pub mod probes;
+pub mod queries;
 pub mod smoke;
 
 use std::fmt;

@@ -82,8 +82,12 @@ impl DbRehearse {
             fast_load(db, local.data.size(), report).await?;
         }
         let max_blocking = remote::parse_duration(&self.max_blocking)?;
-        let queries = app_queries(&mut db.conn).await?;
-        let before = time_queries(db.pg.url(), &queries, self.runs).await?;
+        // The app's queries are ours (app crate); another project gets no speed comparison.
+        let (queries, user) = match db.app_missing {
+            None => app::queries::for_busiest_user(&mut db.conn).await?,
+            Some(_) => (Vec::new(), None),
+        };
+        let before = time_queries(db.pg.url(), &queries, user, self.runs).await?;
 
         let mut trace_md = String::new();
         let mut backfill: Option<(u64, Duration, i64, String)> = None;
@@ -103,7 +107,7 @@ impl DbRehearse {
             Check::new("rehearse.lock_trace", "lock trace of every pending statement", Status::Info).detail(trace_md),
         );
 
-        let after = time_queries(db.pg.url(), &queries, self.runs).await?;
+        let after = time_queries(db.pg.url(), &queries, user, self.runs).await?;
         let mut speed = String::from("query | before (median) | after (median) | ratio | plan before → after\n");
         for (name, b) in &before {
             let Some(a) = after.get(name) else { continue };
@@ -168,7 +172,7 @@ async fn shape_like(url: &str, seed: u64, report: &mut Report) -> anyhow::Result
 
 /// COPY into the tables with their secondary indexes and foreign keys dropped, then rebuilt.
 async fn fast_load(db: &mut LocalDatabase, size: app::fixture::FixtureSize, report: &mut Report) -> anyhow::Result<()> {
-    let tables = ["public.users", "public.conversations", "public.messages"];
+    let tables = app::fixture::TABLES;
     // (kind, drop statement, create statement)
     let deferred: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT 'index', format('DROP INDEX %s', x.indexrelid::regclass), pg_get_indexdef(x.indexrelid) \
@@ -182,7 +186,7 @@ async fn fast_load(db: &mut LocalDatabase, size: app::fixture::FixtureSize, repo
          FROM pg_constraint WHERE contype IN ('f', 'p', 'u') AND conrelid = ANY($1::regclass[]) \
          ORDER BY 1",
     )
-    .bind(&tables[..])
+    .bind(tables)
     .fetch_all(&mut db.conn)
     .await?;
     for (_, drop, _) in &deferred {
@@ -207,9 +211,7 @@ async fn fast_load(db: &mut LocalDatabase, size: app::fixture::FixtureSize, repo
     }
     // As production's steady state: vacuumed and analysed, so no autovacuum of the fresh load
     // queues in front of (and inflates) the migration's first lock.
-    sqlx::raw_sql("VACUUM (ANALYZE) public.users, public.conversations, public.messages, auth.users")
-        .execute(&mut db.conn)
-        .await?;
+    sqlx::raw_sql(&format!("VACUUM (ANALYZE) {}, auth.users", tables.join(", "))).execute(&mut db.conn).await?;
     let build = built.elapsed();
     report.record(timer);
     let rows = stats.auth_users + stats.users + stats.conversations + stats.messages;
@@ -482,30 +484,6 @@ fn render_trace(file: &MigrationFile, traced: &[Traced]) -> String {
     out
 }
 
-/// A query the app runs, as the user with the most messages.
-struct AppQuery {
-    name: &'static str,
-    sql: String,
-}
-
-async fn app_queries(conn: &mut PgConnection) -> anyhow::Result<Vec<(AppQuery, uuid::Uuid)>> {
-    let row: Option<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
-        "SELECT c.auth_user_id, c.id FROM public.conversations c JOIN public.messages m ON m.conversation_id = c.id \
-         WHERE c.auth_user_id IS NOT NULL AND c.user_id IS NOT NULL GROUP BY c.id ORDER BY count(*) DESC, c.id LIMIT 1",
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((user, conv)) = row else { return Ok(Vec::new()) };
-    let q = |name, sql: &str| (AppQuery { name, sql: sql.replace("$CONV", &format!("'{conv}'")) }, user);
-    Ok(vec![
-        q("load one conversation (select)", "SELECT id, role, content, created_at FROM public.messages WHERE conversation_id = $CONV ORDER BY created_at"),
-        q("load one conversation (rpc get_conversation_messages)", "SELECT id FROM public.get_conversation_messages($CONV)"),
-        q("latest 50 messages", "SELECT id, created_at FROM public.messages ORDER BY created_at DESC LIMIT 50"),
-        q("messages LIMIT 100", "SELECT id FROM public.messages LIMIT 100"),
-        q("count(*) of messages", "SELECT count(*) FROM public.messages"),
-    ])
-}
-
 struct Timing {
     median: Duration,
     plan: String,
@@ -514,12 +492,14 @@ struct Timing {
 /// Median of `runs` executions of each query as its user, and the plan's shape.
 async fn time_queries(
     url: &str,
-    queries: &[(AppQuery, uuid::Uuid)],
+    queries: &[app::queries::AppQuery],
+    user: Option<uuid::Uuid>,
     runs: usize,
 ) -> anyhow::Result<BTreeMap<String, Timing>> {
-    let mut conn = crate::postgres::connect(url).await?;
     let mut out = BTreeMap::new();
-    for (q, user) in queries {
+    let Some(user) = user else { return Ok(out) };
+    let mut conn = crate::postgres::connect(url).await?;
+    for q in queries {
         let claims = serde_json::json!({"sub": user.to_string(), "role": "authenticated"}).to_string();
         let mut samples = Vec::new();
         let mut plan = String::new();
