@@ -50,6 +50,10 @@ async fn validate(dir: &Path, pg: &EphemeralPostgres) -> Report {
     report
 }
 
+fn backup_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbBackup {
+    DbBackup { project: project(dir), target: target(pg), restore: restore(), out: backups.to_path_buf(), verify: None }
+}
+
 fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
     DbPush {
         project: project(dir),
@@ -81,13 +85,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
     assert_eq!(report.check("drift.pending").and_then(|c| c.value.clone()), Some(pending.to_string()));
 
     let mut report = Report::quiet("db-backup");
-    let flags = DbBackup {
-        project: project(&dir),
-        target: target(&prod),
-        restore: restore(),
-        out: backups.path().into(),
-        verify: None,
-    };
+    let flags = backup_flags(&dir, &prod, backups.path());
     let backup_dir = flags.run_into(&mut report).await.expect("backup");
     assert_passes(&report);
     for id in ["backup.checksums", "backup.restore", "backup.row_counts", "backup.catalog"] {
@@ -198,13 +196,7 @@ async fn corrupted_or_truncated_backup_fails_verification() {
     let dir = our_supabase_dir();
     let backups = tempfile::tempdir().expect("tmp");
     let mut report = Report::quiet("db-backup");
-    let flags = DbBackup {
-        project: project(&dir),
-        target: target(&prod),
-        restore: restore(),
-        out: backups.path().into(),
-        verify: None,
-    };
+    let flags = backup_flags(&dir, &prod, backups.path());
     let backup_dir = flags.run_into(&mut report).await.expect("backup");
     assert_passes(&report);
 
