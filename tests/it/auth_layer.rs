@@ -2,7 +2,6 @@
 //! existing installation is left alone.
 
 use sqlx::Connection;
-use xtask::supabase_layer;
 
 use crate::support::{any_backend, start};
 
@@ -10,7 +9,7 @@ use crate::support::{any_backend, start};
 async fn policy_using_auth_uid_sees_claims_set_as_postgrest_sets_them() {
     let pg = start(any_backend()).await;
     let mut conn = pg.connect().await.expect("connect");
-    supabase_layer::install(&mut conn).await.expect("layer");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
     let (alice, bob) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     sqlx::raw_sql(&format!(
         "create table public.notes (owner uuid not null, body text);
@@ -26,7 +25,7 @@ async fn policy_using_auth_uid_sees_claims_set_as_postgrest_sets_them() {
     let visible = |claims: serde_json::Value, role: &'static str| {
         let url = pg.url().to_string();
         async move {
-            let mut conn = xtask::postgres::connect(&url).await.expect("connect");
+            let mut conn = xtask::pg::connect(&url).await.expect("connect");
             let mut tx = conn.begin().await.expect("begin");
             // Exactly what PostgREST does per request.
             sqlx::query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)")
@@ -76,8 +75,8 @@ async fn layer_is_idempotent_and_leaves_existing_helpers_alone() {
     .execute(&mut conn)
     .await
     .expect("pre-existing auth.uid");
-    supabase_layer::install(&mut conn).await.expect("first install");
-    supabase_layer::install(&mut conn).await.expect("second install");
+    xtask::supabase::layer::install(&mut conn).await.expect("first install");
+    xtask::supabase::layer::install(&mut conn).await.expect("second install");
     let uid: String = sqlx::query_scalar("select auth.uid()::text").fetch_one(&mut conn).await.expect("q");
     assert_eq!(uid, "00000000-0000-0000-0000-000000000001", "existing auth.uid() kept");
     let roles: i64 = sqlx::query_scalar(

@@ -1,6 +1,6 @@
 //! Each backend serves queries and leaves no container, process or temp dir behind.
 
-use xtask::postgres::{Backend, EphemeralPostgres, Footprint, PgOptions};
+use xtask::pg::{Backend, EphemeralPostgres, Footprint, PgOptions};
 
 use crate::support::{backends, start};
 
@@ -118,12 +118,12 @@ async fn db_clean_removes_only_our_leftover_containers() {
         assert!(out.status.success(), "docker run: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    let ours = format!("{}=true", xtask::postgres::CONTAINER_LABEL);
-    let owner = |pid: u32| format!("{}={pid}", xtask::postgres::OWNER_LABEL);
+    let ours = format!("{}=true", xtask::pg::CONTAINER_LABEL);
+    let owner = |pid: u32| format!("{}={pid}", xtask::pg::OWNER_LABEL);
     let leftover = run(&[ours.clone(), owner(dead_pid())]);
     let in_use = run(&[ours, owner(std::process::id())]);
     let theirs = run(&["com.example.other=true".to_string()]);
-    let removed = xtask::postgres::remove_labelled_containers(false).expect("db-clean");
+    let removed = xtask::pg::remove_labelled_containers(false).expect("db-clean");
     let left = |id: &str| still_there(&Footprint::Container(id.to_string()));
     let (theirs_left, in_use_left, leftover_left) = (left(&theirs), left(&in_use), left(&leftover));
     let _ = std::process::Command::new("docker").args(["rm", "-f", &theirs, &in_use]).output();
@@ -143,7 +143,7 @@ async fn db_clean_stops_and_removes_a_killed_runs_native_cluster() {
     // A run killed with SIGKILL: nothing dropped, its owner gone.
     std::mem::forget(pg);
     std::fs::write(dir.join("owner.pid"), dead_pid().to_string()).expect("owner");
-    let removed = xtask::postgres::remove_leftover_clusters(false).expect("db-clean");
+    let removed = xtask::pg::remove_leftover_clusters(false).expect("db-clean");
     assert!(removed.contains(&dir), "{removed:?}");
     assert!(!still_there(&Footprint::Dir(dir)), "cluster or its folder left behind");
 }

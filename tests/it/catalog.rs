@@ -4,17 +4,17 @@
 use std::time::Instant;
 
 use sqlx::Connection;
-use xtask::{catalog::CatalogSnapshot, migrations, supabase_layer};
+use xtask::analysis::catalog::CatalogSnapshot;
 
 use crate::support::{any_backend, our_supabase_dir, start};
 
 /// A Postgres with the layer and our baseline applied.
-async fn baseline() -> (xtask::postgres::EphemeralPostgres, sqlx::PgConnection) {
+async fn baseline() -> (xtask::pg::EphemeralPostgres, sqlx::PgConnection) {
     let pg = start(any_backend()).await;
     let mut conn = pg.connect().await.expect("connect");
-    supabase_layer::install(&mut conn).await.expect("layer");
-    let dir = migrations::scan(&our_supabase_dir()).expect("scan");
-    migrations::apply(&mut conn, &dir.files[0]).await.expect("baseline");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
+    let dir = xtask::runner::scan(&our_supabase_dir()).expect("scan");
+    xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("baseline");
     (pg, conn)
 }
 

@@ -67,7 +67,7 @@ impl Linked {
     fn run(&self, args: &[&str], with_fake: bool, fail: &str) -> Output {
         let path = std::env::var("PATH").unwrap_or_default();
         let path = if with_fake { format!("{}:{path}", self.fake_bin.path().display()) } else { path };
-        let pg_bin = xtask::postgres::find_pg_bin().expect("pg bin");
+        let pg_bin = xtask::pg::find_pg_bin().expect("pg bin");
         Command::new(xtask_bin())
             .args(args)
             .args(["--supabase-dir", &self.project.path().display().to_string(), "--linked", "--db-url", &self.url])
@@ -112,12 +112,12 @@ fn text(out: &Output) -> String {
 
 /// Production, with a password in its URL that must never be printed (trust auth ignores it on
 /// the native backend; the docker backend's URL already carries one).
-async fn production_url(pg: &xtask::postgres::EphemeralPostgres) -> String {
+async fn production_url(pg: &xtask::pg::EphemeralPostgres) -> String {
     let mut conn = pg.connect().await.expect("connect");
-    xtask::supabase_layer::install(&mut conn).await.expect("layer");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
     let mut conn = pg.connect().await.expect("connect");
-    let dir = xtask::migrations::scan(&our_supabase_dir()).expect("scan");
-    xtask::migrations::apply(&mut conn, &dir.files[0]).await.expect("baseline");
+    let dir = xtask::runner::scan(&our_supabase_dir()).expect("scan");
+    xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("baseline");
     let mut url = url::Url::parse(pg.url()).expect("url");
     if url.password().is_none() {
         url.set_password(Some("s3cret-pw")).expect("password");
@@ -169,9 +169,9 @@ async fn linked_rollback_runs_the_script_then_repairs_history_through_the_cli() 
     let prod = start(any_backend()).await;
     let url = production_url(&prod).await;
     let mut conn = prod.connect().await.expect("connect");
-    let dir = xtask::migrations::scan(&our_supabase_dir()).expect("scan");
+    let dir = xtask::runner::scan(&our_supabase_dir()).expect("scan");
     for f in &dir.files[1..] {
-        xtask::migrations::apply(&mut conn, f).await.expect("apply pending");
+        xtask::runner::apply(&mut conn, f).await.expect("apply pending");
     }
     let linked = Linked::new(&url);
     let backend = any_backend().to_string();

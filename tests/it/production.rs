@@ -5,12 +5,10 @@ use std::path::Path;
 
 use sqlx::Connection;
 use xtask::{
-    catalog::CatalogSnapshot,
+    analysis::catalog::CatalogSnapshot,
     flags::{DbBackup, DbPush, DbRollback, DbValidate, DbVerify, Project, RestorePg, TargetArgs},
-    migrations,
-    postgres::EphemeralPostgres,
+    pg::EphemeralPostgres,
     report::{Report, Status},
-    supabase_layer,
 };
 
 use crate::support::{any_backend, assert_fails_on, assert_passes, detail, our_supabase_dir, start, ProjectCopy};
@@ -19,10 +17,10 @@ use crate::support::{any_backend, assert_fails_on, assert_passes, detail, our_su
 async fn production() -> EphemeralPostgres {
     let pg = start(any_backend()).await;
     let mut conn = pg.connect().await.expect("connect");
-    supabase_layer::install(&mut conn).await.expect("layer");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
     let mut conn = pg.connect().await.expect("connect");
-    let dir = migrations::scan(&our_supabase_dir()).expect("scan");
-    migrations::apply(&mut conn, &dir.files[0]).await.expect("baseline");
+    let dir = xtask::runner::scan(&our_supabase_dir()).expect("scan");
+    xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("baseline");
     let size = app::fixture::FixtureSize { users: 5, conversations_per_user: 2, messages_per_conversation: 4, seed: 7 };
     let mut tx = conn.begin().await.expect("begin");
     app::fixture::Fixture::new(size).load(&mut tx).await.expect("data");
@@ -45,7 +43,7 @@ fn restore() -> RestorePg {
 async fn validate(dir: &Path, pg: &EphemeralPostgres) -> Report {
     let mut report = Report::quiet("db-validate");
     let flags = DbValidate { project: project(dir), target: target(pg) };
-    let target = xtask::remote::Target::resolve(&flags.target, dir).expect("target");
+    let target = xtask::target::Target::resolve(&flags.target, dir).expect("target");
     xtask::db_validate::validate(&target, dir, &mut report).await.expect("validate");
     report
 }
@@ -69,7 +67,7 @@ fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
 
 async fn history(pg: &EphemeralPostgres) -> Vec<String> {
     let mut conn = pg.connect().await.expect("connect");
-    migrations::applied_versions(&mut conn).await.expect("history").into_iter().map(|(v, _, _)| v).collect()
+    xtask::runner::applied_versions(&mut conn).await.expect("history").into_iter().map(|(v, _, _)| v).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,7 +79,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
 
     let report = validate(&dir, &prod).await;
     assert_passes(&report);
-    let pending = migrations::scan(&dir).expect("scan").files.len() - 1;
+    let pending = xtask::runner::scan(&dir).expect("scan").files.len() - 1;
     assert_eq!(report.check("drift.pending").and_then(|c| c.value.clone()), Some(pending.to_string()));
 
     let mut report = Report::quiet("db-backup");
@@ -91,7 +89,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
     for id in ["backup.checksums", "backup.restore", "backup.row_counts", "backup.catalog"] {
         assert_eq!(report.check(id).map(|c| c.status), Some(Status::Pass), "{id}: {}", detail(&report, id));
     }
-    let manifest = xtask::backup::Manifest::read(&backup_dir).expect("manifest");
+    let manifest = xtask::target::backup::Manifest::read(&backup_dir).expect("manifest");
     assert_eq!(manifest.tables.get("public.messages"), Some(&40));
     assert!(manifest.verified.as_ref().is_some_and(|v| v.ok));
     let data = std::fs::read_to_string(backup_dir.join("data.sql")).expect("data.sql");
@@ -106,7 +104,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
 
     let mut report = Report::quiet("db-verify");
     let flags = DbVerify { project: project(&dir), target: target(&prod) };
-    let t = xtask::remote::Target::resolve(&flags.target, &dir).expect("target");
+    let t = xtask::target::Target::resolve(&flags.target, &dir).expect("target");
     xtask::db_verify::verify(&t, &dir, &mut report).await.expect("verify");
     assert_passes(&report);
     assert_eq!(report.check("post.new_policies").map(|c| c.status), Some(Status::Pass));
@@ -212,12 +210,12 @@ async fn corrupted_or_truncated_backup_fails_verification() {
         flags.run_into(&mut report).await.expect("verify");
         assert_fails_on(&report, "backup.checksums");
         assert!(detail(&report, "backup.checksums").contains("data.sql"), "{what}");
-        let manifest = xtask::backup::Manifest::read(&backup_dir).expect("manifest");
+        let manifest = xtask::target::backup::Manifest::read(&backup_dir).expect("manifest");
         assert!(manifest.verified.is_some_and(|v| !v.ok), "{what}: recorded as not verified");
         assert!(
-            xtask::backup::latest_verified(
+            xtask::target::backup::latest_verified(
                 backups.path(),
-                &xtask::remote::Target::resolve(&flags.target, &dir).expect("t"),
+                &xtask::target::Target::resolve(&flags.target, &dir).expect("t"),
                 std::time::Duration::from_secs(3600)
             )
             .is_none(),

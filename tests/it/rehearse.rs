@@ -80,10 +80,10 @@ async fn like_copies_the_shape_of_production_read_only() {
     // "Production": our baseline with 3 users × 2 conversations × 5 messages.
     let prod = crate::support::start(any_backend()).await;
     let mut conn = prod.connect().await.expect("connect");
-    xtask::supabase_layer::install(&mut conn).await.expect("layer");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
     let mut conn = prod.connect().await.expect("connect");
-    let dir = xtask::migrations::scan(&our_supabase_dir()).expect("scan");
-    xtask::migrations::apply(&mut conn, &dir.files[0]).await.expect("baseline");
+    let dir = xtask::runner::scan(&our_supabase_dir()).expect("scan");
+    xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("baseline");
     let size = app::fixture::FixtureSize { users: 3, conversations_per_user: 2, messages_per_conversation: 5, seed: 9 };
     let mut tx = sqlx::Connection::begin(&mut conn).await.expect("begin");
     app::fixture::Fixture::new(size).load(&mut tx).await.expect("data");

@@ -1,17 +1,13 @@
 //! The migration runner against a real Postgres: order, history rows, atomic files, names the
 //! supabase CLI skips or would wrongly apply.
 
-use xtask::{
-    migrations::{self, MigrationPlan},
-    postgres::EphemeralPostgres,
-    supabase_layer,
-};
+use xtask::{pg::EphemeralPostgres, runner::MigrationPlan};
 
 use crate::support::{any_backend, assert_fails_on, backends, run_local_test, start, ProjectCopy};
 
 /// The schema as real pg_dump prints it.
 fn schema_dump(pg: &EphemeralPostgres) -> String {
-    let pg_dump = xtask::postgres::find_pg_bin().expect("pg binaries").join("pg_dump");
+    let pg_dump = xtask::pg::find_pg_bin().expect("pg binaries").join("pg_dump");
     let out =
         std::process::Command::new(pg_dump).args(["--schema-only", "--dbname", pg.url()]).output().expect("pg_dump");
     assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
@@ -40,16 +36,16 @@ async fn runner_applies_in_order_and_records_history_rows_equal_to_files() {
         three_files(&project, "-- second\ncreate table public.b (a_id int references public.a);\n\ncomment on table public.b is 'x; y';\n");
         let pg = start(backend).await;
         let mut conn = pg.connect().await.expect("connect");
-        supabase_layer::install(&mut conn).await.expect("layer");
-        let dir = migrations::scan(&project.path()).expect("scan");
+        xtask::supabase::layer::install(&mut conn).await.expect("layer");
+        let dir = xtask::runner::scan(&project.path()).expect("scan");
         assert_eq!(
             dir.files.iter().map(|f| f.version.as_str()).collect::<Vec<_>>(),
             ["20250101000000", "20250102000000", "20250103000000"]
         );
         for file in &dir.files {
-            migrations::apply(&mut conn, file).await.unwrap_or_else(|e| panic!("{backend}: {e}"));
+            xtask::runner::apply(&mut conn, file).await.unwrap_or_else(|e| panic!("{backend}: {e}"));
         }
-        let history = migrations::applied_versions(&mut conn).await.expect("history");
+        let history = xtask::runner::applied_versions(&mut conn).await.expect("history");
         let expected: Vec<(String, String, Vec<String>)> = dir
             .files
             .iter()
@@ -75,16 +71,16 @@ async fn failing_middle_file_leaves_the_catalog_exactly_as_before_it() {
         );
         let pg = start(backend).await;
         let mut conn = pg.connect().await.expect("connect");
-        supabase_layer::install(&mut conn).await.expect("layer");
-        let dir = migrations::scan(&project.path()).expect("scan");
-        migrations::apply(&mut conn, &dir.files[0]).await.expect("first applies");
+        xtask::supabase::layer::install(&mut conn).await.expect("layer");
+        let dir = xtask::runner::scan(&project.path()).expect("scan");
+        xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("first applies");
         let before = schema_dump(&pg);
-        let err = migrations::apply(&mut conn, &dir.files[1]).await.expect_err("second fails");
+        let err = xtask::runner::apply(&mut conn, &dir.files[1]).await.expect_err("second fails");
         assert_eq!(err.file, "20250102000000_second.sql");
         assert_eq!(err.line, 5, "{backend}: the line of the bad column in the file");
         assert!(err.message.contains("no_such_column"), "{}", err.message);
         assert_eq!(schema_dump(&pg), before, "{backend}: catalog changed by a failed file");
-        let history = migrations::applied_versions(&mut conn).await.expect("history");
+        let history = xtask::runner::applied_versions(&mut conn).await.expect("history");
         assert_eq!(history.len(), 1, "{backend}: only the first file is recorded");
         pg.close().await.expect("close");
     }
@@ -101,7 +97,7 @@ fn skipped_and_dangerous_file_names_are_reported() {
         .write("migrations/archive/20240101000000_old.sql", "select 1;")
         .write("migrations/20250102000000_add_x.down.sql", "select 1;")
         .write("migrations/20250103000000_rollback_add_x.sql", "select 1;");
-    let dir = migrations::scan(&project.path()).expect("scan");
+    let dir = xtask::runner::scan(&project.path()).expect("scan");
     let skipped: Vec<&str> = dir.skipped.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(skipped, ["README.md", "archive", "rollback_migration.sql", "validation_queries.sql"]);
     let dangerous: Vec<&str> = dir.dangerous.iter().map(|(f, _)| f.as_str()).collect();
@@ -131,8 +127,8 @@ async fn statements_that_cannot_run_in_a_transaction_run_on_their_own() {
     );
     let pg = start(any_backend()).await;
     let mut conn = pg.connect().await.expect("connect");
-    let dir = migrations::scan(&project.path()).expect("scan");
-    let applied = migrations::apply(&mut conn, &dir.files[0]).await.expect("applies");
+    let dir = xtask::runner::scan(&project.path()).expect("scan");
+    let applied = xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("applies");
     assert!(!applied.atomic);
     let valid: bool = sqlx::query_scalar("select indisvalid from pg_index where indexrelid = 'public.t_a'::regclass")
         .fetch_one(&mut conn)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use xtask::{
     flags::{Data, DbLocalTest, Pg, Project},
-    postgres::{Backend, EphemeralPostgres, PgOptions},
+    pg::{Backend, EphemeralPostgres, PgOptions},
     report::{Report, Status},
 };
 
@@ -29,7 +29,7 @@ pub fn backends() -> Vec<Backend> {
 }
 
 fn native_available() -> Result<(), String> {
-    xtask::postgres::find_pg_bin().map(drop).map_err(|e| format!("{e:#}"))
+    xtask::pg::find_pg_bin().map(drop).map_err(|e| format!("{e:#}"))
 }
 
 fn docker_available() -> Result<(), String> {

@@ -11,9 +11,8 @@ use anyhow::Context;
 
 use crate::{
     flags::{Bench, Data, DbLocalTest, DbRehearse, DbRollbackTest, Pg, Project},
-    postgres::{Backend, EphemeralPostgres, PgOptions},
+    pg::{Backend, EphemeralPostgres, PgOptions},
     report::{run_command, Check, Outcome, Report, Status},
-    supabase_layer,
 };
 
 impl Bench {
@@ -182,12 +181,12 @@ async fn seed_speed(supabase_dir: &std::path::Path, messages: u32) -> anyhow::Re
     let pg = EphemeralPostgres::start(&PgOptions { backend: Some(Backend::Auto), ..PgOptions::default() }).await?;
     let result = async {
         let mut conn = pg.connect().await?;
-        supabase_layer::install(&mut conn).await?;
+        crate::supabase::layer::install(&mut conn).await?;
         let mut conn = pg.connect().await?;
-        let dir = crate::migrations::scan(supabase_dir)?;
-        let plan = crate::migrations::MigrationPlan::new(supabase_dir, &dir, None)?;
+        let dir = crate::runner::scan(supabase_dir)?;
+        let plan = crate::runner::MigrationPlan::new(supabase_dir, &dir, None)?;
         for f in &plan.baseline {
-            crate::migrations::apply(&mut conn, f).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::runner::apply(&mut conn, f).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         let size = app::fixture::FixtureSize {
             users: 1_000,

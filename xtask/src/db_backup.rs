@@ -2,10 +2,9 @@
 //! restore; `--verify DIR` re-verifies an existing backup.
 
 use crate::{
-    backup,
     flags::DbBackup,
-    remote::Target,
     report::{run_command, Outcome, Report},
+    target::Target,
 };
 
 impl DbBackup {
@@ -20,10 +19,10 @@ impl DbBackup {
         report.note(format!("target {}", target.describe()));
         let dir = match &self.verify {
             Some(dir) => dir.clone(),
-            None => backup::take(&target, &self.project.supabase_dir, &self.out, report).await?,
+            None => crate::target::backup::take(&target, &self.project.supabase_dir, &self.out, report).await?,
         };
         report.note(format!("verifying {} by restoring it into an ephemeral Postgres", dir.display()));
-        backup::verify(&dir, &target, &self.restore.options(), report).await?;
+        crate::target::backup::verify(&dir, &target, &self.restore.options(), report).await?;
         Ok(dir)
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     flags::DbClean,
-    postgres::{self, CONTAINER_LABEL},
+    pg::CONTAINER_LABEL,
     report::{Check, Outcome, Report, Status},
 };
 
@@ -10,7 +10,7 @@ impl DbClean {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         let mut report = Report::new("db-clean");
         let all = self.all;
-        let clusters = tokio::task::spawn_blocking(move || postgres::remove_leftover_clusters(all)).await??;
+        let clusters = tokio::task::spawn_blocking(move || crate::pg::remove_leftover_clusters(all)).await??;
         report.push(
             Check::new(
                 "clean.native_clusters",
@@ -20,7 +20,7 @@ impl DbClean {
             .value(clusters.len())
             .detail(clusters.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join("\n")),
         );
-        let removed = match tokio::task::spawn_blocking(move || postgres::remove_labelled_containers(all)).await? {
+        let removed = match tokio::task::spawn_blocking(move || crate::pg::remove_labelled_containers(all)).await? {
             Ok(removed) => removed,
             Err(e) if clusters.is_empty() => return Err(e),
             Err(e) => {

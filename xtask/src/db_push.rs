@@ -3,12 +3,11 @@
 //! (linked: `supabase db push`; direct: our runner under `lock_timeout`) → verify.
 
 use crate::{
-    backup, db_rollback, db_validate, db_verify,
+    db_rollback, db_validate, db_verify,
     flags::DbPush,
-    migrations,
-    remote::{self, Mode, Target},
     report::{run_command, Check, Outcome, Report, Status},
-    supabase_cli::SupabaseCli,
+    supabase::cli::SupabaseCli,
+    target::{Mode, Target},
 };
 
 impl DbPush {
@@ -20,8 +19,8 @@ impl DbPush {
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
         let target = Target::resolve(&self.target, dir)?;
-        let max_age = remote::parse_duration(&self.max_backup_age)?;
-        let lock_timeout = remote::parse_duration(&self.lock_timeout)?;
+        let max_age = crate::target::parse_duration(&self.max_backup_age)?;
+        let lock_timeout = crate::target::parse_duration(&self.lock_timeout)?;
 
         // 1. Validate.
         let pending = db_validate::validate(&target, dir, report).await?;
@@ -30,7 +29,7 @@ impl DbPush {
         }
 
         // 2. A verified backup of this target, recent enough, or one now.
-        match backup::latest_verified(&self.out, &target, max_age) {
+        match crate::target::backup::latest_verified(&self.out, &target, max_age) {
             Some((path, m)) => report.push(
                 Check::new("push.backup", "a verified backup of this target exists", Status::Pass).value(format!(
                     "{} (taken {})",
@@ -43,8 +42,8 @@ impl DbPush {
                     "no verified backup younger than {} for this target: taking one",
                     self.max_backup_age
                 ));
-                let path = backup::take(&target, dir, &self.out, report).await?;
-                if !backup::verify(&path, &target, &self.restore.options(), report).await? {
+                let path = crate::target::backup::take(&target, dir, &self.out, report).await?;
+                if !crate::target::backup::verify(&path, &target, &self.restore.options(), report).await? {
                     return refuse(report, "the new backup did not verify; nothing was pushed");
                 }
                 report.push(
@@ -55,9 +54,9 @@ impl DbPush {
         }
 
         // 3. The plan: pending versions, each with its rollback script.
-        let scanned = migrations::scan(dir)?;
-        let rollbacks = migrations::scan_rollbacks(dir)?;
-        let files: Vec<&migrations::MigrationFile> =
+        let scanned = crate::runner::scan(dir)?;
+        let rollbacks = crate::runner::scan_rollbacks(dir)?;
+        let files: Vec<&crate::runner::MigrationFile> =
             scanned.files.iter().filter(|f| pending.contains(&f.version)).collect();
         if files.is_empty() {
             report.push(
@@ -80,7 +79,7 @@ impl DbPush {
         );
 
         // 4. Confirmation.
-        remote::confirm(
+        crate::target::confirm(
             &format!("About to push {} to {}", names.join(", "), target.describe()),
             &target.name(),
             self.yes,
@@ -105,7 +104,7 @@ impl DbPush {
                 for file in &files {
                     let id = format!("push.apply.{}", file.version);
                     let title = format!("{} applies", file.file_name());
-                    match migrations::apply(&mut conn, file).await {
+                    match crate::runner::apply(&mut conn, file).await {
                         Ok(a) => report.push(
                             Check::new(id, title, Status::Pass).value(format!("{} ms", a.duration.as_millis())).detail(
                                 a.notices

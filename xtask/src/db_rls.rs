@@ -1,5 +1,5 @@
 //! `cargo xtask db-rls`: row-level security on its own. The access matrix before and after the
-//! pending migrations, the app's RPC probes and the Supabase lints (new findings only).
+//! pending runner, the app's RPC probes and the Supabase lints (new findings only).
 
 use anyhow::Context;
 

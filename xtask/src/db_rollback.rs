@@ -1,18 +1,17 @@
 //! `cargo xtask db-rollback`: runbook phase 4. The rollback scripts of the applied pending
-//! migrations, newest first, each in a transaction with its history repair; then proof that the
+//! runner, newest first, each in a transaction with its history repair; then proof that the
 //! target no longer holds what the migrations added.
 
 use std::{collections::BTreeSet, path::Path};
 
 use crate::{
-    catalog::CatalogSnapshot,
+    analysis::catalog::CatalogSnapshot,
     flags::DbRollback,
-    migrations::{self, MigrationPlan},
-    postgres::{EphemeralPostgres, PgOptions},
-    remote::{self, Mode, Target},
+    pg::{EphemeralPostgres, PgOptions},
     report::{run_command, Check, Outcome, Report, Status},
-    supabase_cli::SupabaseCli,
-    supabase_layer,
+    runner::MigrationPlan,
+    supabase::cli::SupabaseCli,
+    target::{Mode, Target},
 };
 
 impl DbRollback {
@@ -23,7 +22,7 @@ impl DbRollback {
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-        let lock_timeout = remote::parse_duration(&self.lock_timeout)?;
+        let lock_timeout = crate::target::parse_duration(&self.lock_timeout)?;
         rollback(&target, &self.project.supabase_dir, &self.restore.options(), lock_timeout, self.yes, report).await
     }
 }
@@ -37,11 +36,11 @@ pub async fn rollback(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     report.note(format!("target {}", target.describe()));
-    let dir = migrations::scan(supabase_dir)?;
+    let dir = crate::runner::scan(supabase_dir)?;
     let plan = MigrationPlan::new(supabase_dir, &dir, None)?;
     let mut conn = target.connect_for_changes(&format!("{}ms", lock_timeout.as_millis())).await?;
-    let applied = migrations::applied_versions(&mut conn).await?;
-    let to_roll: Vec<&migrations::MigrationFile> =
+    let applied = crate::runner::applied_versions(&mut conn).await?;
+    let to_roll: Vec<&crate::runner::MigrationFile> =
         plan.pending.iter().rev().filter(|f| applied.iter().any(|(v, _, _)| v == &f.version)).collect();
     if to_roll.is_empty() {
         report.push(
@@ -57,7 +56,11 @@ pub async fn rollback(
             .value(to_roll.len())
             .detail(names.join("\n")),
     );
-    remote::confirm(&format!("About to roll back {} on {}", names.join(", "), target.describe()), &target.name(), yes)?;
+    crate::target::confirm(
+        &format!("About to roll back {} on {}", names.join(", "), target.describe()),
+        &target.name(),
+        yes,
+    )?;
 
     // What the migrations add, learnt on an ephemeral copy of the baseline.
     let added = added_objects(&plan, restore).await?;
@@ -71,8 +74,8 @@ pub async fn rollback(
         let id = format!("rollback.apply.{}", file.version);
         let title = format!("rollback of {} applies", file.file_name());
         let result = match &cli {
-            None => migrations::roll_back(&mut conn, &file.version, script).await,
-            Some(_) => migrations::run_rollback_script(&mut conn, &file.version, script).await,
+            None => crate::runner::roll_back(&mut conn, &file.version, script).await,
+            Some(_) => crate::runner::run_rollback_script(&mut conn, &file.version, script).await,
         };
         if let Err(e) = result {
             report.push(Check::new(id, title, Status::Fail).detail(e.to_string()));
@@ -103,14 +106,14 @@ async fn added_objects(plan: &MigrationPlan, restore: &PgOptions) -> anyhow::Res
     let pg = EphemeralPostgres::start(restore).await?;
     let result = async {
         let mut conn = pg.connect().await?;
-        supabase_layer::install(&mut conn).await?;
+        crate::supabase::layer::install(&mut conn).await?;
         let mut conn = pg.connect().await?;
         for f in &plan.baseline {
-            migrations::apply(&mut conn, f).await?;
+            crate::runner::apply(&mut conn, f).await?;
         }
         let before = CatalogSnapshot::take(&mut conn).await?;
         for f in &plan.pending {
-            migrations::apply(&mut conn, f).await?;
+            crate::runner::apply(&mut conn, f).await?;
         }
         let after = CatalogSnapshot::take(&mut conn).await?;
         anyhow::Ok(after.objects.keys().filter(|k| !before.objects.contains_key(*k)).cloned().collect())

@@ -4,11 +4,10 @@
 use std::collections::BTreeSet;
 
 use crate::{
-    catalog::{CatalogSnapshot, Difference},
-    data_snapshot::DataSnapshot,
+    analysis::catalog::{CatalogSnapshot, Difference},
+    analysis::data_snapshot::DataSnapshot,
     flags::DbRollbackTest,
     local_db::LocalDatabase,
-    migrations,
     report::{run_command, Check, Outcome, Report, Status},
 };
 
@@ -90,7 +89,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
         keeps.extend(kept_objects(&std::fs::read_to_string(script)?));
         let id = format!("rollback.apply.{}", file.version);
         let title = format!("rollback of {} applies", file.file_name());
-        match migrations::roll_back(&mut db.conn, &file.version, script).await {
+        match crate::runner::roll_back(&mut db.conn, &file.version, script).await {
             Ok(applied) => report.push(Check::new(id, title, Status::Pass).value(format!(
                 "{} statement(s) in {} ms",
                 applied.statements,
@@ -104,7 +103,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
         }
     }
     report.record(timer);
-    let history = migrations::applied_versions(&mut db.conn).await?;
+    let history = crate::runner::applied_versions(&mut db.conn).await?;
     let left: Vec<&str> = db
         .plan
         .pending

@@ -3,11 +3,9 @@
 use std::path::Path;
 
 use crate::{
-    checks,
     flags::DbValidate,
-    migrations,
-    remote::{self, Target},
     report::{run_command, Check, Outcome, Report, Status},
+    target::Target,
 };
 
 impl DbValidate {
@@ -24,7 +22,7 @@ impl DbValidate {
 /// Pre checks and drift on `target` in a session that cannot write; returns the pending versions.
 pub async fn validate(target: &Target, supabase_dir: &Path, report: &mut Report) -> anyhow::Result<Vec<String>> {
     report.note(format!("target {} (read-only session)", target.describe()));
-    let dir = migrations::scan(supabase_dir)?;
+    let dir = crate::runner::scan(supabase_dir)?;
     let mut conn = target.connect_read_only().await?;
     let read_only: String = sqlx::query_scalar("SHOW default_transaction_read_only").fetch_one(&mut conn).await?;
     report.push(
@@ -32,7 +30,7 @@ pub async fn validate(target: &Target, supabase_dir: &Path, report: &mut Report)
             .value(format!("default_transaction_read_only = {read_only}")),
     );
     let timer = report.phase("pre checks");
-    let results = checks::run(&mut conn, supabase_dir, "pre").await?;
+    let results = crate::analysis::checks::run(&mut conn, supabase_dir, "pre").await?;
     report.record(timer);
     if results.is_empty() {
         report.push(Check::new("pre.checks", "pre checks", Status::Skip).detail("no files in checks/pre"));
@@ -41,7 +39,7 @@ pub async fn validate(target: &Target, supabase_dir: &Path, report: &mut Report)
         report.push(c);
     }
     estimate(&mut conn, Path::new("rehearsal.json"), report).await?;
-    remote::drift(&mut conn, &dir, report).await
+    crate::target::drift(&mut conn, &dir, report).await
 }
 
 /// Backfill time and WAL for the target's row count, from the throughput `db-rehearse` measured.
@@ -53,7 +51,7 @@ async fn estimate(conn: &mut sqlx::PgConnection, summary: &Path, report: &mut Re
         );
         return Ok(());
     };
-    let s: crate::rehearse::RehearsalSummary = serde_json::from_str(&text)?;
+    let s: crate::db_rehearse::RehearsalSummary = serde_json::from_str(&text)?;
     let rows: Option<f64> = sqlx::query_scalar("SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)")
         .bind(&s.table)
         .fetch_optional(&mut *conn)

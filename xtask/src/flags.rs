@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::postgres::{Backend, PgOptions};
+use crate::pg::{Backend, PgOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,11 +22,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Runbook phase 2 on an ephemeral Postgres: baseline, test data, pre checks, pending
-    /// migrations, post checks and the app smoke
+    /// runner, post checks and the app smoke
     DbLocalTest(DbLocalTest),
     /// Prove the rollback scripts restore the exact previous schema and data, and re-apply cleanly
     DbRollbackTest(DbRollbackTest),
-    /// Row-level security access matrix before and after the pending migrations, RPC probes, lints
+    /// Row-level security access matrix before and after the pending runner, RPC probes, lints
     DbRls(DbRls),
     /// Remove leftovers of killed runs: our labelled containers and xtask-pg-* clusters whose
     /// owning process is gone (nothing else)

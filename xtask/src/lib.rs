@@ -1,33 +1,25 @@
 //! Database safety tooling for Supabase projects, as a library so tests drive the same code the
 //! `cargo xtask` binary runs. `main.rs` only parses flags and dispatches.
 
-pub mod backup;
+pub mod analysis;
 pub mod bench;
-pub mod catalog;
-pub mod checks;
-pub mod data_snapshot;
 pub mod db_backup;
 pub mod db_clean;
 pub mod db_local_test;
 pub mod db_push;
+pub mod db_rehearse;
 pub mod db_rls;
 pub mod db_rollback;
 pub mod db_rollback_test;
 pub mod db_validate;
 pub mod db_verify;
 pub mod flags;
-pub mod lints;
 pub mod local_db;
-pub mod migrations;
-pub mod notices;
-pub mod postgres;
-pub mod rehearse;
-pub mod remote;
+pub mod pg;
 pub mod report;
-pub mod rls;
-pub mod sql_split;
-pub mod supabase_cli;
-pub mod supabase_layer;
+pub mod runner;
+pub mod supabase;
+pub mod target;
 
 use report::Outcome;
 

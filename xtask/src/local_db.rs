@@ -1,6 +1,6 @@
 //! The steps db-local-test, db-rollback-test and db-rls share, each recorded as checks:
 //! start Postgres, install the Supabase layer, apply the baseline, load test data, run a phase of
-//! the project's checks, apply the pending migrations, run the app smoke.
+//! the project's checks, apply the pending runner, run the app smoke.
 
 use std::path::{Path, PathBuf};
 
@@ -8,20 +8,17 @@ use anyhow::Context;
 use sqlx::PgConnection;
 
 use crate::{
-    catalog::CatalogSnapshot,
-    checks,
+    analysis::catalog::CatalogSnapshot,
     flags::DbLocalTest,
-    lints,
-    migrations::{self, MigrationDir, MigrationFile, MigrationPlan},
-    postgres::EphemeralPostgres,
+    pg::EphemeralPostgres,
     report::{Check, Report, Status},
-    rls, supabase_layer,
+    runner::{MigrationDir, MigrationFile, MigrationPlan},
 };
 
 /// What RLS looks like at one moment: who reaches what, and the lint findings.
 pub struct RlsState {
-    pub matrix: rls::AccessMatrix,
-    pub lints: std::collections::BTreeSet<lints::Finding>,
+    pub matrix: crate::analysis::rls::AccessMatrix,
+    pub lints: std::collections::BTreeSet<crate::analysis::lints::Finding>,
     pub catalog: CatalogSnapshot,
 }
 
@@ -42,7 +39,7 @@ impl LocalDatabase {
     /// (no Postgres, unreadable folder) are errors; problems in the project are failed checks.
     pub async fn start(flags: &DbLocalTest, report: &mut Report) -> anyhow::Result<LocalDatabase> {
         let supabase_dir = flags.project.supabase_dir.clone();
-        let dir = migrations::scan(&supabase_dir)?;
+        let dir = crate::runner::scan(&supabase_dir)?;
         report_dir(&dir, report);
         let plan = MigrationPlan::new(&supabase_dir, &dir, flags.since.as_deref())?;
         report.push(
@@ -76,11 +73,11 @@ impl LocalDatabase {
 
         let mut conn = pg.connect().await?;
         let timer = report.phase("install Supabase layer");
-        supabase_layer::install(&mut conn).await?;
+        crate::supabase::layer::install(&mut conn).await?;
         report.record(timer);
         report.push(
             Check::new("env.supabase_layer", "Supabase roles, auth schema and history table", Status::Pass)
-                .value(supabase_layer::version()),
+                .value(crate::supabase::layer::version()),
         );
         // A fresh connection picks up the database-level search_path the layer sets.
         let conn = pg.connect().await?;
@@ -199,7 +196,7 @@ impl LocalDatabase {
     /// that says so.
     pub async fn run_checks(&mut self, phase: &str, prefix: &str, report: &mut Report) -> anyhow::Result<()> {
         let timer = report.phase(&format!("{phase} checks"));
-        let results = checks::run(&mut self.conn, &self.supabase_dir, phase).await?;
+        let results = crate::analysis::checks::run(&mut self.conn, &self.supabase_dir, phase).await?;
         report.record(timer);
         if results.is_empty() {
             let folder = self.supabase_dir.join("checks").join(phase);
@@ -214,7 +211,7 @@ impl LocalDatabase {
         Ok(())
     }
 
-    /// Applies the pending migrations, one check per file; false if one failed.
+    /// Applies the pending runner, one check per file; false if one failed.
     pub async fn apply_pending(&mut self, id_prefix: &str, report: &mut Report) -> anyhow::Result<bool> {
         let timer = report.phase("apply pending migrations");
         let files = self.plan.pending.clone();
@@ -222,7 +219,7 @@ impl LocalDatabase {
             timer.set_message(file.file_name());
             let id = format!("{id_prefix}.{}", file.version);
             let title = format!("{} applies", file.file_name());
-            match migrations::apply(&mut self.conn, file).await {
+            match crate::runner::apply(&mut self.conn, file).await {
                 Ok(applied) => {
                     let notices: Vec<String> =
                         applied.notices.iter().map(|n| format!("{}: {}", n.severity, n.message)).collect();
@@ -247,7 +244,7 @@ impl LocalDatabase {
                     );
                 }
                 Err(e) => {
-                    let left = migrations::applied_versions(&mut self.conn).await?;
+                    let left = crate::runner::applied_versions(&mut self.conn).await?;
                     let recorded = left.iter().any(|(v, _, _)| v == &file.version);
                     let mut detail = format!("{e}");
                     for n in &e.notices {
@@ -300,8 +297,10 @@ impl LocalDatabase {
         report: &mut Report,
     ) -> anyhow::Result<RlsState> {
         let timer = report.phase(&format!("access matrix ({label})"));
-        let matrix = rls::AccessMatrix::compute(&mut self.conn, &self.exposed_schemas, like.map(|l| &l.matrix)).await?;
-        let lints = lints::run(&mut self.conn, &self.exposed_schemas).await?;
+        let matrix =
+            crate::analysis::rls::AccessMatrix::compute(&mut self.conn, &self.exposed_schemas, like.map(|l| &l.matrix))
+                .await?;
+        let lints = crate::analysis::lints::run(&mut self.conn, &self.exposed_schemas).await?;
         let catalog = CatalogSnapshot::take(&mut self.conn).await?;
         let took = report.record(timer);
         report.push(Check::new(format!("rls.state.{label}"), format!("access matrix {label}"), Status::Info).value(
@@ -319,9 +318,9 @@ impl LocalDatabase {
     /// Compares two states: access per table (`<prefix>.<table>`), and, with `lint`, the lints.
     pub fn rls_compare(&self, before: &RlsState, after: &RlsState, prefix: &str, declared: bool, report: &mut Report) {
         let declared = if declared {
-            rls::Declared::parse(self.plan.pending.iter().map(|f| f.text.as_str()))
+            crate::analysis::rls::Declared::parse(self.plan.pending.iter().map(|f| f.text.as_str()))
         } else {
-            rls::Declared::default()
+            crate::analysis::rls::Declared::default()
         };
         for (table, why) in &declared.widens {
             report.push(
@@ -335,7 +334,7 @@ impl LocalDatabase {
                     .detail(why.clone()),
             );
         }
-        for check in rls::compare(&before.matrix, &after.matrix, &declared, prefix) {
+        for check in crate::analysis::rls::compare(&before.matrix, &after.matrix, &declared, prefix) {
             report.push(check);
         }
         for t in &after.matrix.untracked {
@@ -350,7 +349,7 @@ impl LocalDatabase {
     /// SECURITY DEFINER functions the API roles may call.
     pub fn lint_compare(&self, before: &RlsState, after: &RlsState, report: &mut Report) {
         let changed = before.catalog.diff(&after.catalog).iter().map(|d| d.name().to_string()).collect();
-        for check in lints::compare(&before.lints, &after.lints, &changed) {
+        for check in crate::analysis::lints::compare(&before.lints, &after.lints, &changed) {
             report.push(check);
         }
     }
@@ -401,7 +400,7 @@ pub fn exposed_schemas(supabase_dir: &Path) -> anyhow::Result<Vec<String>> {
         .unwrap_or_default();
     let schemas: Vec<String> = schemas
         .into_iter()
-        .filter(|s| !crate::catalog::MANAGED_SCHEMAS.contains(&s.as_str()) && s != "graphql_public")
+        .filter(|s| !crate::analysis::catalog::MANAGED_SCHEMAS.contains(&s.as_str()) && s != "graphql_public")
         .collect();
     Ok(if schemas.is_empty() { vec!["public".to_string()] } else { schemas })
 }
@@ -426,11 +425,11 @@ pub async fn apply_all(
     conn: &mut PgConnection,
     files: &[MigrationFile],
     timer: &crate::report::PhaseTimer,
-) -> Result<Vec<migrations::Applied>, migrations::ApplyError> {
+) -> Result<Vec<crate::runner::Applied>, crate::runner::ApplyError> {
     let mut applied = Vec::new();
     for file in files {
         timer.set_message(file.file_name());
-        applied.push(migrations::apply(conn, file).await?);
+        applied.push(crate::runner::apply(conn, file).await?);
     }
     Ok(applied)
 }

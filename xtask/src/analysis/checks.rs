@@ -8,7 +8,7 @@ use sqlx::{Connection, PgConnection};
 
 use crate::{
     report::{Check, Status},
-    sql_split,
+    runner::sql_split,
 };
 
 /// The check files of one phase (`pre`, `post`…), sorted by name. A missing folder has none.

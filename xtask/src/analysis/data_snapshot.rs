@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use sqlx::PgConnection;
 
-use crate::catalog::CatalogSnapshot;
+use crate::analysis::catalog::CatalogSnapshot;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DataSnapshot {

@@ -6,7 +6,7 @@ use anyhow::Context;
 use sqlx::{Connection, PgConnection};
 
 /// The layer's SQL, versioned in its first line.
-pub const SQL: &str = include_str!("../sql/supabase_layer.sql");
+pub const SQL: &str = include_str!("../../sql/supabase_layer.sql");
 
 /// `supabase-layer vN`, from the SQL's first line.
 pub fn version() -> &'static str {

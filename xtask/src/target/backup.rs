@@ -16,12 +16,11 @@ use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
 
 use crate::{
-    catalog::{CatalogSnapshot, MANAGED_SCHEMAS},
-    postgres::{self, EphemeralPostgres, PgOptions},
-    remote::{Mode, Target},
+    analysis::catalog::{CatalogSnapshot, MANAGED_SCHEMAS},
+    pg::{EphemeralPostgres, PgOptions},
     report::{Check, Report, Status},
-    supabase_cli::SupabaseCli,
-    supabase_layer,
+    supabase::cli::SupabaseCli,
+    target::{Mode, Target},
 };
 
 pub const FILES: [&str; 3] = ["roles.sql", "schema.sql", "data.sql"];
@@ -158,8 +157,8 @@ async fn count_rows(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String, 
 /// pg_dumpall/pg_dump by hand; the data and the counts come from one exported snapshot.
 async fn dump_direct(target: &Target, dir: &Path) -> anyhow::Result<BTreeMap<String, i64>> {
     let (url, password) = split_password(&target.url)?;
-    let pg_dump = postgres::find_pg_tool("pg_dump")?;
-    let pg_dumpall = postgres::find_pg_tool("pg_dumpall")?;
+    let pg_dump = crate::pg::find_pg_tool("pg_dump")?;
+    let pg_dumpall = crate::pg::find_pg_tool("pg_dumpall")?;
     let excluded: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| format!("--exclude-schema={s}")).collect();
 
     let roles = run_tool(&pg_dumpall, &["--roles-only", "--no-role-passwords", "-d", &url], &password)?;
@@ -209,7 +208,7 @@ fn run_tool(tool: &Path, args: &[&str], password: &str) -> anyhow::Result<String
         .output()
         .with_context(|| format!("running {name}"))?;
     if !out.status.success() {
-        bail!("{name} failed ({}): {}", out.status, postgres::redact_text(&String::from_utf8_lossy(&out.stderr)));
+        bail!("{name} failed ({}): {}", out.status, crate::pg::redact_text(&String::from_utf8_lossy(&out.stderr)));
     }
     Ok(String::from_utf8_lossy(&out.stdout).to_string())
 }
@@ -301,9 +300,9 @@ async fn restore(dir: &Path, pg: &PgOptions) -> anyhow::Result<(BTreeMap<String,
     let db = EphemeralPostgres::start(pg).await?;
     let result = async {
         let mut conn = db.connect().await?;
-        supabase_layer::install(&mut conn).await?;
+        crate::supabase::layer::install(&mut conn).await?;
         widen_auth_users(&mut conn, &std::fs::read_to_string(dir.join(FILES[2]))?).await?;
-        let psql = postgres::find_pg_tool("psql")?;
+        let psql = crate::pg::find_pg_tool("psql")?;
         let (url, password) = split_password(db.url())?;
         let p = |name: &str| dir.join(name).display().to_string();
         // As Supabase's restore guide: one transaction, triggers and FKs off while data loads.

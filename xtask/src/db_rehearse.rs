@@ -17,11 +17,10 @@ use sqlx::{Connection, PgConnection};
 use crate::{
     flags::DbRehearse,
     local_db::LocalDatabase,
-    migrations::{self, MigrationFile},
-    postgres::redact,
-    remote,
+    pg::redact,
     report::{run_command, Check, Outcome, Report, Status},
-    sql_split::Statement,
+    runner::sql_split::Statement,
+    runner::MigrationFile,
 };
 
 /// What the rehearsal learnt, for `db-validate`'s production estimates.
@@ -81,7 +80,7 @@ impl DbRehearse {
         } else {
             fast_load(db, local.data.size(), report).await?;
         }
-        let max_blocking = remote::parse_duration(&self.max_blocking)?;
+        let max_blocking = crate::target::parse_duration(&self.max_blocking)?;
         // The app's queries are ours (app crate); another project gets no speed comparison.
         let (queries, user) = match db.app_missing {
             None => app::queries::for_busiest_user(&mut db.conn).await?,
@@ -149,7 +148,7 @@ impl DbRehearse {
 
 /// Row counts and fan-out of production, read-only, as generator sizes.
 async fn shape_like(url: &str, seed: u64, report: &mut Report) -> anyhow::Result<crate::flags::Data> {
-    let target = remote::Target { mode: remote::Mode::Direct, url: url.to_string() };
+    let target = crate::target::Target { mode: crate::target::Mode::Direct, url: url.to_string() };
     let mut conn = target.connect_read_only().await?;
     let (users, convs, msgs): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM public.users), (SELECT count(*) FROM public.conversations), (SELECT count(*) FROM public.messages)",
@@ -253,7 +252,7 @@ async fn trace_file(
 ) -> anyhow::Result<Vec<Traced>> {
     let statements = file.statements();
     let atomic = !statements.iter().any(Statement::is_non_transactional);
-    let mut probe = crate::postgres::connect(url).await?;
+    let mut probe = crate::pg::connect(url).await?;
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *conn).await?;
     sqlx::raw_sql("RESET ALL").execute(&mut *conn).await?;
     if atomic {
@@ -337,7 +336,7 @@ async fn trace_file(
         probe_times.push(probed.elapsed());
         traced.push(Traced {
             line: stmt.line,
-            sql: migrations::excerpt(&stmt.sql),
+            sql: crate::runner::excerpt(&stmt.sql),
             duration,
             rows,
             wal_bytes,
@@ -352,7 +351,7 @@ async fn trace_file(
         }
     }
     // The trace is the application: the history row, then the commit, as the runner does.
-    migrations::record_applied(conn, file).await?;
+    crate::runner::record_applied(conn, file).await?;
     if atomic {
         sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
         // Hold times: from each statement's start to the end of the transaction.
@@ -498,7 +497,7 @@ async fn time_queries(
 ) -> anyhow::Result<BTreeMap<String, Timing>> {
     let mut out = BTreeMap::new();
     let Some(user) = user else { return Ok(out) };
-    let mut conn = crate::postgres::connect(url).await?;
+    let mut conn = crate::pg::connect(url).await?;
     for q in queries {
         let claims = serde_json::json!({"sub": user.to_string(), "role": "authenticated"}).to_string();
         let mut samples = Vec::new();

@@ -3,6 +3,8 @@
 //! from `--db-url` or the link metadata plus `SUPABASE_DB_PASSWORD`). Also the read-only session
 //! the checks run in, and drift between local migrations and the target's history.
 
+pub mod backup;
+
 use std::{path::Path, str::FromStr};
 
 use anyhow::{bail, Context};
@@ -11,9 +13,9 @@ use url::Url;
 
 use crate::{
     flags::TargetArgs,
-    migrations::{self, MigrationDir},
-    postgres::redact,
+    pg::redact,
     report::{Check, Report, Status},
+    runner::MigrationDir,
 };
 
 #[derive(Debug, Clone)]
@@ -41,7 +43,7 @@ impl Target {
             Url::parse(&url).context("the target URL is not a postgres:// URL")?;
             return Ok(Target { mode: Mode::Direct, url });
         }
-        crate::supabase_cli::ensure_installed()?;
+        crate::supabase::cli::ensure_installed()?;
         let temp = supabase_dir.join(".temp");
         let project_ref = std::fs::read_to_string(temp.join("project-ref"))
             .map(|s| s.trim().to_string())
@@ -124,9 +126,9 @@ impl Target {
 
 /// Versions applied on the target versus local files: drift checks, and the pending list.
 pub async fn drift(conn: &mut PgConnection, dir: &MigrationDir, report: &mut Report) -> anyhow::Result<Vec<String>> {
-    let applied = migrations::applied_versions(conn).await?;
+    let applied = crate::runner::applied_versions(conn).await?;
     let newest = applied.iter().map(|(v, _, _)| v.clone()).max_by_key(|v| v.parse::<u128>().unwrap_or(0));
-    let local: Vec<&migrations::MigrationFile> = dir.files.iter().collect();
+    let local: Vec<&crate::runner::MigrationFile> = dir.files.iter().collect();
 
     let missing: Vec<String> = applied
         .iter()
@@ -141,9 +143,9 @@ pub async fn drift(conn: &mut PgConnection, dir: &MigrationDir, report: &mut Rep
     ));
 
     let newest_n = newest.as_deref().map(|n| n.parse::<u128>().unwrap_or(0));
-    let not_applied: Vec<&migrations::MigrationFile> =
+    let not_applied: Vec<&crate::runner::MigrationFile> =
         local.iter().copied().filter(|f| !applied.iter().any(|(v, _, _)| v == &f.version)).collect();
-    let older = |f: &migrations::MigrationFile| newest_n.is_some_and(|n| f.version.parse::<u128>().unwrap_or(0) < n);
+    let older = |f: &crate::runner::MigrationFile| newest_n.is_some_and(|n| f.version.parse::<u128>().unwrap_or(0) < n);
     let out_of_order: Vec<String> = not_applied.iter().filter(|f| older(f)).map(|f| f.file_name()).collect();
     report.push(check(
         "drift.out_of_order",

@@ -1,0 +1,2 @@
+create table public.notes (id bigint primary key, owner uuid);
+create policy notes_owner on public.notes for select using (owner = (select auth.uid()));

@@ -1,0 +1,1 @@
+create function public.bump() returns int language sql security definer as 'select 1';

@@ -1,0 +1,1 @@
+create function public.bump() returns int language sql security definer set search_path = '' as 'select 1';

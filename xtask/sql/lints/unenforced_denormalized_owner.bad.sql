@@ -1,0 +1,2 @@
+create table public.folders (id bigint primary key, owner_id uuid not null);
+create table public.notes (id bigint primary key, folder_id bigint not null references public.folders (id), owner_id uuid not null);

@@ -1,0 +1,3 @@
+create table public.folders (id bigint primary key, owner_id uuid not null, unique (id, owner_id));
+create table public.notes (id bigint primary key, folder_id bigint not null references public.folders (id), owner_id uuid not null,
+  foreign key (folder_id, owner_id) references public.folders (id, owner_id));

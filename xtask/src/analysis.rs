@@ -1,0 +1,8 @@
+//! What a database state is, read from Postgres and judged: catalog and data snapshots, the
+//! project's check files, Supabase-style lints and the row-level security matrix.
+
+pub mod catalog;
+pub mod checks;
+pub mod data_snapshot;
+pub mod lints;
+pub mod rls;

@@ -1,0 +1,178 @@
+//! Judging a lock trace: which statements block the app longer than allowed, and what to do
+//! instead. Hints are data (id, condition on the traced facts, effect, workaround, bad and good
+//! example SQL in `xtask/sql/hints/`); the examples are traced by a test so each condition is
+//! proven against what Postgres really locks.
+
+use std::time::Duration;
+
+use super::{lock_mode::LockMode, trace::Traced};
+use crate::report::{Check, Status};
+
+pub struct Hint {
+    pub id: &'static str,
+    /// Whether the hint explains this traced statement (facts only: its SQL and its locks).
+    pub applies: fn(&Traced) -> bool,
+    pub effect: &'static str,
+    pub workaround: &'static str,
+    pub bad: &'static str,
+    pub good: &'static str,
+}
+
+fn has(t: &Traced, words: &str) -> bool {
+    t.normalized_sql().contains(words)
+}
+
+fn takes(t: &Traced, mode: LockMode) -> bool {
+    t.acquired.iter().any(|(_, m)| *m == mode)
+}
+
+/// Most specific first; the last one explains any lock that blocks the app.
+pub const HINTS: &[Hint] = &[
+    Hint {
+        id: "validate-foreign-key-later",
+        applies: |t| takes(t, LockMode::ShareRowExclusive) && has(t, "FOREIGN KEY") && !has(t, "NOT VALID"),
+        effect: "checks every existing row while holding SHARE ROW EXCLUSIVE on both tables: their writes wait",
+        workaround: "add the foreign key NOT VALID and VALIDATE CONSTRAINT it in a later file (VALIDATE takes only SHARE UPDATE EXCLUSIVE)",
+        bad: include_str!("../../sql/hints/validate-foreign-key-later.bad.sql"),
+        good: include_str!("../../sql/hints/validate-foreign-key-later.good.sql"),
+    },
+    Hint {
+        id: "check-before-set-not-null",
+        applies: |t| takes(t, LockMode::AccessExclusive) && has(t, "SET NOT NULL"),
+        effect: "scans the whole table under ACCESS EXCLUSIVE: reads and writes wait",
+        workaround: "add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in a later file, then SET NOT NULL (it skips the scan)",
+        bad: include_str!("../../sql/hints/check-before-set-not-null.bad.sql"),
+        good: include_str!("../../sql/hints/check-before-set-not-null.good.sql"),
+    },
+    Hint {
+        id: "create-index-concurrently",
+        applies: |t| takes(t, LockMode::Share) && has(t, "INDEX") && !has(t, "CONCURRENTLY"),
+        effect: "builds the index under SHARE: inserts, updates and deletes wait until it is done",
+        workaround: "CREATE INDEX CONCURRENTLY in a file of its own (and ADD CONSTRAINT … USING INDEX for a unique key)",
+        bad: include_str!("../../sql/hints/create-index-concurrently.bad.sql"),
+        good: include_str!("../../sql/hints/create-index-concurrently.good.sql"),
+    },
+    Hint {
+        id: "alter-table-alone",
+        applies: |t| takes(t, LockMode::AccessExclusive) && has(t, "ALTER TABLE"),
+        effect: "its ACCESS EXCLUSIVE lock lasts until the file's transaction commits, through every later statement",
+        workaround: "keep the ALTER TABLE in a file of its own with only quick statements; fill new rows with a trigger and backfill in a later file",
+        bad: include_str!("../../sql/hints/alter-table-alone.bad.sql"),
+        good: include_str!("../../sql/hints/alter-table-alone.good.sql"),
+    },
+    Hint {
+        id: "lock-held-too-long",
+        applies: |t| t.acquired.iter().any(|(_, m)| !m.blocks().is_empty()),
+        effect: "holds a lock the app's reads or writes wait for",
+        workaround: "split the file so slow statements do not run while this lock is held; set lock_timeout",
+        bad: include_str!("../../sql/hints/lock-held-too-long.bad.sql"),
+        good: include_str!("../../sql/hints/lock-held-too-long.good.sql"),
+    },
+];
+
+/// The first hint that explains `t`, if any.
+pub fn hint_for(t: &Traced) -> Option<&'static Hint> {
+    HINTS.iter().find(|h| (h.applies)(t))
+}
+
+/// A failed check for every lock a statement held longer than `max_blocking` that blocks the
+/// app's reads or writes, with the hint that explains it.
+pub fn judge(file_name: &str, version: &str, traced: &[Traced], max_blocking: Duration) -> Vec<Check> {
+    let slowest = traced.iter().max_by_key(|t| t.duration).map(|t| t.sql.clone()).unwrap_or_default();
+    let mut checks = Vec::new();
+    for t in traced {
+        for (table, mode) in &t.acquired {
+            let blocks = mode.blocks();
+            if blocks.is_empty() || t.held <= max_blocking {
+                continue;
+            }
+            let ops: Vec<String> = blocks.iter().map(ToString::to_string).collect();
+            let advice = match hint_for(t) {
+                Some(h) => format!("{} [{}]: {}", h.effect, h.id, h.workaround),
+                None => String::new(),
+            };
+            checks.push(
+                Check::new(
+                    format!("rehearse.blocking.{version}.{}.{table}", t.line),
+                    "no statement blocks the app longer than --max-blocking",
+                    Status::Fail,
+                )
+                .value(format!("{:.1} s", t.held.as_secs_f64()))
+                .detail(format!(
+                    "{file_name}:{} `{}` holds {mode} on {table} for {:.1} s (until its transaction ends): it blocks {} there\n\
+                     safe pattern: {advice}; the slowest statement in this transaction: `{slowest}`",
+                    t.line,
+                    t.sql,
+                    t.held.as_secs_f64(),
+                    ops.join(", "),
+                )),
+            );
+        }
+    }
+    checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn traced(sql: &str, locks: &[LockMode], held_ms: u64) -> Traced {
+        Traced {
+            line: 3,
+            sql: sql.to_string(),
+            acquired: locks.iter().map(|m| ("notes".to_string(), *m)).collect(),
+            held: Duration::from_millis(held_ms),
+            duration: Duration::from_millis(held_ms),
+            ..Traced::default()
+        }
+    }
+
+    fn check(sql: &str, locks: &[LockMode], expected: Option<&str>) {
+        assert_eq!(hint_for(&traced(sql, locks, 0)).map(|h| h.id), expected, "{sql}");
+    }
+
+    #[test]
+    fn each_statement_gets_the_most_specific_hint() {
+        use LockMode::*;
+        check("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES p (id)", &[ShareRowExclusive], Some("validate-foreign-key-later"));
+        check("alter table t add constraint f foreign key (a) references p (id) not valid", &[ShareRowExclusive], Some("lock-held-too-long"));
+        check("ALTER TABLE t ALTER COLUMN a SET NOT NULL", &[AccessExclusive], Some("check-before-set-not-null"));
+        check("CREATE UNIQUE INDEX i ON t (a)", &[Share], Some("create-index-concurrently"));
+        check("create index concurrently i on t (a)", &[ShareUpdateExclusive], None);
+        check("ALTER TABLE t ADD COLUMN b int", &[AccessExclusive], Some("alter-table-alone"));
+        check("UPDATE t SET a = 1", &[RowExclusive], None);
+    }
+
+    #[test]
+    fn only_locks_that_block_and_outlast_the_limit_fail() {
+        use LockMode::*;
+        let limit = Duration::from_millis(100);
+        let cases: &[(LockMode, u64, usize)] =
+            &[(AccessExclusive, 500, 1), (AccessExclusive, 50, 0), (RowExclusive, 5_000, 0), (Share, 101, 1)];
+        for &(mode, held, failures) in cases {
+            let checks = judge("f.sql", "1", &[traced("ALTER TABLE t ADD COLUMN b int", &[mode], held)], limit);
+            assert_eq!(checks.len(), failures, "{mode} held {held} ms");
+        }
+    }
+
+    #[test]
+    fn the_detail_names_the_lock_what_it_blocks_and_the_fix() {
+        let checks = judge(
+            "f.sql",
+            "1",
+            &[traced("ALTER TABLE t ADD COLUMN b int", &[LockMode::AccessExclusive], 2_000)],
+            Duration::from_secs(1),
+        );
+        let detail = checks[0].detail.clone().unwrap_or_default();
+        assert!(detail.contains("AccessExclusiveLock on notes") && detail.contains("SELECT, INSERT, UPDATE, DELETE"));
+        assert!(detail.contains("safe pattern:") && detail.contains("[alter-table-alone]"), "{detail}");
+        assert_eq!(checks[0].id, "rehearse.blocking.1.3.notes");
+    }
+
+    #[test]
+    fn every_hint_has_both_examples() {
+        for h in HINTS {
+            assert!(!h.bad.trim().is_empty() && !h.good.trim().is_empty(), "{} lacks an example", h.id);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Ephemeral PostgreSQL: one type, three backends (a Docker container through testcontainers,
+//! the local server binaries in a temp dir, or a throwaway database on an existing server).
+//! Whatever is started is torn down on `close`, on drop (errors, panics) and on Ctrl-C.
+
+mod discovery;
+mod docker;
+mod leftovers;
+mod native;
+mod redact;
+mod url_db;
+
+use std::{
+    fmt,
+    path::PathBuf,
+    str::FromStr,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
+use testcontainers::{ContainerAsync, GenericImage};
+
+pub use discovery::{find_pg_bin, find_pg_tool};
+pub use leftovers::{process_alive, remove_labelled_containers, remove_leftover_clusters};
+pub use redact::{redact, redact_text};
+
+use docker::{docker_status, start_docker, DockerStatus};
+use native::{start_native, NativeCluster};
+use url_db::{start_url, ThrowawayDatabase};
+
+/// The official image, pinned (never `latest`).
+pub const DEFAULT_IMAGE: &str = "postgres:15.8";
+/// Every container we start carries this label; `db-clean` removes only containers that have it.
+pub const CONTAINER_LABEL: &str = "dev.supabase-xtask.ephemeral";
+/// The process that started a container or cluster: while it lives, it is not a leftover.
+pub const OWNER_LABEL: &str = "dev.supabase-xtask.owner-pid";
+const OWNER_FILE: &str = "owner.pid";
+const READY_LINE: &str = "database system is ready to accept connections";
+const SUPERUSER: &str = "postgres";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Docker if an engine answers and the image is present or can be pulled, else native.
+    Auto,
+    /// A container from `--image` (testcontainers).
+    Docker,
+    /// PostgreSQL server binaries on this machine (initdb + pg_ctl in a temp dir).
+    Native,
+    /// A throwaway database on the server at `--db-url` / `DATABASE_URL`.
+    Url,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Auto => "auto",
+            Backend::Docker => "docker",
+            Backend::Native => "native",
+            Backend::Url => "url",
+        })
+    }
+}
+
+/// How to get a Postgres: the flags every database command shares.
+#[derive(Debug, Clone, Default)]
+pub struct PgOptions {
+    pub backend: Option<Backend>,
+    pub image: Option<String>,
+    pub db_url: Option<String>,
+}
+
+impl PgOptions {
+    pub fn image(&self) -> String {
+        self.image
+            .clone()
+            .or_else(|| std::env::var("XTASK_PG_IMAGE").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| DEFAULT_IMAGE.to_string())
+    }
+}
+
+pub struct EphemeralPostgres {
+    url: String,
+    backend: Backend,
+    reason: String,
+    inner: Option<Inner>,
+}
+
+/// What a backend leaves on the machine while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Footprint {
+    Container(String),
+    Dir(PathBuf),
+    Database(String),
+    None,
+}
+
+enum Inner {
+    Docker(Box<ContainerAsync<GenericImage>>),
+    Native(NativeCluster),
+    Url(ThrowawayDatabase),
+}
+
+impl EphemeralPostgres {
+    /// Starts (or creates) a Postgres that accepts queries, choosing the backend as asked.
+    pub async fn start(opts: &PgOptions) -> anyhow::Result<EphemeralPostgres> {
+        let (backend, reason) = choose_backend(opts)?;
+        let started = Instant::now();
+        let (url, inner) = match backend {
+            Backend::Docker => start_docker(&opts.image()).await?,
+            Backend::Native => start_native().await?,
+            Backend::Url => start_url(opts).await?,
+            Backend::Auto => unreachable!("choose_backend resolves auto"),
+        };
+        let pg = EphemeralPostgres { url, backend, reason, inner: Some(inner) };
+        wait_until_queryable(&pg.url, Duration::from_secs(60))
+            .await
+            .with_context(|| format!("{backend} Postgres did not accept queries after {:?}", started.elapsed()))?;
+        Ok(pg)
+    }
+
+    /// Connection URL of the superuser (the database owner for the url backend).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// What to look for to prove teardown: the container id or the cluster's temp dir.
+    pub fn footprint(&self) -> Footprint {
+        match &self.inner {
+            Some(Inner::Docker(c)) => Footprint::Container(c.id().to_string()),
+            Some(Inner::Native(n)) => Footprint::Dir(n.dir.path().to_path_buf()),
+            Some(Inner::Url(t)) => Footprint::Database(t.name.clone()),
+            None => Footprint::None,
+        }
+    }
+
+    /// One line: which backend and why it was chosen.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    pub async fn connect(&self) -> anyhow::Result<PgConnection> {
+        connect(&self.url).await
+    }
+
+    /// Orderly teardown; drop does the same on error paths.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        match self.inner.take() {
+            Some(Inner::Docker(c)) => c.rm().await.context("removing the Postgres container")?,
+            Some(Inner::Native(n)) => n.stop()?,
+            Some(Inner::Url(t)) => t.drop_database().await?,
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+impl Drop for EphemeralPostgres {
+    fn drop(&mut self) {
+        match self.inner.take() {
+            // The container removes itself on drop; native clusters stop in their own Drop.
+            Some(Inner::Docker(c)) => drop(c),
+            Some(Inner::Native(n)) => drop(n),
+            Some(Inner::Url(t)) => {
+                // Drop cannot await: finish on a thread with its own runtime.
+                let _ = std::thread::spawn(move || {
+                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                        let _ = rt.block_on(t.drop_database());
+                    }
+                })
+                .join();
+            }
+            None => {}
+        }
+    }
+}
+
+pub async fn connect(url: &str) -> anyhow::Result<PgConnection> {
+    let opts = PgConnectOptions::from_str(url).context("parsing the connection URL")?;
+    PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(url)))
+}
+
+async fn wait_until_queryable(url: &str, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let attempt = async {
+            let mut conn = connect(url).await?;
+            sqlx::query_scalar::<_, i32>("select 1").fetch_one(&mut conn).await?;
+            conn.close().await?;
+            anyhow::Ok(())
+        };
+        match attempt.await {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+fn choose_backend(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
+    match opts.backend.unwrap_or(Backend::Auto) {
+        Backend::Docker => Ok((Backend::Docker, format!("--backend docker, image {}", opts.image()))),
+        Backend::Native => {
+            let bin = find_pg_bin()?;
+            Ok((Backend::Native, format!("--backend native, binaries in {}", bin.display())))
+        }
+        Backend::Url => Ok((Backend::Url, "--backend url: a throwaway database on that server".into())),
+        Backend::Auto => {
+            if opts.db_url.is_some() {
+                return Ok((Backend::Url, "--db-url given: a throwaway database on that server".into()));
+            }
+            let image = opts.image();
+            let docker = docker_status(&image);
+            match (&docker, find_pg_bin()) {
+                (DockerStatus::Ready, _) => {
+                    Ok((Backend::Docker, format!("Docker engine answers and image {image} is present")))
+                }
+                (why, Ok(bin)) => {
+                    Ok((Backend::Native, format!("{why}; using PostgreSQL binaries in {}", bin.display())))
+                }
+                (why, Err(_)) => bail!(
+                    "{why}, and no PostgreSQL server binaries (initdb, pg_ctl) were found on PATH, \
+                     in PG_BIN or in /usr/lib/postgresql/*/bin; install Docker or PostgreSQL 15, \
+                     or pass --db-url to use an existing server"
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The docker backend: a labelled container from the pinned image (testcontainers), removed on drop.
+
+use std::{fmt, process::Command, time::Duration};
+
+use anyhow::Context;
+use testcontainers::{
+    core::{IntoContainerPort, WaitFor},
+    runners::AsyncRunner,
+    GenericImage, ImageExt,
+};
+
+use super::{Inner, CONTAINER_LABEL, OWNER_LABEL, READY_LINE, SUPERUSER};
+
+pub(super) enum DockerStatus {
+    Ready,
+    NoEngine,
+    NoImage(String),
+}
+
+impl fmt::Display for DockerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DockerStatus::Ready => f.write_str("Docker is ready"),
+            DockerStatus::NoEngine => f.write_str("no Docker engine answered"),
+            DockerStatus::NoImage(image) => {
+                write!(f, "Docker answers but image {image} is not present and could not be pulled")
+            }
+        }
+    }
+}
+
+pub(super) fn docker_status(image: &str) -> DockerStatus {
+    let ok = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ok(&["info", "--format", "{{.ServerVersion}}"]) {
+        return DockerStatus::NoEngine;
+    }
+    if ok(&["image", "inspect", image]) {
+        return DockerStatus::Ready;
+    }
+    // A first run on a machine pulls the image: say so, it can take a while.
+    eprintln!(":: pulling {image} (only the first run on this machine does this)…");
+    if ok(&["pull", "--quiet", image]) {
+        DockerStatus::Ready
+    } else {
+        DockerStatus::NoImage(image.to_string())
+    }
+}
+
+pub(super) async fn start_docker(image: &str) -> anyhow::Result<(String, Inner)> {
+    let (name, tag) = match image.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => (image, "latest"),
+    };
+    let password = format!("xtask-{}", uuid::Uuid::new_v4().simple());
+    // The official image prints the ready line twice: from its init server (stdout), then from
+    // the real server (stderr). Waiting for both avoids connecting to the init server.
+    let container = GenericImage::new(name, tag)
+        .with_exposed_port(5432.tcp())
+        .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
+        .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
+        .with_env_var("POSTGRES_PASSWORD", &password)
+        // Throwaway data: initdb need not fsync (the official image passes these to initdb).
+        .with_env_var("POSTGRES_INITDB_ARGS", "--no-sync")
+        .with_label(CONTAINER_LABEL, "true")
+        .with_label(OWNER_LABEL, std::process::id().to_string())
+        .with_cmd(["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+        .with_startup_timeout(Duration::from_secs(120))
+        .start()
+        .await
+        .with_context(|| format!("starting a container from image {image}"))?;
+    let host = container.get_host().await?.to_string();
+    let host = if host == "localhost" { "127.0.0.1".to_string() } else { host };
+    let port = container.get_host_port_ipv4(5432).await?;
+    let url = format!("postgres://{SUPERUSER}:{password}@{host}:{port}/postgres");
+    Ok((url, Inner::Docker(Box::new(container))))
+}

@@ -1,0 +1,5 @@
+//! What Supabase is to a project's database: the platform layer a bare Postgres lacks, the CLI
+//! wrapper for linked projects, and how PostgREST acts for a signed-in user.
+
+pub mod cli;
+pub mod layer;
