@@ -201,3 +201,61 @@ async fn copy(conn: &mut PgConnection, statement: &str, data: String) -> sqlx::R
     copy.send(data.into_bytes()).await?;
     copy.finish().await
 }
+
+/// Production's row counts (users, conversations, messages), read-only.
+pub async fn row_counts(conn: &mut PgConnection) -> sqlx::Result<(i64, i64, i64)> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM public.users), (SELECT count(*) FROM public.conversations), \
+         (SELECT count(*) FROM public.messages)",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+impl FixtureSize {
+    /// The generator sizes that reproduce these row counts (at least two users).
+    pub fn like_counts(users: i64, conversations: i64, messages: i64, seed: u64) -> FixtureSize {
+        let users = users.max(2);
+        FixtureSize {
+            users: u32::try_from(users).unwrap_or(u32::MAX),
+            conversations_per_user: u32::try_from((conversations / users).max(1)).unwrap_or(u32::MAX),
+            messages_per_conversation: u32::try_from((messages / conversations.max(1)).max(1)).unwrap_or(u32::MAX),
+            seed,
+        }
+    }
+
+    pub fn messages(&self) -> u64 {
+        u64::from(self.users) * u64::from(self.conversations_per_user) * u64::from(self.messages_per_conversation)
+    }
+}
+
+impl FixtureStats {
+    pub fn rows(&self) -> u64 {
+        self.auth_users + self.users + self.conversations + self.messages
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_counts_reproduce_the_fan_out() {
+        let check = |counts: (i64, i64, i64), expected: (u32, u32, u32)| {
+            let s = FixtureSize::like_counts(counts.0, counts.1, counts.2, 1);
+            assert_eq!((s.users, s.conversations_per_user, s.messages_per_conversation), expected, "{counts:?}");
+        };
+        check((3, 6, 30), (3, 2, 5));
+        check((0, 0, 0), (2, 1, 1));
+        check((10, 5, 0), (10, 1, 1));
+    }
+
+    #[test]
+    fn same_seed_same_ids_other_seed_other_ids() {
+        let size = FixtureSize::default();
+        let a = Fixture::new(size);
+        assert_eq!(a.auth_id(3), Fixture::new(size).auth_id(3));
+        assert_ne!(a.auth_id(3), Fixture::new(FixtureSize { seed: 2, ..size }).auth_id(3));
+        assert_ne!(a.auth_id(3), a.auth_id(4));
+    }
+}

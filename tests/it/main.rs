@@ -10,6 +10,7 @@ mod auth_layer;
 mod backends;
 mod catalog;
 mod db_local_test;
+mod examples;
 mod linked;
 mod production;
 mod rehearse;

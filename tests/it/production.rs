@@ -58,8 +58,8 @@ fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
         target: target(pg),
         restore: restore(),
         out: backups.to_path_buf(),
-        max_backup_age: "1h".into(),
-        lock_timeout: "5s".into(),
+        max_backup_age: "1h".parse().unwrap(),
+        lock_timeout: "5s".parse().unwrap(),
         yes: true,
         rollback_on_failure: false,
     }
@@ -114,7 +114,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
         project: project(&dir),
         target: target(&prod),
         restore: restore(),
-        lock_timeout: "5s".into(),
+        lock_timeout: "5s".parse().unwrap(),
         yes: true,
     };
     flags.run_into(&mut report).await.expect("rollback");
@@ -254,7 +254,7 @@ async fn migration_blocked_by_a_lock_fails_on_lock_timeout_and_applies_nothing()
     sqlx::query("SELECT count(*) FROM public.messages").execute(&mut *tx).await.expect("read");
 
     let mut report = Report::quiet("db-push");
-    let flags = DbPush { lock_timeout: "1s".into(), ..push_flags(&dir, &prod, backups.path()) };
+    let flags = DbPush { lock_timeout: "1s".parse().unwrap(), ..push_flags(&dir, &prod, backups.path()) };
     flags.run_into(&mut report).await.expect("push");
     assert_fails_on(&report, "push.apply.20251116173500");
     let d = detail(&report, "push.apply.20251116173500");

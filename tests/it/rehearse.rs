@@ -18,7 +18,7 @@ fn rehearse(dir: &std::path::Path, summary: &std::path::Path) -> DbRehearse {
         conversations_per_user: 5,
         messages: 100_000,
         like: None,
-        max_blocking: "300ms".into(),
+        max_blocking: "300ms".parse().unwrap(),
         runs: 3,
         summary: summary.to_path_buf(),
     }

@@ -101,7 +101,7 @@ impl Bench {
                 conversations_per_user: 20,
                 messages,
                 like: None,
-                max_blocking: "1s".into(),
+                max_blocking: crate::flags::Span(Duration::from_secs(1)),
                 runs: 20,
                 summary: std::env::temp_dir().join(format!("xtask-bench-rehearsal-{messages}.json")),
             };
@@ -188,7 +188,7 @@ async fn seed_speed(supabase_dir: &std::path::Path, messages: u32) -> anyhow::Re
         for f in &plan.baseline {
             crate::runner::apply(&mut conn, f).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
-        let size = app::fixture::FixtureSize {
+        let size = crate::app_seam::FixtureSize {
             users: 1_000,
             conversations_per_user: 10,
             messages_per_conversation: (messages / 10_000).max(1),
@@ -196,9 +196,9 @@ async fn seed_speed(supabase_dir: &std::path::Path, messages: u32) -> anyhow::Re
         };
         let started = Instant::now();
         let mut tx = sqlx::Connection::begin(&mut conn).await?;
-        let stats = app::fixture::Fixture::new(size).load(&mut tx).await?;
+        let stats = crate::app_seam::load_fixture(&mut tx, size).await?;
         tx.commit().await?;
-        anyhow::Ok((stats.auth_users + stats.users + stats.conversations + stats.messages, started.elapsed()))
+        anyhow::Ok((stats.rows(), started.elapsed()))
     }
     .await;
     pg.close().await?;

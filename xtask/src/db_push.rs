@@ -19,8 +19,8 @@ impl DbPush {
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
         let target = Target::resolve(&self.target, dir)?;
-        let max_age = crate::target::parse_duration(&self.max_backup_age)?;
-        let lock_timeout = crate::target::parse_duration(&self.lock_timeout)?;
+        let max_age = self.max_backup_age.0;
+        let lock_timeout = self.lock_timeout.0;
 
         // 1. Validate.
         let pending = db_validate::validate(&target, dir, report).await?;
@@ -99,7 +99,7 @@ impl DbPush {
                 ok
             }
             Mode::Direct => {
-                let mut conn = target.connect_for_changes(&format!("{}ms", lock_timeout.as_millis())).await?;
+                let mut conn = target.connect_for_changes(lock_timeout).await?;
                 let mut ok = true;
                 for file in &files {
                     let id = format!("push.apply.{}", file.version);

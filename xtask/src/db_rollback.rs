@@ -22,7 +22,7 @@ impl DbRollback {
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-        let lock_timeout = crate::target::parse_duration(&self.lock_timeout)?;
+        let lock_timeout = self.lock_timeout.0;
         rollback(&target, &self.project.supabase_dir, &self.restore.options(), lock_timeout, self.yes, report).await
     }
 }
@@ -38,7 +38,7 @@ pub async fn rollback(
     report.note(format!("target {}", target.describe()));
     let dir = crate::runner::scan(supabase_dir)?;
     let plan = MigrationPlan::new(supabase_dir, &dir, None)?;
-    let mut conn = target.connect_for_changes(&format!("{}ms", lock_timeout.as_millis())).await?;
+    let mut conn = target.connect_for_changes(lock_timeout).await?;
     let applied = crate::runner::applied_versions(&mut conn).await?;
     let to_roll: Vec<&crate::runner::MigrationFile> =
         plan.pending.iter().rev().filter(|f| applied.iter().any(|(v, _, _)| v == &f.version)).collect();

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::{
     analysis::catalog::{CatalogSnapshot, Difference},
     analysis::data_snapshot::DataSnapshot,
+    app_seam,
     flags::DbRollbackTest,
     local_db::LocalDatabase,
     report::{run_command, Check, Outcome, Report, Status},
@@ -170,7 +171,7 @@ fn catalog_checks(diffs: &[Difference], keeps: &BTreeSet<String>, report: &mut R
 async fn data_checks(
     db: &mut LocalDatabase,
     d0: &DataSnapshot,
-    smoke: &[app::smoke::SmokeRun],
+    smoke: &[app_seam::SmokeRun],
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let d1 = match DataSnapshot::take_like(&mut db.conn, d0).await {
@@ -202,13 +203,7 @@ async fn data_checks(
 
     // New rows must be the app smoke's own writes; anything else was written by a migration or
     // its rollback and stayed.
-    let written: BTreeSet<String> = smoke
-        .iter()
-        .flat_map(|run| {
-            let w = &run.writes;
-            w.users.iter().chain(&w.conversations).chain(&w.messages).map(|id| id.to_string()).collect::<Vec<_>>()
-        })
-        .collect();
+    let written: BTreeSet<String> = smoke.iter().flat_map(app_seam::written_ids).collect();
     let (accounted, stray): (Vec<_>, Vec<_>) = cmp.added.iter().partition(|(_, key)| written.contains(key));
     let check = Check::new("rollback.data.new_rows", "rows added since are the app smoke's", Status::Pass);
     report.push(if stray.is_empty() {

@@ -94,8 +94,8 @@ pub struct Data {
 }
 
 impl Data {
-    pub fn size(&self) -> app::fixture::FixtureSize {
-        app::fixture::FixtureSize {
+    pub fn size(&self) -> crate::app_seam::FixtureSize {
+        crate::app_seam::FixtureSize {
             users: self.users,
             conversations_per_user: self.conversations_per_user,
             messages_per_conversation: self.messages_per_conversation,
@@ -215,10 +215,10 @@ pub struct DbPush {
     pub out: PathBuf,
     /// A verified backup younger than this counts (e.g. 30m, 1h)
     #[arg(long, value_name = "DURATION", default_value = "1h")]
-    pub max_backup_age: String,
+    pub max_backup_age: Span,
     /// How long a migration statement may wait for a lock before the push fails (direct mode)
     #[arg(long, value_name = "DURATION", default_value = "5s")]
-    pub lock_timeout: String,
+    pub lock_timeout: Span,
     /// Do not ask for confirmation (CI)
     #[arg(long)]
     pub yes: bool,
@@ -237,7 +237,7 @@ pub struct DbRollback {
     pub restore: RestorePg,
     /// How long a rollback statement may wait for a lock
     #[arg(long, value_name = "DURATION", default_value = "5s")]
-    pub lock_timeout: String,
+    pub lock_timeout: Span,
     /// Do not ask for confirmation (CI)
     #[arg(long)]
     pub yes: bool,
@@ -264,7 +264,7 @@ pub struct DbRehearse {
     pub like: Option<String>,
     /// A statement holding a lock that blocks the app's reads or writes longer than this fails
     #[arg(long, value_name = "DURATION", default_value = "1s")]
-    pub max_blocking: String,
+    pub max_blocking: Span,
     /// Runs per query for the speed comparison (the median is reported)
     #[arg(long, default_value_t = 20)]
     pub runs: usize,
@@ -295,4 +295,91 @@ pub struct Bench {
     /// Where the results go
     #[arg(long, value_name = "PATH", default_value = "BENCHMARKS.md")]
     pub out: PathBuf,
+}
+
+/// A duration flag (`500ms`, `90s`, `5m`, `1h`, `2d`): a typo fails while parsing flags, before
+/// anything starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(pub std::time::Duration);
+
+impl std::str::FromStr for Span {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Span, String> {
+        let text = text.trim();
+        let (num, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+        let n: u64 = num.parse().map_err(|_| format!("`{text}` is not a duration like 500ms, 90s, 5m or 1h"))?;
+        let secs = match unit {
+            "" | "s" => n,
+            "ms" => return Ok(Span(std::time::Duration::from_millis(n))),
+            "m" | "min" => n * 60,
+            "h" => n * 3600,
+            "d" => n * 86_400,
+            other => return Err(format!("unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d")),
+        };
+        Ok(Span(std::time::Duration::from_secs(secs)))
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.as_millis();
+        if !ms.is_multiple_of(1000) {
+            return write!(f, "{ms}ms");
+        }
+        let s = ms / 1000;
+        match s {
+            0 => f.write_str("0s"),
+            _ if s.is_multiple_of(86_400) => write!(f, "{}d", s / 86_400),
+            _ if s.is_multiple_of(3600) => write!(f, "{}h", s / 3600),
+            _ if s.is_multiple_of(60) => write!(f, "{}m", s / 60),
+            _ => write!(f, "{s}s"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::*;
+
+    fn check(text: &str, expected: Result<Duration, &str>) {
+        let got = text.parse::<Span>().map(|s| s.0);
+        match expected {
+            Ok(d) => assert_eq!(got, Ok(d), "{text}"),
+            Err(part) => assert!(got.as_ref().is_err_and(|e| e.contains(part)), "{text}: {got:?}"),
+        }
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        check("500ms", Ok(Duration::from_millis(500)));
+        check("90", Ok(Duration::from_secs(90)));
+        check("90s", Ok(Duration::from_secs(90)));
+        check("5m", Ok(Duration::from_secs(300)));
+        check("1h", Ok(Duration::from_secs(3600)));
+        check("2d", Ok(Duration::from_secs(172_800)));
+        check("1x", Err("unknown duration unit `x`"));
+        check("s", Err("is not a duration"));
+        check("1.5s", Err("unknown duration unit"));
+    }
+
+    #[test]
+    fn durations_print_as_typed() {
+        for text in ["500ms", "90s", "5m", "1h", "2d", "0s", "1500ms"] {
+            assert_eq!(text.parse::<Span>().map(|s| s.to_string()).as_deref(), Ok(text));
+        }
+    }
+
+    #[test]
+    fn a_typo_in_a_duration_flag_fails_before_anything_runs() {
+        let err = Cli::try_parse_from(["xtask", "db-rehearse", "--max-blocking", "1sec"]).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("--max-blocking") && e.contains("unknown duration unit")),
+            "{err:?}"
+        );
+        assert!(Cli::try_parse_from(["xtask", "db-rehearse", "--max-blocking", "250ms"]).is_ok());
+    }
 }

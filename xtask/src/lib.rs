@@ -2,6 +2,7 @@
 //! `cargo xtask` binary runs. `main.rs` only parses flags and dispatches.
 
 pub mod analysis;
+pub mod app_seam;
 pub mod bench;
 pub mod db_backup;
 pub mod db_clean;

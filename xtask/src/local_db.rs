@@ -2,25 +2,22 @@
 //! start Postgres, install the Supabase layer, apply the baseline, load test data, run a phase of
 //! the project's checks, apply the pending runner, run the app smoke.
 
-use std::path::{Path, PathBuf};
+mod rls_state;
+
+use std::path::PathBuf;
+
+pub use rls_state::RlsState;
 
 use anyhow::Context;
 use sqlx::PgConnection;
 
 use crate::{
-    analysis::catalog::CatalogSnapshot,
+    app_seam,
     flags::DbLocalTest,
     pg::EphemeralPostgres,
     report::{Check, Report, Status},
     runner::{MigrationDir, MigrationFile, MigrationPlan},
 };
-
-/// What RLS looks like at one moment: who reaches what, and the lint findings.
-pub struct RlsState {
-    pub matrix: crate::analysis::rls::AccessMatrix,
-    pub lints: std::collections::BTreeSet<crate::analysis::lints::Finding>,
-    pub catalog: CatalogSnapshot,
-}
 
 pub struct LocalDatabase {
     pub pg: EphemeralPostgres,
@@ -31,7 +28,7 @@ pub struct LocalDatabase {
     pub app_missing: Option<String>,
     /// The schemas the API exposes (`[api] schemas` in config.toml; default `public`).
     pub exposed_schemas: Vec<String>,
-    app_client: Option<app::Client>,
+    app_client: Option<app_seam::Client>,
 }
 
 impl LocalDatabase {
@@ -81,7 +78,7 @@ impl LocalDatabase {
         );
         // A fresh connection picks up the database-level search_path the layer sets.
         let conn = pg.connect().await?;
-        let exposed_schemas = exposed_schemas(&supabase_dir)?;
+        let exposed_schemas = crate::supabase::config::exposed_schemas(&supabase_dir)?;
         Ok(LocalDatabase { pg, conn, plan, supabase_dir, app_missing: None, exposed_schemas, app_client: None })
     }
 
@@ -111,8 +108,8 @@ impl LocalDatabase {
 
     /// Whether the app crate's contract holds here; records a check either way.
     pub async fn detect_app(&mut self, report: &mut Report) -> anyhow::Result<()> {
-        let client = app::Client::connect(self.pg.url()).await.context("connecting the app client")?;
-        let missing = app::missing_contract(client.pool()).await?;
+        let client = app_seam::connect(self.pg.url()).await.context("connecting the app client")?;
+        let missing = app_seam::missing_contract(&client).await?;
         if missing.is_empty() {
             report.push(Check::new("app.contract", "the app crate's tables and RPCs exist", Status::Pass));
             self.app_client = Some(client);
@@ -128,28 +125,26 @@ impl LocalDatabase {
         Ok(())
     }
 
-    pub fn app(&self) -> Option<&app::Client> {
+    pub fn app(&self) -> Option<&app_seam::Client> {
         self.app_client.as_ref()
     }
 
     /// The app's generator (if the app applies), then the project's `seed.sql` (if it exists).
-    pub async fn load_data(&mut self, size: app::fixture::FixtureSize, report: &mut Report) -> anyhow::Result<()> {
+    pub async fn load_data(&mut self, size: app_seam::FixtureSize, report: &mut Report) -> anyhow::Result<()> {
         if let Some(why) = &self.app_missing {
             report.push(Check::new("data.generate", "deterministic test data", Status::Skip).detail(why.clone()));
         } else {
             let timer = report.phase("load test data");
             let mut tx = sqlx::Connection::begin(&mut self.conn).await?;
-            let loaded = app::fixture::Fixture::new(size).load(&mut tx).await;
+            let loaded = app_seam::load_fixture(&mut tx, size).await;
             let check = match loaded {
                 Ok(stats) => {
                     tx.commit().await?;
                     let took = report.record(timer);
-                    let rows = stats.auth_users + stats.users + stats.conversations + stats.messages;
+                    let rows = stats.rows();
                     Check::new("data.generate", "deterministic test data", Status::Pass).value(format!(
-                        "{} users, {} conversations, {} messages; {rows} rows in {} ms ({:.0} rows/s)",
-                        stats.users,
-                        stats.conversations,
-                        stats.messages,
+                        "{}; {rows} rows in {} ms ({:.0} rows/s)",
+                        app_seam::describe(&stats),
                         took.as_millis(),
                         rows as f64 / took.as_secs_f64().max(1e-6)
                     ))
@@ -267,7 +262,7 @@ impl LocalDatabase {
 
     /// The app smoke as checks `<id_prefix>.<step>`; skipped (with the reason) when the app does
     /// not apply.
-    pub async fn smoke(&self, id_prefix: &str, tag: &str, report: &mut Report) -> Option<app::smoke::SmokeRun> {
+    pub async fn smoke(&self, id_prefix: &str, tag: &str, report: &mut Report) -> Option<app_seam::SmokeRun> {
         let Some(client) = &self.app_client else {
             report.push(
                 Check::new(format!("{id_prefix}.app"), "app smoke", Status::Skip)
@@ -276,7 +271,7 @@ impl LocalDatabase {
             return None;
         };
         let timer = report.phase("app smoke");
-        let run = app::smoke::run(client, tag).await;
+        let run = app_seam::smoke(client, tag).await;
         report.record(timer);
         for step in &run.steps {
             let check = Check::new(format!("{id_prefix}.{}", step.id), step.title, Status::Pass);
@@ -288,74 +283,8 @@ impl LocalDatabase {
         Some(run)
     }
 
-    /// The access matrix and lint findings of the current state.
-    /// `like`: an earlier state whose probe users this one reuses.
-    pub async fn rls_state(
-        &mut self,
-        label: &str,
-        like: Option<&RlsState>,
-        report: &mut Report,
-    ) -> anyhow::Result<RlsState> {
-        let timer = report.phase(&format!("access matrix ({label})"));
-        let matrix =
-            crate::analysis::rls::AccessMatrix::compute(&mut self.conn, &self.exposed_schemas, like.map(|l| &l.matrix))
-                .await?;
-        let lints = crate::analysis::lints::run(&mut self.conn, &self.exposed_schemas).await?;
-        let catalog = CatalogSnapshot::take(&mut self.conn).await?;
-        let took = report.record(timer);
-        report.push(Check::new(format!("rls.state.{label}"), format!("access matrix {label}"), Status::Info).value(
-            format!(
-                "{} personas × {} RLS tables in {} in {} ms",
-                matrix.personas.len(),
-                matrix.tables.len(),
-                self.exposed_schemas.join(", "),
-                took.as_millis()
-            ),
-        ));
-        Ok(RlsState { matrix, lints, catalog })
-    }
-
-    /// Compares two states: access per table (`<prefix>.<table>`), and, with `lint`, the lints.
-    pub fn rls_compare(&self, before: &RlsState, after: &RlsState, prefix: &str, declared: bool, report: &mut Report) {
-        let declared = if declared {
-            crate::analysis::rls::Declared::parse(self.plan.pending.iter().map(|f| f.text.as_str()))
-        } else {
-            crate::analysis::rls::Declared::default()
-        };
-        for (table, why) in &declared.widens {
-            report.push(
-                Check::new(format!("{prefix}.declared_widening.{table}"), "declared by the migration", Status::Info)
-                    .detail(why.clone()),
-            );
-        }
-        for (table, why) in &declared.narrows {
-            report.push(
-                Check::new(format!("{prefix}.declared_narrowing.{table}"), "declared by the migration", Status::Info)
-                    .detail(why.clone()),
-            );
-        }
-        for check in crate::analysis::rls::compare(&before.matrix, &after.matrix, &declared, prefix) {
-            report.push(check);
-        }
-        for t in &after.matrix.untracked {
-            report.push(
-                Check::new(format!("{prefix}.untracked.{t}"), "table without a primary key", Status::Warn)
-                    .detail(format!("{t} has RLS but no primary key: its rows cannot be tracked")),
-            );
-        }
-    }
-
-    /// Lints: new findings at their severity, old ones as information; plus the list of
-    /// SECURITY DEFINER functions the API roles may call.
-    pub fn lint_compare(&self, before: &RlsState, after: &RlsState, report: &mut Report) {
-        let changed = before.catalog.diff(&after.catalog).iter().map(|d| d.name().to_string()).collect();
-        for check in crate::analysis::lints::compare(&before.lints, &after.lints, &changed) {
-            report.push(check);
-        }
-    }
-
     /// The app's RPC probes (add_message must refuse anon, other users and a NULL uid).
-    pub async fn rpc_probes(&self, prefix: &str, tag: &str, report: &mut Report) -> Option<app::smoke::SmokeRun> {
+    pub async fn rpc_probes(&self, prefix: &str, tag: &str, report: &mut Report) -> Option<app_seam::SmokeRun> {
         let Some(client) = &self.app_client else {
             report.push(
                 Check::new(format!("{prefix}.app"), "the app's RPC probes", Status::Skip)
@@ -363,7 +292,7 @@ impl LocalDatabase {
             );
             return None;
         };
-        let run = app::probes::run(client, tag).await;
+        let run = app_seam::rpc_probes(client, tag).await;
         for step in &run.steps {
             let check = Check::new(format!("{prefix}.{}", step.id), step.title, Status::Pass);
             report.push(match &step.outcome {
@@ -384,25 +313,6 @@ impl LocalDatabase {
         report.record(timer);
         Ok(())
     }
-}
-
-/// `[api] schemas` of `config.toml`, without Supabase's own (`graphql_public`); `public` when
-/// the file or the key is absent.
-pub fn exposed_schemas(supabase_dir: &Path) -> anyhow::Result<Vec<String>> {
-    let path = supabase_dir.join("config.toml");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(vec!["public".to_string()]) };
-    let config: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let schemas: Vec<String> = config
-        .get("api")
-        .and_then(|api| api.get("schemas"))
-        .and_then(|s| s.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-        .unwrap_or_default();
-    let schemas: Vec<String> = schemas
-        .into_iter()
-        .filter(|s| !crate::analysis::catalog::MANAGED_SCHEMAS.contains(&s.as_str()) && s != "graphql_public")
-        .collect();
-    Ok(if schemas.is_empty() { vec!["public".to_string()] } else { schemas })
 }
 
 fn report_dir(dir: &MigrationDir, report: &mut Report) {

@@ -6,12 +6,12 @@ mod folder;
 pub mod notices;
 pub mod sql_split;
 
+use sqlx::{Connection, PgConnection};
 use std::{
     fmt,
     path::Path,
     time::{Duration, Instant},
 };
-use sqlx::{Connection, PgConnection};
 
 pub use folder::{scan, scan_rollbacks, MigrationDir, MigrationFile, MigrationPlan};
 use notices::Notice;
@@ -237,4 +237,3 @@ pub async fn applied_versions(conn: &mut PgConnection) -> anyhow::Result<Vec<(St
             .await?;
     Ok(rows.into_iter().map(|(v, n, s)| (v, n.unwrap_or_default(), s.unwrap_or_default())).collect())
 }
-

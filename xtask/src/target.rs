@@ -114,8 +114,10 @@ impl Target {
     }
 
     /// A session that may write, waiting at most `lock_timeout` for any lock.
-    pub async fn connect_for_changes(&self, lock_timeout: &str) -> anyhow::Result<PgConnection> {
-        let opts = self.options()?.options([("lock_timeout", lock_timeout), ("application_name", "cargo-xtask")]);
+    pub async fn connect_for_changes(&self, lock_timeout: std::time::Duration) -> anyhow::Result<PgConnection> {
+        let lock_timeout = format!("{}ms", lock_timeout.as_millis());
+        let opts =
+            self.options()?.options([("lock_timeout", lock_timeout.as_str()), ("application_name", "cargo-xtask")]);
         PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))
     }
 
@@ -201,20 +203,4 @@ pub fn confirm(action: &str, expected: &str, yes: bool) -> anyhow::Result<()> {
         bail!("confirmation did not match `{expected}`; nothing was done");
     }
     Ok(())
-}
-
-/// Parses durations like `90s`, `5m`, `1h`, `2d`.
-pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
-    let text = text.trim();
-    let (num, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = num.parse().with_context(|| format!("`{text}` is not a duration like 90s, 5m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => return Ok(std::time::Duration::from_millis(n)),
-        "m" | "min" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        other => bail!("unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d"),
-    };
-    Ok(std::time::Duration::from_secs(secs))
 }

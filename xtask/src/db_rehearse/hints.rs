@@ -78,7 +78,7 @@ pub fn hint_for(t: &Traced) -> Option<&'static Hint> {
 /// A failed check for every lock a statement held longer than `max_blocking` that blocks the
 /// app's reads or writes, with the hint that explains it.
 pub fn judge(file_name: &str, version: &str, traced: &[Traced], max_blocking: Duration) -> Vec<Check> {
-    let slowest = traced.iter().max_by_key(|t| t.duration).map(|t| t.sql.clone()).unwrap_or_default();
+    let slowest = traced.iter().max_by_key(|t| t.duration).map(|t| crate::runner::excerpt(&t.sql)).unwrap_or_default();
     let mut checks = Vec::new();
     for t in traced {
         for (table, mode) in &t.acquired {
@@ -102,7 +102,7 @@ pub fn judge(file_name: &str, version: &str, traced: &[Traced], max_blocking: Du
                     "{file_name}:{} `{}` holds {mode} on {table} for {:.1} s (until its transaction ends): it blocks {} there\n\
                      safe pattern: {advice}; the slowest statement in this transaction: `{slowest}`",
                     t.line,
-                    t.sql,
+                    crate::runner::excerpt(&t.sql),
                     t.held.as_secs_f64(),
                     ops.join(", "),
                 )),
@@ -134,8 +134,16 @@ mod tests {
     #[test]
     fn each_statement_gets_the_most_specific_hint() {
         use LockMode::*;
-        check("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES p (id)", &[ShareRowExclusive], Some("validate-foreign-key-later"));
-        check("alter table t add constraint f foreign key (a) references p (id) not valid", &[ShareRowExclusive], Some("lock-held-too-long"));
+        check(
+            "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES p (id)",
+            &[ShareRowExclusive],
+            Some("validate-foreign-key-later"),
+        );
+        check(
+            "alter table t add constraint f foreign key (a) references p (id) not valid",
+            &[ShareRowExclusive],
+            Some("lock-held-too-long"),
+        );
         check("ALTER TABLE t ALTER COLUMN a SET NOT NULL", &[AccessExclusive], Some("check-before-set-not-null"));
         check("CREATE UNIQUE INDEX i ON t (a)", &[Share], Some("create-index-concurrently"));
         check("create index concurrently i on t (a)", &[ShareUpdateExclusive], None);

@@ -88,10 +88,19 @@ impl FromStr for LockMode {
     /// Parses `pg_locks.mode` (`AccessExclusiveLock`).
     fn from_str(s: &str) -> Result<LockMode, String> {
         use LockMode::*;
-        [AccessShare, RowShare, RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive]
-            .into_iter()
-            .find(|m| m.pg_name() == s)
-            .ok_or_else(|| format!("unknown lock mode {s}"))
+        [
+            AccessShare,
+            RowShare,
+            RowExclusive,
+            ShareUpdateExclusive,
+            Share,
+            ShareRowExclusive,
+            Exclusive,
+            AccessExclusive,
+        ]
+        .into_iter()
+        .find(|m| m.pg_name() == s)
+        .ok_or_else(|| format!("unknown lock mode {s}"))
     }
 }
 
@@ -123,11 +132,18 @@ mod tests {
 
     #[test]
     fn conflicts_are_symmetric_and_match_postgres() {
-        let all = [AccessShare, RowShare, RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive];
-        // Postgres's table: row = requested, columns in the order above; X = conflict.
-        let table = [
-            "_______X", "______XX", "____XXXX", "___XXXXX", "__XX_XXX", "__XXXXXX", "_XXXXXXX", "XXXXXXXX",
+        let all = [
+            AccessShare,
+            RowShare,
+            RowExclusive,
+            ShareUpdateExclusive,
+            Share,
+            ShareRowExclusive,
+            Exclusive,
+            AccessExclusive,
         ];
+        // Postgres's table: row = requested, columns in the order above; X = conflict.
+        let table = ["_______X", "______XX", "____XXXX", "___XXXXX", "__XX_XXX", "__XXXXXX", "_XXXXXXX", "XXXXXXXX"];
         for (i, a) in all.into_iter().enumerate() {
             for (j, b) in all.into_iter().enumerate() {
                 assert_eq!(a.conflicts_with(b), table[i].as_bytes()[j] == b'X', "{a} vs {b}");

@@ -1,0 +1,1 @@
+alter table public.notes set (fillfactor = 90);

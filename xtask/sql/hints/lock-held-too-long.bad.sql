@@ -1,0 +1,1 @@
+lock table public.notes in exclusive mode;

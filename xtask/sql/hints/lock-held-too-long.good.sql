@@ -1,0 +1,1 @@
+lock table public.notes in share update exclusive mode;

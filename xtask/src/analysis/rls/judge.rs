@@ -1,0 +1,238 @@
+//! Judging two access matrices: any widening fails unless it only reaches the persona's own rows
+//! and is declared in the migration (`-- xtask:rls-widens`); narrowing fails unless declared.
+
+use std::collections::BTreeMap;
+
+use super::{AccessMatrix, Op, Persona, Probe};
+use crate::report::{Check, Status};
+
+/// What the pending migrations declare about access changes:
+/// `-- xtask:rls-widens <table> <why>` and `-- xtask:rls-narrows <table> <why>`.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    pub widens: BTreeMap<String, String>,
+    pub narrows: BTreeMap<String, String>,
+}
+
+impl Declared {
+    pub fn parse<'a>(texts: impl IntoIterator<Item = &'a str>) -> Declared {
+        let mut d = Declared::default();
+        for text in texts {
+            for line in text.lines() {
+                let line = line.trim();
+                for (prefix, map) in
+                    [("-- xtask:rls-widens ", &mut d.widens), ("-- xtask:rls-narrows ", &mut d.narrows)]
+                {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        let (table, why) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+                        map.insert(table.to_string(), why.trim().to_string());
+                    }
+                }
+            }
+        }
+        d
+    }
+}
+
+/// Sentences about one table: what fails, and what is declared (warns).
+#[derive(Default)]
+struct Findings {
+    fails: Vec<String>,
+    warns: Vec<String>,
+}
+
+impl Findings {
+    /// A change the migration may declare under `declarations` (widens or narrows).
+    fn declarable(&mut self, line: String, declared: Option<&String>, directive: &str, table: &str) {
+        match declared {
+            Some(why) => self.warns.push(format!("{line}; declared: {why}")),
+            None => self.fails.push(format!("{line}; undeclared (add `-- xtask:{directive} {table} <why>`)")),
+        }
+    }
+}
+
+/// Compares two matrices: any widening fails unless it only reaches the persona's own rows and
+/// is declared; narrowing fails unless declared. Ids `<prefix>.<table>`.
+pub fn compare(before: &AccessMatrix, after: &AccessMatrix, declared: &Declared, prefix: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for table in &after.tables {
+        let mut found = Findings::default();
+        compare_reach(before, after, declared, table, &mut found);
+        compare_probes(before, after, declared, table, &mut found);
+        let id = format!("{prefix}.{table}");
+        let title = format!("who can read and write {table} is unchanged");
+        let Findings { mut fails, warns } = found;
+        let check = if !fails.is_empty() {
+            fails.extend(warns);
+            Check::new(id, title, Status::Fail).value(format!("{} change(s)", fails.len())).detail(fails.join("\n"))
+        } else if !warns.is_empty() {
+            Check::new(id, title, Status::Warn)
+                .value(format!("{} declared change(s)", warns.len()))
+                .detail(warns.join("\n"))
+        } else {
+            Check::new(id, title, Status::Pass).value(format!("{} personas", after.personas.len()))
+        };
+        checks.push(check);
+    }
+    for table in before.tables.iter().filter(|t| !after.tables.contains(t)) {
+        checks.push(
+            Check::new(format!("{prefix}.{table}"), format!("{table} keeps row-level security"), Status::Fail)
+                .detail(format!("{table} no longer has RLS enabled (or no longer exists)")),
+        );
+    }
+    checks
+}
+
+/// Rows each persona reaches now and did not (or no longer reaches).
+fn compare_reach(before: &AccessMatrix, after: &AccessMatrix, declared: &Declared, table: &str, found: &mut Findings) {
+    // Rows written since `before` (app smoke, probes) and users signed up since are not part of
+    // the comparison: only what existed before can widen or narrow.
+    let universe = before.reach.get(&(Persona::ServiceRole, table.to_string(), Op::Select));
+    for persona in after.personas.iter().filter(|p| before.personas.contains(p)) {
+        for op in [Op::Select, Op::Update, Op::Delete] {
+            let key = (persona.clone(), table.to_string(), op);
+            let (Some(b), Some(a)) = (before.reach.get(&key), after.reach.get(&key)) else { continue };
+            let widened: Vec<&String> = a.difference(b).filter(|k| universe.is_none_or(|u| u.contains(*k))).collect();
+            let narrowed: Vec<&String> = b.difference(a).collect();
+            let (who, verb) = (persona.label(), op.verb());
+            if !widened.is_empty() {
+                let owned = after.owned.get(&(persona.clone(), table.to_string())).cloned().unwrap_or_default();
+                let (own, other): (Vec<&String>, Vec<&String>) = widened.iter().partition(|k| owned.contains(**k));
+                if let Some(first) = other.first() {
+                    found.fails.push(format!(
+                        "{who} can now {verb} {} row(s) of {table} that are not its own (first: {first})",
+                        other.len()
+                    ));
+                }
+                if let Some(first) = own.first() {
+                    let line =
+                        format!("{who} can now {verb} {} of its own row(s) of {table} (first: {first})", own.len());
+                    found.declarable(line, declared.widens.get(table), "rls-widens", table);
+                }
+            }
+            if let Some(first) = narrowed.first() {
+                let line = format!("{who} can no longer {verb} {} row(s) of {table} (first: {first})", narrowed.len());
+                found.declarable(line, declared.narrows.get(table), "rls-narrows", table);
+            }
+        }
+    }
+}
+
+/// Write probes allowed now and refused before (or the other way round).
+fn compare_probes(before: &AccessMatrix, after: &AccessMatrix, declared: &Declared, table: &str, found: &mut Findings) {
+    for probe in Probe::ALL {
+        let key = (table.to_string(), probe);
+        let (Some((b, _)), Some((a, ctx))) = (before.probes.get(&key), after.probes.get(&key)) else {
+            continue;
+        };
+        if a.allowed() && !b.allowed() && probe != Probe::InsertOwn {
+            found.fails.push(format!("probe {}: now allowed on {table} {ctx} (before: {})", probe.id(), b.describe()));
+        }
+        if b.allowed() && a.applicable() && !a.allowed() {
+            let line = format!("probe {}: no longer allowed on {table} ({})", probe.id(), a.describe());
+            match declared.narrows.get(table) {
+                Some(why) => found.warns.push(format!("{line}; declared: {why}")),
+                None if probe == Probe::InsertOwn => found.fails.push(line),
+                None => found.warns.push(line),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::analysis::rls::ProbeOutcome;
+
+    const T: &str = "public.notes";
+
+    fn user(n: u8) -> Persona {
+        Persona::User { email: format!("u{n}@x.test"), auth_id: Uuid::from_bytes([n; 16]) }
+    }
+
+    /// A matrix where `user(1)` selects `rows`, service_role sees rows 1..=4, user 1 owns 1 and 2.
+    fn matrix(rows: &[&str], insert_other: ProbeOutcome) -> AccessMatrix {
+        let set = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let mut m = AccessMatrix {
+            personas: vec![Persona::ServiceRole, user(1)],
+            tables: vec![T.into()],
+            ..Default::default()
+        };
+        m.reach.insert((Persona::ServiceRole, T.into(), Op::Select), set(&["1", "2", "3", "4"]));
+        m.reach.insert((user(1), T.into(), Op::Select), set(rows));
+        m.owned.insert((user(1), T.into()), set(&["1", "2"]));
+        m.probes.insert((T.into(), Probe::InsertIntoOtherParent), (insert_other, "as u1".into()));
+        m
+    }
+
+    fn check(after_rows: &[&str], probe: ProbeOutcome, declarations: &str, expected: Status, says: &str) {
+        let before = matrix(&["1"], ProbeOutcome::DeniedByPolicy);
+        let after = matrix(after_rows, probe);
+        let checks = compare(&before, &after, &Declared::parse([declarations]), "rls");
+        let c = &checks[0];
+        assert_eq!((c.id.as_str(), c.status), ("rls.public.notes", expected), "{c:#?}");
+        assert!(c.detail.clone().unwrap_or_default().contains(says), "{says:?} in {c:#?}");
+    }
+
+    #[test]
+    fn access_changes_are_judged_by_whose_rows_and_what_is_declared() {
+        use ProbeOutcome::*;
+        check(&["1"], DeniedByPolicy, "", Status::Pass, "");
+        check(
+            &["1", "3"],
+            DeniedByPolicy,
+            "",
+            Status::Fail,
+            "can now see 1 row(s) of public.notes that are not its own",
+        );
+        check(
+            &["1", "2"],
+            DeniedByPolicy,
+            "",
+            Status::Fail,
+            "undeclared (add `-- xtask:rls-widens public.notes <why>`)",
+        );
+        check(
+            &["1", "2"],
+            DeniedByPolicy,
+            "-- xtask:rls-widens public.notes sharing",
+            Status::Warn,
+            "declared: sharing",
+        );
+        check(&[], DeniedByPolicy, "", Status::Fail, "can no longer see 1 row(s)");
+        check(
+            &[],
+            DeniedByPolicy,
+            "  -- xtask:rls-narrows public.notes private now",
+            Status::Warn,
+            "declared: private now",
+        );
+        check(&["1"], Allowed, "", Status::Fail, "probe insert_into_other_parent: now allowed on public.notes as u1");
+    }
+
+    #[test]
+    fn a_table_that_loses_rls_fails() {
+        let before = matrix(&["1"], ProbeOutcome::DeniedByPolicy);
+        let after = AccessMatrix::default();
+        let checks = compare(&before, &after, &Declared::default(), "rls");
+        assert_eq!(checks.len(), 1);
+        assert_eq!(
+            (checks[0].status, checks[0].title.as_str()),
+            (Status::Fail, "public.notes keeps row-level security")
+        );
+    }
+
+    #[test]
+    fn declarations_are_read_from_comment_lines() {
+        let d = Declared::parse([
+            "select 1;\n-- xtask:rls-widens public.a shared with team\n-- xtask:rls-narrows public.b\n",
+        ]);
+        assert_eq!(d.widens.get("public.a").map(String::as_str), Some("shared with team"));
+        assert_eq!(d.narrows.get("public.b").map(String::as_str), Some(""));
+        assert!(Declared::parse(["-- xtask:rls-widen public.a typo"]).widens.is_empty());
+    }
+}

@@ -1,0 +1,197 @@
+//! Measuring a migration file statement by statement: the locks each one takes (from
+//! `pg_locks`), how long they stay held, rewrites, rows, WAL and time, and what a second session
+//! could not do meanwhile. Facts only: `hints` judges them, `render` prints them.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, Instant},
+};
+
+use sqlx::{Connection, PgConnection};
+
+use super::lock_mode::LockMode;
+use crate::runner::{self, sql_split::Statement, MigrationFile};
+
+/// Schemas whose tables are Postgres's or the runner's own, never the app's.
+const SYSTEM_SCHEMAS: &str = "'pg_catalog', 'information_schema', 'pg_toast', 'supabase_migrations'";
+
+/// One traced statement.
+#[derive(Debug, Clone, Default)]
+pub struct Traced {
+    pub line: usize,
+    /// The whole statement (`runner::excerpt` shortens it for people).
+    pub sql: String,
+    pub duration: Duration,
+    pub rows: u64,
+    pub wal_bytes: i64,
+    pub rewrote: Vec<String>,
+    /// (relation, mode) first taken by this statement.
+    pub acquired: Vec<(String, LockMode)>,
+    /// What a second session could not do while this statement's transaction held its locks.
+    pub blocked: Vec<String>,
+    /// How long the locks this statement took stayed held (until its transaction ended).
+    pub held: Duration,
+}
+
+impl Traced {
+    /// The statement in upper case with runs of whitespace as one space, for hint conditions.
+    pub fn normalized_sql(&self) -> String {
+        self.sql.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase()
+    }
+
+    /// The table a backfill (an UPDATE writing rows under ROW EXCLUSIVE) wrote, if this is one.
+    pub fn backfilled_table(&self) -> Option<&str> {
+        let update = self.normalized_sql().contains("UPDATE");
+        let table = self.acquired.iter().find(|(_, m)| *m == LockMode::RowExclusive).map(|(r, _)| r.as_str());
+        table.filter(|_| update && self.rows > 0)
+    }
+}
+
+/// A traced file: its statements, or where it failed.
+#[derive(Debug, Clone)]
+pub struct FileTrace {
+    pub statements: Vec<Traced>,
+    /// `file:line: error` when a statement failed (the file was rolled back).
+    pub failed: Option<String>,
+    pub duration: Duration,
+}
+
+/// Runs `file` as the runner would (one transaction, unless it cannot be), statement by
+/// statement, recording what each does; a second session on `url` probes the app meanwhile. The
+/// trace is the application: the history row and the commit follow, as the runner does.
+pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile) -> anyhow::Result<FileTrace> {
+    let statements = file.statements();
+    let atomic = !statements.iter().any(Statement::is_non_transactional);
+    let mut probe = crate::pg::connect(url).await?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *conn).await?;
+    sqlx::raw_sql("RESET ALL").execute(&mut *conn).await?;
+    if atomic {
+        sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+    }
+    let mut traced: Vec<Traced> = Vec::new();
+    let mut held: BTreeSet<(String, LockMode)> = BTreeSet::new();
+    let file_started = Instant::now();
+    let mut starts = Vec::new();
+    let mut written_before: i64 = 0;
+    // Time spent probing from the second session, subtracted from hold times.
+    let mut probe_times: Vec<Duration> = Vec::new();
+    for stmt in &statements {
+        if !atomic {
+            held.clear();
+        }
+        let files_before = relfilenodes(conn).await?;
+        let lsn_before: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&mut *conn).await?;
+        let started = Instant::now();
+        starts.push(started);
+        let result = sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await;
+        let duration = started.elapsed();
+        let tag_rows = match result {
+            Ok(r) => r.rows_affected(),
+            Err(e) => {
+                if atomic {
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                }
+                let failed = Some(format!("{}:{}: {e}", file.file_name(), stmt.line));
+                return Ok(FileTrace { statements: traced, failed, duration: file_started.elapsed() });
+            }
+        };
+        let wal_bytes: i64 = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint")
+            .bind(&lsn_before)
+            .fetch_one(&mut *conn)
+            .await?;
+        let files_after = relfilenodes(conn).await?;
+        let rewrote = files_after
+            .iter()
+            .filter(|(rel, node)| files_before.get(*rel).is_some_and(|n| n != *node))
+            .map(|(rel, _)| rel.clone())
+            .collect();
+        let written = tuples_written(conn).await?;
+        let rows = tag_rows.max(u64::try_from(written - written_before).unwrap_or(0));
+        written_before = written;
+        let acquired: Vec<(String, LockMode)> =
+            table_locks(conn, pid).await?.into_iter().filter(|lock| held.insert(lock.clone())).collect();
+        let tables: Vec<String> = held.iter().map(|(t, _)| t.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let probed = Instant::now();
+        let blocked = probe_app(&mut probe, &tables).await?;
+        probe_times.push(probed.elapsed());
+        traced.push(Traced {
+            line: stmt.line,
+            sql: stmt.sql.clone(),
+            duration,
+            rows,
+            wal_bytes,
+            rewrote,
+            acquired,
+            blocked,
+            held: if atomic { Duration::ZERO } else { duration },
+        });
+    }
+    runner::record_applied(conn, file).await?;
+    if atomic {
+        sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+        // Hold times: from each statement's start to the end of the transaction.
+        let end = Instant::now();
+        for (i, (t, start)) in traced.iter_mut().zip(&starts).enumerate() {
+            let probing: Duration = probe_times[i..].iter().sum();
+            t.held = end.duration_since(*start).saturating_sub(probing);
+        }
+    }
+    Ok(FileTrace { statements: traced, failed: None, duration: file_started.elapsed() })
+}
+
+/// Table locks session `pid` holds, outside Postgres's and the runner's own schemas.
+async fn table_locks(conn: &mut PgConnection, pid: i32) -> anyhow::Result<Vec<(String, LockMode)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT l.relation::regclass::text, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE l.pid = $1 AND l.locktype = 'relation' AND l.granted AND c.relkind IN ('r', 'p') \
+           AND n.nspname NOT IN ({SYSTEM_SCHEMAS})"
+    ))
+    .bind(pid)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().filter_map(|(rel, mode)| Some((rel, mode.parse().ok()?))).collect())
+}
+
+/// Rows this transaction inserted, updated or deleted so far (DO blocks included).
+async fn tuples_written(conn: &mut PgConnection) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid) \
+         + pg_stat_get_xact_tuples_deleted(c.oid)), 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ({SYSTEM_SCHEMAS})"
+    ))
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+async fn relfilenodes(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT c.oid::regclass::text, c.relfilenode::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ({SYSTEM_SCHEMAS})"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// A second session tries the app's reads and writes on each table for 50 ms.
+async fn probe_app(probe: &mut PgConnection, tables: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut blocked = Vec::new();
+    for table in tables {
+        for (what, sql) in [
+            ("SELECT", format!("SELECT 1 FROM {table} LIMIT 1")),
+            ("INSERT/UPDATE/DELETE", format!("LOCK TABLE {table} IN ROW EXCLUSIVE MODE")),
+        ] {
+            let mut tx = probe.begin().await?;
+            sqlx::raw_sql("SET LOCAL lock_timeout = '50ms'").execute(&mut *tx).await?;
+            let result = sqlx::raw_sql(&sql).execute(&mut *tx).await;
+            let _ = tx.rollback().await;
+            if let Err(sqlx::Error::Database(db)) = result {
+                if db.code().as_deref() == Some("55P03") {
+                    blocked.push(format!("{what} on {table}"));
+                }
+            }
+        }
+    }
+    Ok(blocked)
+}

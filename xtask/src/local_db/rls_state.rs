@@ -1,0 +1,83 @@
+//! The RLS steps local commands share: the state of access (matrix, lints, catalog) at one moment,
+//! and the comparison of two states as checks.
+
+use super::LocalDatabase;
+use crate::{
+    analysis::catalog::CatalogSnapshot,
+    report::{Check, Report, Status},
+};
+
+/// What RLS looks like at one moment: who reaches what, and the lint findings.
+pub struct RlsState {
+    pub matrix: crate::analysis::rls::AccessMatrix,
+    pub lints: std::collections::BTreeSet<crate::analysis::lints::Finding>,
+    pub catalog: CatalogSnapshot,
+}
+
+impl LocalDatabase {
+    /// The access matrix and lint findings of the current state.
+    /// `like`: an earlier state whose probe users this one reuses.
+    pub async fn rls_state(
+        &mut self,
+        label: &str,
+        like: Option<&RlsState>,
+        report: &mut Report,
+    ) -> anyhow::Result<RlsState> {
+        let timer = report.phase(&format!("access matrix ({label})"));
+        let matrix =
+            crate::analysis::rls::AccessMatrix::compute(&mut self.conn, &self.exposed_schemas, like.map(|l| &l.matrix))
+                .await?;
+        let lints = crate::analysis::lints::run(&mut self.conn, &self.exposed_schemas).await?;
+        let catalog = CatalogSnapshot::take(&mut self.conn).await?;
+        let took = report.record(timer);
+        report.push(Check::new(format!("rls.state.{label}"), format!("access matrix {label}"), Status::Info).value(
+            format!(
+                "{} personas × {} RLS tables in {} in {} ms",
+                matrix.personas.len(),
+                matrix.tables.len(),
+                self.exposed_schemas.join(", "),
+                took.as_millis()
+            ),
+        ));
+        Ok(RlsState { matrix, lints, catalog })
+    }
+
+    /// Compares two states: access per table (`<prefix>.<table>`), and, with `lint`, the lints.
+    pub fn rls_compare(&self, before: &RlsState, after: &RlsState, prefix: &str, declared: bool, report: &mut Report) {
+        let declared = if declared {
+            crate::analysis::rls::Declared::parse(self.plan.pending.iter().map(|f| f.text.as_str()))
+        } else {
+            crate::analysis::rls::Declared::default()
+        };
+        for (table, why) in &declared.widens {
+            report.push(
+                Check::new(format!("{prefix}.declared_widening.{table}"), "declared by the migration", Status::Info)
+                    .detail(why.clone()),
+            );
+        }
+        for (table, why) in &declared.narrows {
+            report.push(
+                Check::new(format!("{prefix}.declared_narrowing.{table}"), "declared by the migration", Status::Info)
+                    .detail(why.clone()),
+            );
+        }
+        for check in crate::analysis::rls::compare(&before.matrix, &after.matrix, &declared, prefix) {
+            report.push(check);
+        }
+        for t in &after.matrix.untracked {
+            report.push(
+                Check::new(format!("{prefix}.untracked.{t}"), "table without a primary key", Status::Warn)
+                    .detail(format!("{t} has RLS but no primary key: its rows cannot be tracked")),
+            );
+        }
+    }
+
+    /// Lints: new findings at their severity, old ones as information; plus the list of
+    /// SECURITY DEFINER functions the API roles may call.
+    pub fn lint_compare(&self, before: &RlsState, after: &RlsState, report: &mut Report) {
+        let changed = before.catalog.diff(&after.catalog).iter().map(|d| d.name().to_string()).collect();
+        for check in crate::analysis::lints::compare(&before.lints, &after.lints, &changed) {
+            report.push(check);
+        }
+    }
+}
