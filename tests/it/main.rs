@@ -14,6 +14,7 @@ mod examples;
 mod linked;
 mod production;
 mod rehearse;
+mod report;
 mod rls;
 mod rollback;
 mod runner;

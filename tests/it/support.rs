@@ -131,7 +131,26 @@ pub fn local_test(dir: &Path, backend: Backend) -> DbLocalTest {
 pub async fn run_local_test(dir: &Path, backend: Backend) -> Report {
     let mut report = Report::quiet("db-local-test");
     local_test(dir, backend).run_into(&mut report).await.unwrap_or_else(|e| panic!("db-local-test errored: {e:#}"));
+    registered(report)
+}
+
+/// Asserts every check id in the report is in the registry of check ids (so `--json` readers can
+/// rely on them), and returns the report.
+#[track_caller]
+pub fn registered(report: Report) -> Report {
+    assert_registered(&report);
     report
+}
+
+#[track_caller]
+pub fn assert_registered(report: &Report) {
+    let unknown: Vec<&str> = report
+        .checks
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|id| xtask::report::check_ids::meaning(id).is_none())
+        .collect();
+    assert!(unknown.is_empty(), "check ids missing from xtask/src/report/check_ids.rs: {unknown:?}");
 }
 
 /// Ids of the checks with `status`.
@@ -142,6 +161,7 @@ pub fn ids(report: &Report, status: Status) -> Vec<String> {
 /// Asserts the report failed, and failed on `id` (with everything that failed in the message).
 #[track_caller]
 pub fn assert_fails_on(report: &Report, id: &str) {
+    assert_registered(report);
     let failed = ids(report, Status::Fail);
     assert!(report.failed(), "expected the run to fail on {id}, but it passed");
     assert!(failed.iter().any(|f| f == id), "expected {id} among failed checks, got {failed:?}\n{report:#?}");
@@ -149,6 +169,7 @@ pub fn assert_fails_on(report: &Report, id: &str) {
 
 #[track_caller]
 pub fn assert_passes(report: &Report) {
+    assert_registered(report);
     let failed: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Fail).collect();
     assert!(failed.is_empty(), "expected a pass, failed checks: {failed:#?}");
 }
@@ -161,10 +182,11 @@ pub async fn run_rollback_test(dir: &Path, backend: Backend, since: Option<&str>
         .run_into(&mut report)
         .await
         .unwrap_or_else(|e| panic!("db-rollback-test errored: {e:#}"));
-    report
+    registered(report)
 }
 
 /// The detail of check `id`, or "".
 pub fn detail(report: &Report, id: &str) -> String {
+    assert_registered(report);
     report.check(id).and_then(|c| c.detail.clone()).unwrap_or_default()
 }

@@ -40,43 +40,7 @@ impl Bench {
         writeln!(md, "| measure | backend | median | min | max |")?;
         writeln!(md, "|---|---|---|---|---|")?;
         for backend in backends {
-            let opts = PgOptions { backend: Some(backend), image: self.image.clone(), db_url: None };
-            if let Err(e) = EphemeralPostgres::start(&opts).await.map(drop) {
-                report.push(
-                    Check::new(format!("bench.{backend}"), format!("{backend} backend"), Status::Skip)
-                        .detail(format!("{e:#}")),
-                );
-                continue;
-            }
-            let ready = self.sample(|| ready_to_query(&opts)).await?;
-            row(&mut md, "ready to query (start + connect + `select 1`)", backend, &ready)?;
-            report.push(summary(&format!("bench.ready.{backend}"), "ready to query", &ready));
-
-            let local = self.local_flags(backend);
-            let wall = self
-                .sample(|| async {
-                    let started = Instant::now();
-                    let mut r = Report::quiet("db-local-test");
-                    local.run_into(&mut r).await?;
-                    anyhow::ensure!(!r.failed(), "db-local-test failed during the benchmark");
-                    Ok(started.elapsed())
-                })
-                .await?;
-            row(&mut md, "db-local-test wall time (default size)", backend, &wall)?;
-            report.push(summary(&format!("bench.db_local_test.{backend}"), "db-local-test wall time", &wall));
-
-            let rollback = DbRollbackTest { local: self.local_flags(backend) };
-            let wall = self
-                .sample(|| async {
-                    let started = Instant::now();
-                    let mut r = Report::quiet("db-rollback-test");
-                    rollback.run_into(&mut r).await?;
-                    anyhow::ensure!(!r.failed(), "db-rollback-test failed during the benchmark");
-                    Ok(started.elapsed())
-                })
-                .await?;
-            row(&mut md, "db-rollback-test wall time (default size)", backend, &wall)?;
-            report.push(summary(&format!("bench.db_rollback_test.{backend}"), "db-rollback-test wall time", &wall));
+            self.bench_backend(backend, &mut md, report).await?;
         }
 
         // Seeding speed: the app's generator (COPY) into our baseline, native backend.
@@ -93,53 +57,102 @@ impl Bench {
             took.as_secs_f64()
         )));
         for &messages in self.rehearse_at.iter().filter(|&&n| n > 0) {
-            let flags = DbRehearse {
-                project: Project { supabase_dir: self.project.supabase_dir.clone(), json: None },
-                pg: Pg { backend: Backend::Native, image: None, db_url: None },
-                since: None,
-                users: 10_000,
-                conversations_per_user: 20,
-                messages,
-                like: None,
-                max_blocking: crate::flags::Span(Duration::from_secs(1)),
-                runs: 20,
-                summary: std::env::temp_dir().join(format!("xtask-bench-rehearsal-{messages}.json")),
-            };
-            let started = Instant::now();
-            let mut r = Report::quiet("db-rehearse");
-            flags.run_into(&mut r).await?;
-            let value = |id: &str| r.check(id).and_then(|c| c.value.clone()).unwrap_or_default();
-            writeln!(
-                md,
-                "\n## Rehearsal at {messages} messages (native, {:.0} s in all, {})\n",
-                started.elapsed().as_secs_f64(),
-                if r.failed() { "FAILED" } else { "passed" }
-            )?;
-            writeln!(md, "- data: {}", value("rehearse.data"))?;
-            writeln!(md, "- backfill: {}", value("rehearse.backfill"))?;
-            let blocking: Vec<String> = r
-                .checks
-                .iter()
-                .filter(|c| c.id.starts_with("rehearse.blocking."))
-                .map(|c| c.detail.clone().unwrap_or_default().lines().next().unwrap_or_default().to_string())
-                .collect();
-            writeln!(
-                md,
-                "- statements blocking the app over 1 s: {}",
-                if blocking.is_empty() { "none".to_string() } else { blocking.join("; ") }
-            )?;
-            writeln!(
-                md,
-                "\n```\n{}```",
-                r.check("rehearse.query_speed").and_then(|c| c.detail.clone()).unwrap_or_default()
-            )?;
-            report.push(
-                Check::new(format!("bench.rehearse.{messages}"), "rehearsal", Status::Info)
-                    .value(value("rehearse.backfill")),
-            );
+            self.bench_rehearsal(messages, &mut md, report).await?;
         }
         std::fs::write(&self.out, md).with_context(|| format!("writing {}", self.out.display()))?;
         report.note(format!("wrote {}", self.out.display()));
+        Ok(())
+    }
+
+    /// Ready-to-query, db-local-test and db-rollback-test wall times on one backend (a skip
+    /// when it cannot start).
+    async fn bench_backend(&self, backend: Backend, md: &mut String, report: &mut Report) -> anyhow::Result<()> {
+        let opts = PgOptions { backend: Some(backend), image: self.image.clone(), db_url: None };
+        if let Err(e) = EphemeralPostgres::start(&opts).await.map(drop) {
+            report.push(
+                Check::new(format!("bench.{backend}"), format!("{backend} backend"), Status::Skip)
+                    .detail(format!("{e:#}")),
+            );
+            return Ok(());
+        }
+        let ready = self.sample(|| ready_to_query(&opts)).await?;
+        row(md, "ready to query (start + connect + `select 1`)", backend, &ready)?;
+        report.push(summary(&format!("bench.ready.{backend}"), "ready to query", &ready));
+
+        let local = self.local_flags(backend);
+        let wall = self
+            .sample(|| async {
+                let started = Instant::now();
+                let mut r = Report::quiet("db-local-test");
+                local.run_into(&mut r).await?;
+                anyhow::ensure!(!r.failed(), "db-local-test failed during the benchmark");
+                Ok(started.elapsed())
+            })
+            .await?;
+        row(md, "db-local-test wall time (default size)", backend, &wall)?;
+        report.push(summary(&format!("bench.db_local_test.{backend}"), "db-local-test wall time", &wall));
+
+        let rollback = DbRollbackTest { local: self.local_flags(backend) };
+        let wall = self
+            .sample(|| async {
+                let started = Instant::now();
+                let mut r = Report::quiet("db-rollback-test");
+                rollback.run_into(&mut r).await?;
+                anyhow::ensure!(!r.failed(), "db-rollback-test failed during the benchmark");
+                Ok(started.elapsed())
+            })
+            .await?;
+        row(md, "db-rollback-test wall time (default size)", backend, &wall)?;
+        report.push(summary(&format!("bench.db_rollback_test.{backend}"), "db-rollback-test wall time", &wall));
+        Ok(())
+    }
+
+    /// One rehearsal at `messages` messages, native backend.
+    async fn bench_rehearsal(&self, messages: u64, md: &mut String, report: &mut Report) -> anyhow::Result<()> {
+        let flags = DbRehearse {
+            project: Project { supabase_dir: self.project.supabase_dir.clone(), json: None },
+            pg: Pg { backend: Backend::Native, image: None, db_url: None },
+            since: None,
+            users: 10_000,
+            conversations_per_user: 20,
+            messages,
+            like: None,
+            max_blocking: crate::flags::Span(Duration::from_secs(1)),
+            runs: 20,
+            summary: std::env::temp_dir().join(format!("xtask-bench-rehearsal-{messages}.json")),
+        };
+        let started = Instant::now();
+        let mut r = Report::quiet("db-rehearse");
+        flags.run_into(&mut r).await?;
+        let value = |id: &str| r.check(id).and_then(|c| c.value.clone()).unwrap_or_default();
+        writeln!(
+            md,
+            "\n## Rehearsal at {messages} messages (native, {:.0} s in all, {})\n",
+            started.elapsed().as_secs_f64(),
+            if r.failed() { "FAILED" } else { "passed" }
+        )?;
+        writeln!(md, "- data: {}", value("rehearse.data"))?;
+        writeln!(md, "- backfill: {}", value("rehearse.backfill"))?;
+        let blocking: Vec<String> = r
+            .checks
+            .iter()
+            .filter(|c| c.id.starts_with("rehearse.blocking."))
+            .map(|c| c.detail.clone().unwrap_or_default().lines().next().unwrap_or_default().to_string())
+            .collect();
+        writeln!(
+            md,
+            "- statements blocking the app over 1 s: {}",
+            if blocking.is_empty() { "none".to_string() } else { blocking.join("; ") }
+        )?;
+        writeln!(
+            md,
+            "\n```\n{}```",
+            r.check("rehearse.query_speed").and_then(|c| c.detail.clone()).unwrap_or_default()
+        )?;
+        report.push(
+            Check::new(format!("bench.rehearse.{messages}"), "rehearsal", Status::Info)
+                .value(value("rehearse.backfill")),
+        );
         Ok(())
     }
 

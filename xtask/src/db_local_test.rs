@@ -41,7 +41,7 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
     }
     db.run_checks("post", "", report).await?;
     let rls_after = db.rls_state("after", Some(&rls_before), report).await?;
-    db.rls_compare(&rls_before, &rls_after, "rls.matrix", true, report);
+    db.rls_compare(&rls_before, &rls_after, "rls.matrix", crate::local_db::Expect::DeclaredChanges, report);
     db.lint_compare(&rls_before, &rls_after, report);
     db.rpc_probes("rpc", "local", report).await;
     db.smoke("smoke", "local", report).await;

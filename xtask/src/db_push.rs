@@ -2,12 +2,15 @@
 //! failure: validate → a recent verified backup (or one now) → the plan → confirmation → push
 //! (linked: `supabase db push`; direct: our runner under `lock_timeout`) → verify.
 
+use std::path::Path;
+
 use crate::{
     db_rollback, db_validate, db_verify,
     flags::DbPush,
     report::{run_command, Check, Outcome, Report, Status},
+    runner::{self, MigrationFile},
     supabase::cli::SupabaseCli,
-    target::{Mode, Target},
+    target::{backup, Confirmation, Mode, Target},
 };
 
 impl DbPush {
@@ -19,139 +22,146 @@ impl DbPush {
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
         let target = Target::resolve(&self.target, dir)?;
-        let max_age = self.max_backup_age.0;
-        let lock_timeout = self.lock_timeout.0;
 
         // 1. Validate.
         let pending = db_validate::validate(&target, dir, report).await?;
         if report.failed() {
             return refuse(report, "validation failed: fix what the failed checks name, then push again");
         }
-
         // 2. A verified backup of this target, recent enough, or one now.
-        match crate::target::backup::latest_verified(&self.out, &target, max_age) {
-            Some((path, m)) => report.push(
-                Check::new("push.backup", "a verified backup of this target exists", Status::Pass).value(format!(
-                    "{} (taken {})",
-                    path.display(),
-                    m.created_at.format("%Y-%m-%d %H:%M:%SZ")
-                )),
-            ),
-            None => {
-                report.note(format!(
-                    "no verified backup younger than {} for this target: taking one",
-                    self.max_backup_age
-                ));
-                let path = crate::target::backup::take(&target, dir, &self.out, report).await?;
-                if !crate::target::backup::verify(&path, &target, &self.restore.options(), report).await? {
-                    return refuse(report, "the new backup did not verify; nothing was pushed");
-                }
-                report.push(
-                    Check::new("push.backup", "a verified backup of this target exists", Status::Pass)
-                        .value(path.display()),
-                );
-            }
+        if !self.ensure_backup(&target, report).await? {
+            return refuse(report, "the new backup did not verify; nothing was pushed");
         }
-
         // 3. The plan: pending versions, each with its rollback script.
-        let scanned = crate::runner::scan(dir)?;
-        let rollbacks = crate::runner::scan_rollbacks(dir)?;
-        let files: Vec<&crate::runner::MigrationFile> =
-            scanned.files.iter().filter(|f| pending.contains(&f.version)).collect();
-        if files.is_empty() {
-            report.push(
-                Check::new("push.plan", "migrations to push", Status::Info).value(0).detail("the target is up to date"),
-            );
-            return Ok(());
-        }
-        let without: Vec<String> =
-            files.iter().filter(|f| !rollbacks.contains_key(&f.version)).map(|f| f.file_name()).collect();
-        let names: Vec<String> = files.iter().map(|f| f.file_name()).collect();
-        if !without.is_empty() {
-            report.push(
-                Check::new("push.plan", "every migration to push has a rollback script", Status::Fail)
-                    .detail(format!("no rollbacks/<version>_<name>.sql for: {}", without.join(", "))),
-            );
-            return refuse(report, "write the missing rollback scripts first");
-        }
-        report.push(
-            Check::new("push.plan", "migrations to push", Status::Info).value(files.len()).detail(names.join("\n")),
-        );
-
+        let Some(files) = plan(dir, &pending, report)? else { return Ok(()) };
+        let names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
         // 4. Confirmation.
         crate::target::confirm(
             &format!("About to push {} to {}", names.join(", "), target.describe()),
             &target.name(),
-            self.yes,
+            Confirmation::from_yes(self.yes),
         )?;
-
         // 5. Push.
         let pushed = match &target.mode {
-            Mode::Linked { .. } => {
-                let result = SupabaseCli::new(dir)?.push();
-                let ok = result.is_ok();
-                report.push(match result {
-                    Ok(out) => {
-                        Check::new("push.apply", "supabase db push", Status::Pass).detail(out.trim().to_string())
-                    }
-                    Err(e) => Check::new("push.apply", "supabase db push", Status::Fail).detail(format!("{e:#}")),
-                });
-                ok
-            }
-            Mode::Direct => {
-                let mut conn = target.connect_for_changes(lock_timeout).await?;
-                let mut ok = true;
-                for file in &files {
-                    let id = format!("push.apply.{}", file.version);
-                    let title = format!("{} applies", file.file_name());
-                    match crate::runner::apply(&mut conn, file).await {
-                        Ok(a) => report.push(
-                            Check::new(id, title, Status::Pass).value(format!("{} ms", a.duration.as_millis())).detail(
-                                a.notices
-                                    .iter()
-                                    .map(|n| format!("{}: {}", n.severity, n.message))
-                                    .collect::<Vec<_>>()
-                                    .join("\n"),
-                            ),
-                        ),
-                        Err(e) => {
-                            let hint = if e.message.contains("55P03") {
-                                format!("\nit waited longer than --lock-timeout {} for a lock: the app's traffic holds it; retry in a quieter moment", self.lock_timeout)
-                            } else {
-                                String::new()
-                            };
-                            report.push(Check::new(id, title, Status::Fail).detail(format!(
-                                "{e}{hint}\nnothing of this file was applied; later files were not run"
-                            )));
-                            ok = false;
-                            break;
-                        }
-                    }
-                }
-                ok
-            }
+            Mode::Linked { .. } => push_linked(dir, report)?,
+            Mode::Direct => self.push_direct(&target, &files, report).await?,
         };
-
         // 6. Verify.
         if pushed {
             db_verify::verify(&target, dir, report).await?;
         }
         if report.failed() {
-            let how = match &target.mode {
-                Mode::Linked { .. } => "--linked".to_string(),
-                Mode::Direct => "--db-url \"$SUPABASE_DB_URL\"".to_string(),
-            };
-            let command = format!("cargo xtask db-rollback --supabase-dir {} {how}", dir.display());
-            report.push(Check::new("push.rollback_command", "to roll back", Status::Info).detail(&command));
-            if self.rollback_on_failure {
-                report.note("verification failed: rolling back (--rollback-on-failure)");
-                db_rollback::rollback(&target, dir, &self.restore.options(), lock_timeout, true, report).await?;
-            } else {
-                report.note(format!("verification failed; to roll back run: {command}"));
-            }
+            self.after_failure(&target, report).await?;
         }
         Ok(())
     }
+
+    /// A verified backup younger than `--max-backup-age`, or a new one; false if it fails to verify.
+    async fn ensure_backup(&self, target: &Target, report: &mut Report) -> anyhow::Result<bool> {
+        let check = Check::new("push.backup", "a verified backup of this target exists", Status::Pass);
+        if let Some((path, m)) = backup::latest_verified(&self.out, target, self.max_backup_age.0) {
+            let taken = m.created_at.format("%Y-%m-%d %H:%M:%SZ");
+            report.push(check.value(format!("{} (taken {taken})", path.display())));
+            return Ok(true);
+        }
+        report.note(format!("no verified backup younger than {} for this target: taking one", self.max_backup_age));
+        let path = backup::take(target, &self.project.supabase_dir, &self.out, report).await?;
+        if !backup::verify(&path, target, &self.restore.options(), report).await? {
+            return Ok(false);
+        }
+        report.push(check.value(path.display()));
+        Ok(true)
+    }
+
+    /// Our runner, file by file under `--lock-timeout`, stopping at the first failure.
+    async fn push_direct(&self, target: &Target, files: &[MigrationFile], report: &mut Report) -> anyhow::Result<bool> {
+        let mut conn = target.connect_for_changes(self.lock_timeout.0).await?;
+        for file in files {
+            let id = format!("push.apply.{}", file.version);
+            let title = format!("{} applies", file.file_name());
+            match runner::apply(&mut conn, file).await {
+                Ok(applied) => report.push(runner::applied_check(id, title, &applied)),
+                Err(e) => {
+                    let hint = e.message.contains("55P03").then(|| {
+                        format!(
+                            "it waited longer than --lock-timeout {} for a lock: the app's traffic holds it; \
+                             retry in a quieter moment",
+                            self.lock_timeout
+                        )
+                    });
+                    let recorded =
+                        runner::applied_versions(&mut conn).await?.iter().any(|(v, _, _)| v == &file.version);
+                    report.push(runner::failed_check(id, title, &e, recorded, hint));
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The rollback command, and the rollback itself with `--rollback-on-failure`.
+    async fn after_failure(&self, target: &Target, report: &mut Report) -> anyhow::Result<()> {
+        let dir = &self.project.supabase_dir;
+        let how = match &target.mode {
+            Mode::Linked { .. } => "--linked".to_string(),
+            Mode::Direct => "--db-url \"$SUPABASE_DB_URL\"".to_string(),
+        };
+        let command = format!("cargo xtask db-rollback --supabase-dir {} {how}", dir.display());
+        report.push(Check::new("push.rollback_command", "to roll back", Status::Info).detail(&command));
+        if self.rollback_on_failure {
+            report.note("verification failed: rolling back (--rollback-on-failure)");
+            db_rollback::rollback(
+                target,
+                dir,
+                &self.restore.options(),
+                self.lock_timeout.0,
+                Confirmation::Given,
+                report,
+            )
+            .await?;
+        } else {
+            report.note(format!("verification failed; to roll back run: {command}"));
+        }
+        Ok(())
+    }
+}
+
+/// The files to push (the target's pending versions); `None` when there is nothing to push or a
+/// file lacks its rollback script (a failed check says which).
+fn plan(dir: &Path, pending: &[String], report: &mut Report) -> anyhow::Result<Option<Vec<MigrationFile>>> {
+    let scanned = runner::scan(dir)?;
+    let rollbacks = runner::scan_rollbacks(dir)?;
+    let files: Vec<MigrationFile> = scanned.files.into_iter().filter(|f| pending.contains(&f.version)).collect();
+    if files.is_empty() {
+        report.push(
+            Check::new("push.plan", "migrations to push", Status::Info).value(0).detail("the target is up to date"),
+        );
+        return Ok(None);
+    }
+    let without: Vec<String> =
+        files.iter().filter(|f| !rollbacks.contains_key(&f.version)).map(MigrationFile::file_name).collect();
+    if !without.is_empty() {
+        report.push(
+            Check::new("push.plan", "every migration to push has a rollback script", Status::Fail)
+                .detail(format!("no rollbacks/<version>_<name>.sql for: {}", without.join(", "))),
+        );
+        refuse(report, "write the missing rollback scripts first")?;
+        return Ok(None);
+    }
+    let names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
+    report
+        .push(Check::new("push.plan", "migrations to push", Status::Info).value(files.len()).detail(names.join("\n")));
+    Ok(Some(files))
+}
+
+fn push_linked(dir: &Path, report: &mut Report) -> anyhow::Result<bool> {
+    let result = SupabaseCli::new(dir)?.push();
+    let ok = result.is_ok();
+    report.push(match result {
+        Ok(out) => Check::new("push.apply", "supabase db push", Status::Pass).detail(out.trim().to_string()),
+        Err(e) => Check::new("push.apply", "supabase db push", Status::Fail).detail(format!("{e:#}")),
+    });
+    Ok(ok)
 }
 
 fn refuse(report: &mut Report, why: &str) -> anyhow::Result<()> {

@@ -49,7 +49,7 @@ async fn steps(flags: &DbRls, db: &mut LocalDatabase, report: &mut Report) -> an
         return Ok(());
     }
     let after = db.rls_state("after", Some(&before), report).await?;
-    db.rls_compare(&before, &after, "rls.matrix", true, report);
+    db.rls_compare(&before, &after, "rls.matrix", crate::local_db::Expect::DeclaredChanges, report);
     db.lint_compare(&before, &after, report);
     db.rpc_probes("rpc", "rls", report).await;
     report.rendered_matrix = Some(format!("# before\n{}\n# after\n{}", before.matrix.render(), after.matrix.render()));

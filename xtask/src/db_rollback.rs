@@ -11,7 +11,7 @@ use crate::{
     report::{run_command, Check, Outcome, Report, Status},
     runner::MigrationPlan,
     supabase::cli::SupabaseCli,
-    target::{Mode, Target},
+    target::{Confirmation, Mode, Target},
 };
 
 impl DbRollback {
@@ -23,7 +23,15 @@ impl DbRollback {
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
         let lock_timeout = self.lock_timeout.0;
-        rollback(&target, &self.project.supabase_dir, &self.restore.options(), lock_timeout, self.yes, report).await
+        rollback(
+            &target,
+            &self.project.supabase_dir,
+            &self.restore.options(),
+            lock_timeout,
+            Confirmation::from_yes(self.yes),
+            report,
+        )
+        .await
     }
 }
 
@@ -32,7 +40,7 @@ pub async fn rollback(
     supabase_dir: &Path,
     restore: &PgOptions,
     lock_timeout: std::time::Duration,
-    yes: bool,
+    confirmation: Confirmation,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     report.note(format!("target {}", target.describe()));
@@ -59,7 +67,7 @@ pub async fn rollback(
     crate::target::confirm(
         &format!("About to roll back {} on {}", names.join(", "), target.describe()),
         &target.name(),
-        yes,
+        confirmation,
     )?;
 
     // What the migrations add, learnt on an ephemeral copy of the baseline.

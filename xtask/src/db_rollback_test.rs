@@ -8,12 +8,12 @@ use crate::{
     analysis::data_snapshot::DataSnapshot,
     app_seam,
     flags::DbRollbackTest,
-    local_db::LocalDatabase,
+    local_db::{Expect, LocalDatabase},
     report::{run_command, Check, Outcome, Report, Status},
 };
 
 /// The directive a rollback script uses to keep an object on purpose:
-/// `-- xtask:keeps column public.messages.auth_user_id`.
+/// `-- xtask:keeps column public.notes.owner_id`.
 pub const KEEPS_DIRECTIVE: &str = "-- xtask:keeps ";
 
 impl DbRollbackTest {
@@ -40,22 +40,8 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     if db.plan.pending.is_empty() {
         return skip_rest(report, "there are no pending migrations");
     }
-    let missing: Vec<String> =
-        db.plan.pending.iter().filter(|f| !db.plan.rollbacks.contains_key(&f.version)).map(|f| f.file_name()).collect();
-    for file in &db.plan.pending {
-        let id = format!("rollback.script.{}", file.version);
-        let title = format!("{} has a rollback script", file.file_name());
-        report.push(match db.plan.rollbacks.get(&file.version) {
-            Some(path) => Check::new(id, title, Status::Pass).value(path.display()),
-            None => Check::new(id, title, Status::Fail).detail(format!(
-                "no {}/{}: write the script that undoes it (never under migrations/, where the CLI would run it)",
-                db.supabase_dir.join("rollbacks").display(),
-                file.file_name()
-            )),
-        });
-    }
-    if !missing.is_empty() {
-        return skip_rest(report, &format!("pending migration(s) without a rollback: {}", missing.join(", ")));
+    if let Some(missing) = missing_rollback_scripts(db, report) {
+        return skip_rest(report, &format!("pending migration(s) without a rollback: {missing}"));
     }
 
     // 2. S0, D0, and the app on the old schema.
@@ -79,10 +65,58 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     }
     db.run_checks("post", "", report).await?;
     let rls_migrated = db.rls_state("migrated", Some(&rls_before), report).await?;
-    db.rls_compare(&rls_before, &rls_migrated, "rls.matrix", true, report);
+    db.rls_compare(&rls_before, &rls_migrated, "rls.matrix", Expect::DeclaredChanges, report);
     smoke_writes.extend(db.smoke("smoke.migrated", "migrated", report).await);
 
     // 4. Roll back, newest first, each script with its history repair.
+    let Some(keeps) = roll_back_pending(db, report).await? else {
+        return skip_rest(report, "a rollback script failed");
+    };
+
+    // 5. S1 == S0 (but for declared keeps), D1 == D0 for the rows that existed.
+    let timer = report.phase("snapshot after");
+    let s1 = CatalogSnapshot::take(&mut db.conn).await?;
+    report.record(timer);
+    catalog_checks(&s0.diff(&s1), &keeps, report);
+    data_checks(db, &d0, &smoke_writes, report).await?;
+    // Who can read and write what must be exactly as before: no declarations apply to a rollback.
+    let rls_rolled_back = db.rls_state("rolled_back", Some(&rls_before), report).await?;
+    db.rls_compare(&rls_before, &rls_rolled_back, "rollback.rls", Expect::NoChange, report);
+
+    // 6. The app on the rolled-back schema.
+    db.smoke("smoke.rolled_back", "rolledback", report).await;
+
+    // 7. Re-apply: cleanly, then post checks and app again.
+    if !db.apply_pending("reapply.apply", report).await? {
+        return skip_rest(report, "a pending migration did not re-apply after the rollback");
+    }
+    db.run_checks("post", "reapply.", report).await?;
+    db.smoke("smoke.reapplied", "reapplied", report).await;
+    Ok(())
+}
+
+/// One check per pending migration: its rollback script exists. The files without one, if any.
+fn missing_rollback_scripts(db: &LocalDatabase, report: &mut Report) -> Option<String> {
+    let missing: Vec<String> =
+        db.plan.pending.iter().filter(|f| !db.plan.rollbacks.contains_key(&f.version)).map(|f| f.file_name()).collect();
+    for file in &db.plan.pending {
+        let id = format!("rollback.script.{}", file.version);
+        let title = format!("{} has a rollback script", file.file_name());
+        report.push(match db.plan.rollbacks.get(&file.version) {
+            Some(path) => Check::new(id, title, Status::Pass).value(path.display()),
+            None => Check::new(id, title, Status::Fail).detail(format!(
+                "no {}/{}: write the script that undoes it (never under migrations/, where the CLI would run it)",
+                db.supabase_dir.join("rollbacks").display(),
+                file.file_name()
+            )),
+        });
+    }
+    (!missing.is_empty()).then(|| missing.join(", "))
+}
+
+/// Every pending migration's rollback, newest first, then the history check; the objects the
+/// scripts declare they keep, or `None` when a script failed.
+async fn roll_back_pending(db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<Option<BTreeSet<String>>> {
     let timer = report.phase("roll back");
     let mut keeps: BTreeSet<String> = BTreeSet::new();
     for file in db.plan.pending.iter().rev() {
@@ -99,7 +133,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
             Err(e) => {
                 report.push(Check::new(id, title, Status::Fail).detail(e.to_string()));
                 report.record(timer);
-                return skip_rest(report, "a rollback script failed");
+                return Ok(None);
             }
         }
     }
@@ -118,27 +152,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
         Check::new("rollback.history", "history rows of the rolled-back versions are gone", Status::Fail)
             .detail(format!("still recorded as applied: {}", left.join(", ")))
     });
-
-    // 5. S1 == S0 (but for declared keeps), D1 == D0 for the rows that existed.
-    let timer = report.phase("snapshot after");
-    let s1 = CatalogSnapshot::take(&mut db.conn).await?;
-    report.record(timer);
-    catalog_checks(&s0.diff(&s1), &keeps, report);
-    data_checks(db, &d0, &smoke_writes, report).await?;
-    // Who can read and write what must be exactly as before: no declarations apply to a rollback.
-    let rls_rolled_back = db.rls_state("rolled_back", Some(&rls_before), report).await?;
-    db.rls_compare(&rls_before, &rls_rolled_back, "rollback.rls", false, report);
-
-    // 6. The app on the rolled-back schema.
-    db.smoke("smoke.rolled_back", "rolledback", report).await;
-
-    // 7. Re-apply: cleanly, then post checks and app again.
-    if !db.apply_pending("reapply.apply", report).await? {
-        return skip_rest(report, "a pending migration did not re-apply after the rollback");
-    }
-    db.run_checks("post", "reapply.", report).await?;
-    db.smoke("smoke.reapplied", "reapplied", report).await;
-    Ok(())
+    Ok(Some(keeps))
 }
 
 /// Objects a rollback script declares it keeps on purpose.
@@ -228,7 +242,7 @@ mod tests {
 
     #[test]
     fn reads_keeps_directives() {
-        let script = "-- Rollback\n-- xtask:keeps column public.messages.auth_user_id\n  -- xtask:keeps index public.idx\nselect 1;\n-- xtask:keeps\n";
-        assert_eq!(kept_objects(script), ["column public.messages.auth_user_id", "index public.idx"]);
+        let script = "-- Rollback\n-- xtask:keeps column public.notes.owner_id\n  -- xtask:keeps index public.idx\nselect 1;\n-- xtask:keeps\n";
+        assert_eq!(kept_objects(script), ["column public.notes.owner_id", "index public.idx"]);
     }
 }

@@ -6,7 +6,7 @@ mod rls_state;
 
 use std::path::PathBuf;
 
-pub use rls_state::RlsState;
+pub use rls_state::{Expect, RlsState};
 
 use anyhow::Context;
 use sqlx::PgConnection;
@@ -215,42 +215,11 @@ impl LocalDatabase {
             let id = format!("{id_prefix}.{}", file.version);
             let title = format!("{} applies", file.file_name());
             match crate::runner::apply(&mut self.conn, file).await {
-                Ok(applied) => {
-                    let notices: Vec<String> =
-                        applied.notices.iter().map(|n| format!("{}: {}", n.severity, n.message)).collect();
-                    // A lone CONCURRENTLY statement is as atomic as a file can be; several are not.
-                    let split = !applied.atomic && applied.statements > 1;
-                    let status = if split { Status::Warn } else { Status::Pass };
-                    let mut detail = notices.join("\n");
-                    if split {
-                        detail.push_str(
-                            "\nnot atomic: this file holds statements that cannot run in a transaction, \
-                             so each statement commits on its own",
-                        );
-                    }
-                    report.push(
-                        Check::new(id, title, status)
-                            .value(format!(
-                                "{} statement(s) in {} ms",
-                                applied.statements,
-                                applied.duration.as_millis()
-                            ))
-                            .detail(detail.trim().to_string()),
-                    );
-                }
+                Ok(applied) => report.push(crate::runner::applied_check(id, title, &applied)),
                 Err(e) => {
                     let left = crate::runner::applied_versions(&mut self.conn).await?;
                     let recorded = left.iter().any(|(v, _, _)| v == &file.version);
-                    let mut detail = format!("{e}");
-                    for n in &e.notices {
-                        detail.push_str(&format!("\n{}: {}", n.severity, n.message));
-                    }
-                    detail.push_str(if recorded {
-                        "\nthe history row was written despite the error"
-                    } else {
-                        "\nnothing of this file was applied; later files were not run"
-                    });
-                    report.push(Check::new(id, title, Status::Fail).detail(detail));
+                    report.push(crate::runner::failed_check(id, title, &e, recorded, None));
                     report.record(timer);
                     return Ok(false);
                 }

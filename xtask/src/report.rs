@@ -1,7 +1,11 @@
 //! The one report every command produces: checks with stable ids, phase timings, the backend and
 //! the outcome; printed for people as it grows and written as JSON with `--json PATH`.
 
+pub mod check_ids;
+pub mod render;
+
 use std::{
+    io::Write as _,
     path::Path,
     time::{Duration, Instant},
 };
@@ -11,6 +15,8 @@ use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use render::Colors;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -19,18 +25,6 @@ pub enum Status {
     Warn,
     Info,
     Skip,
-}
-
-impl Status {
-    fn label(self) -> console::StyledObject<&'static str> {
-        match self {
-            Status::Pass => style("PASS").green().bold(),
-            Status::Fail => style("FAIL").red().bold(),
-            Status::Warn => style("WARN").yellow().bold(),
-            Status::Info => style("INFO").cyan(),
-            Status::Skip => style("SKIP").dim(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,16 +121,8 @@ impl Report {
             self.outcome = Outcome::Fail;
         }
         if !self.quiet {
-            let mut line = format!("{} {:<44} {}", check.status.label(), check.id, check.title);
-            if let Some(v) = &check.value {
-                line.push_str(&format!(" = {v}"));
-            }
-            println!("{line}");
-            if let Some(d) = &check.detail {
-                for l in d.lines() {
-                    println!("       {}", style(l).dim());
-                }
-            }
+            let colors = if console::Term::stdout().is_term() { Colors::On } else { Colors::Off };
+            let _ = render::check(&mut std::io::stdout().lock(), &check, colors);
         }
         self.checks.push(check);
     }
@@ -190,22 +176,9 @@ impl Report {
                 .with_context(|| format!("writing the JSON report to {}", path.display()))?;
         }
         if !self.quiet {
-            let count = |s: Status| self.checks.iter().filter(|c| c.status == s).count();
-            let verdict = match (self.outcome, &self.error) {
-                (_, Some(_)) => style("STOPPED").red().bold(),
-                (Outcome::Pass, None) => style("PASSED").green().bold(),
-                (Outcome::Fail, None) => style("FAILED").red().bold(),
-            };
-            println!(
-                "{} {verdict}: {} pass, {} fail, {} warn, {} info, {} skip in {:.1} s",
-                self.command,
-                count(Status::Pass),
-                count(Status::Fail),
-                count(Status::Warn),
-                count(Status::Info),
-                count(Status::Skip),
-                self.total_millis as f64 / 1000.0
-            );
+            let colors = if console::Term::stdout().is_term() { Colors::On } else { Colors::Off };
+            let _ = render::summary(&mut std::io::stdout().lock(), self, colors);
+            let _ = std::io::stdout().flush();
         }
         Ok(())
     }

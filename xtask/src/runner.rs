@@ -4,6 +4,7 @@
 
 mod folder;
 pub mod notices;
+mod outcome;
 pub mod sql_split;
 
 use sqlx::{Connection, PgConnection};
@@ -15,6 +16,7 @@ use std::{
 
 pub use folder::{scan, scan_rollbacks, MigrationDir, MigrationFile, MigrationPlan};
 use notices::Notice;
+pub use outcome::{applied_check, failed_check, server_error};
 use sql_split::Statement;
 
 /// A file applied: its timing and what the server said along the way.
@@ -156,7 +158,7 @@ async fn run_statement(conn: &mut PgConnection, file: &MigrationFile, stmt: &Sta
                     Some(Some(sqlx::postgres::PgErrorPosition::Original(pos))) => stmt.line_of_position(pos),
                     _ => stmt.line,
                 };
-                let mut message = format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message());
+                let mut message = server_error(db.as_ref());
                 if let Some(detail) = pg.and_then(|p| p.detail()) {
                     message.push_str(&format!(" ({detail})"));
                 }

@@ -18,6 +18,26 @@ use crate::{
     runner::MigrationDir,
 };
 
+/// Whether a change to the target still needs a person to confirm it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Ask on the terminal (refuse without one).
+    Ask,
+    /// Already given: `--yes`, or the push the person confirmed is rolling itself back.
+    Given,
+}
+
+impl Confirmation {
+    /// From a `--yes` flag.
+    pub fn from_yes(yes: bool) -> Confirmation {
+        if yes {
+            Confirmation::Given
+        } else {
+            Confirmation::Ask
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Mode {
     Direct,
@@ -189,8 +209,8 @@ fn check(id: &str, title: &str, found: &[String], why: &str) -> Check {
 }
 
 /// Asks the user to type `expected` unless `yes`; refuses without a terminal.
-pub fn confirm(action: &str, expected: &str, yes: bool) -> anyhow::Result<()> {
-    if yes {
+pub fn confirm(action: &str, expected: &str, confirmation: Confirmation) -> anyhow::Result<()> {
+    if confirmation == Confirmation::Given {
         return Ok(());
     }
     let term = console::Term::stderr();

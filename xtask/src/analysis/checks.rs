@@ -83,9 +83,7 @@ async fn run_one(conn: &mut PgConnection, text: &str) -> anyhow::Result<Vec<Row>
         sqlx::Error::Database(db) if db.code().as_deref() == Some("25006") => {
             anyhow::anyhow!("the check tried to write, and checks run read-only: {}", db.message())
         }
-        sqlx::Error::Database(db) => {
-            anyhow::anyhow!("ERROR {}: {}", db.code().unwrap_or_default(), db.message())
-        }
+        sqlx::Error::Database(db) => anyhow::anyhow!(crate::runner::server_error(db.as_ref())),
         other => other.into(),
     })?;
     tx.rollback().await?;

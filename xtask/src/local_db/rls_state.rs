@@ -14,6 +14,15 @@ pub struct RlsState {
     pub catalog: CatalogSnapshot,
 }
 
+/// What a comparison of two access states allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The pending migrations' `-- xtask:rls-widens/narrows` declarations excuse their changes.
+    DeclaredChanges,
+    /// Nothing may differ (a rollback restores access exactly).
+    NoChange,
+}
+
 impl LocalDatabase {
     /// The access matrix and lint findings of the current state.
     /// `like`: an earlier state whose probe users this one reuses.
@@ -43,8 +52,8 @@ impl LocalDatabase {
     }
 
     /// Compares two states: access per table (`<prefix>.<table>`), and, with `lint`, the lints.
-    pub fn rls_compare(&self, before: &RlsState, after: &RlsState, prefix: &str, declared: bool, report: &mut Report) {
-        let declared = if declared {
+    pub fn rls_compare(&self, before: &RlsState, after: &RlsState, prefix: &str, expect: Expect, report: &mut Report) {
+        let declared = if expect == Expect::DeclaredChanges {
             crate::analysis::rls::Declared::parse(self.plan.pending.iter().map(|f| f.text.as_str()))
         } else {
             crate::analysis::rls::Declared::default()

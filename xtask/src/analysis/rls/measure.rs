@@ -236,23 +236,34 @@ pub(super) async fn run_probe(
             (a, row, context)
         }
     };
-    // A fresh key so the copy is a new row.
-    let mut row = row;
+    let outcome = insert_copy(conn, table, actor, row, &expect).await?;
+    // As every not-applicable probe: no context.
+    let context = if outcome.applicable() { context } else { String::new() };
+    Ok((outcome, context))
+}
+
+/// Inserts `row` into `table` as a new row (a fresh key) as `actor`.
+async fn insert_copy(
+    conn: &mut PgConnection,
+    table: &RlsTable,
+    actor: &Persona,
+    mut row: Value,
+    expect: &[(String, Value)],
+) -> anyhow::Result<ProbeOutcome> {
     let mut columns: Vec<&Column> = table.columns.iter().filter(|c| !c.computed).collect();
     if table.key_is_uuid {
         row[unquote(&table.key[0])] = Value::String(Uuid::new_v4().to_string());
     } else if table.key_has_default {
         columns.retain(|c| !table.key.contains(&c.name));
     } else {
-        return na("primary key has no default to make a new row");
+        return Ok(ProbeOutcome::NotApplicable("primary key has no default to make a new row".into()));
     }
     let list = columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
     let sql = format!(
         "INSERT INTO {t} AS t ({list}) SELECT {list} FROM jsonb_populate_record(NULL::{t}, $1) RETURNING to_jsonb(t)",
         t = table.name,
     );
-    let outcome = write_probe(conn, actor, &sql, None, &row, &expect).await?;
-    Ok((outcome, context))
+    write_probe(conn, actor, &sql, None, &row, expect).await
 }
 
 async fn write_probe(

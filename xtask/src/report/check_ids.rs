@@ -1,0 +1,152 @@
+//! Every check id a command can emit, with what it means: the stable part of the `--json`
+//! report. `<placeholders>` stand for one or more dot-separated parts (a version, a table such as
+//! `public.messages`, a check file's id). A test asserts every id the commands emit is listed
+//! here, and `CHECKS.md` is generated from this table.
+
+/// (id pattern, meaning).
+pub const CHECK_IDS: &[(&str, &str)] = &[
+    // Environment and plan (every local command).
+    ("env.postgres", "which Postgres backend was started, and why it was chosen"),
+    ("env.supabase_layer", "the Supabase platform layer (roles, auth schema, extensions) was installed"),
+    ("plan.baseline", "migrations treated as already in production"),
+    ("plan.pending", "migrations under test; fails when there are none"),
+    ("runner.skipped.<file>", "a file under migrations/ the supabase CLI skips (bad name)"),
+    ("runner.dangerous_name.<file>", "a file named like a rollback that the CLI would apply as a migration"),
+    ("baseline.apply", "the baseline migrations apply"),
+    ("app.contract", "the app's tables and RPCs exist (else the app steps are skipped)"),
+    ("data.generate", "the app's deterministic test data loaded"),
+    ("data.seed_sql", "supabase/seed.sql loaded"),
+    // The project's checks (checks/<phase>/*.sql).
+    ("<phase>.checks", "a phase of checks had no files, or could not run"),
+    ("pre.<check>", "a pre-migration check of checks/pre (runbook phase 1)"),
+    ("post.<check>", "a post-migration check of checks/post (runbook 3.4)"),
+    ("reapply.post.<check>", "a post check after the rollback and re-apply"),
+    // Applying and rolling back.
+    ("pending.apply.<version>", "a pending migration applies (NOTICEs in the detail)"),
+    ("reapply.apply.<version>", "a pending migration applies again after its rollback"),
+    ("rollback.apply.<version>", "a rollback script applies and removes its history row"),
+    ("rollback.script.<version>", "a pending migration has a rollback script"),
+    ("rollback.plan", "migrations db-rollback will roll back, newest first"),
+    ("rollback.history", "history rows of the rolled-back versions are gone"),
+    ("rollback.catalog", "the catalog after rollback equals the catalog before the migration"),
+    ("rollback.kept.<object>", "an object a rollback declares it keeps (`-- xtask:keeps`)"),
+    ("rollback.data", "rows that existed before the migration are unchanged after rollback"),
+    ("rollback.data.new_rows", "rows added since are the app smoke's own"),
+    ("rollback.leftovers", "nothing the rolled-back migrations added is left on the target"),
+    ("rollback.rls.<table>", "who reaches what after rollback equals before the migration"),
+    ("snapshot.before", "catalog and data snapshot taken before the migration"),
+    // App smoke and probes.
+    ("smoke.<step>", "a step of the app smoke (sign up, create, send, read back, isolation)"),
+    ("smoke.<state>.<step>", "a step of the app smoke at one state of the rollback proof"),
+    ("rpc.<probe>", "an RPC call the app's functions must refuse"),
+    // Row-level security.
+    ("rls.state.<state>", "the access matrix and lints of one state were computed"),
+    ("rls.matrix.declared_widening.<table>", "a migration declares that access to a table widens"),
+    ("rls.matrix.declared_narrowing.<table>", "a migration declares that access to a table narrows"),
+    ("rls.matrix.untracked.<table>", "an RLS table without a primary key the matrix cannot track"),
+    ("rls.matrix.<table>", "who can read and write a table is unchanged (or the change is declared)"),
+    ("lint.<lint>", "a Supabase-style lint (xtask/sql/lints/<lint>.sql): new findings at its severity"),
+    // Production target.
+    ("session.read_only", "the validation session cannot write"),
+    ("drift.missing_locally", "versions applied on the target that are missing locally"),
+    ("drift.out_of_order", "local versions older than the target's newest that the target lacks"),
+    ("drift.edited_after_apply", "migrations whose text changed after they were applied"),
+    ("drift.pending", "local migrations not yet applied on the target"),
+    ("estimate.backfill", "backfill time and WAL on the target, from the rehearsal's throughput"),
+    ("backup.taken", "roles, schema and data written with a SHA-256 manifest"),
+    ("backup.checksums", "backup files match their manifest"),
+    ("backup.restore", "the backup restores into an ephemeral Postgres"),
+    ("backup.row_counts", "restored row counts equal those recorded"),
+    ("backup.catalog", "restored catalog equals the one recorded"),
+    ("push.backup", "a verified backup of this target, younger than --max-backup-age"),
+    ("push.plan", "migrations to push, each with a rollback script"),
+    ("push.apply", "supabase db push (linked mode)"),
+    ("push.apply.<version>", "a migration pushed by our runner (direct mode)"),
+    ("push.rollback_command", "the command that rolls the push back"),
+    ("push.refused", "why the push did not start"),
+    ("steps.remaining", "steps not run because an earlier one failed"),
+    // Rehearsal.
+    ("rehearse.like", "production's row counts, read-only (--like)"),
+    ("rehearse.data", "production-shaped data loaded"),
+    ("rehearse.apply.<version>", "a pending migration applies under the tracer"),
+    (
+        "rehearse.blocking.<version>.<line>.<table>",
+        "a statement holds a lock the app waits for longer than --max-blocking",
+    ),
+    ("rehearse.lock_trace", "every pending statement's locks, hold times, rows, WAL and rewrites"),
+    ("rehearse.query_speed", "the app's queries before and after, as a signed-in user"),
+    ("rehearse.backfill", "backfill throughput, written to rehearsal.json"),
+    // Housekeeping.
+    ("clean.native_clusters", "leftover native clusters removed"),
+    ("clean.containers", "leftover labelled containers removed"),
+    ("bench.<backend>", "a backend the benchmark skipped"),
+    ("bench.ready.<backend>", "time until a backend's Postgres answers queries"),
+    ("bench.db_local_test.<backend>", "db-local-test wall time"),
+    ("bench.db_rollback_test.<backend>", "db-rollback-test wall time"),
+    ("bench.seed", "seeding speed"),
+    ("bench.rehearse.<messages>", "a rehearsal at that many messages"),
+];
+
+/// The registry entry `id` belongs to.
+pub fn meaning(id: &str) -> Option<&'static str> {
+    CHECK_IDS.iter().find(|(pattern, _)| matches(pattern, id)).map(|(_, m)| *m)
+}
+
+/// Whether `id` fits `pattern`, each `<placeholder>` standing for one or more non-empty parts.
+fn matches(pattern: &str, id: &str) -> bool {
+    let pat: Vec<&str> = pattern.split('.').collect();
+    let parts: Vec<&str> = id.split('.').collect();
+    fn go(pat: &[&str], parts: &[&str]) -> bool {
+        match (pat.first(), parts.first()) {
+            (None, None) => true,
+            (Some(p), Some(_)) if p.starts_with('<') => (1..=parts.len()).any(|n| go(&pat[1..], &parts[n..])),
+            (Some(p), Some(x)) => p == x && go(&pat[1..], &parts[1..]),
+            _ => false,
+        }
+    }
+    parts.iter().all(|p| !p.is_empty()) && go(&pat, &parts)
+}
+
+/// The registry as a markdown table (`CHECKS.md`).
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Check ids\n\nEvery id a command can put in its report (`--json`), generated from \
+         `xtask/src/report/check_ids.rs`. `<placeholders>` stand for one or more dot-separated parts.\n\n\
+         | id | meaning |\n|---|---|\n",
+    );
+    for (id, meaning) in CHECK_IDS {
+        out.push_str(&format!("| `{id}` | {meaning} |\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_take_one_or_more_parts() {
+        let cases = [
+            ("rls.matrix.<table>", "rls.matrix.public.notes", true),
+            ("rls.matrix.<table>", "rls.matrix", false),
+            ("rehearse.blocking.<version>.<line>.<table>", "rehearse.blocking.1.5.public.t", true),
+            ("pre.<check>", "pre.orphaned_messages", true),
+            ("pre.<check>", "post.orphaned_messages", false),
+            ("plan.pending", "plan.pending.x", false),
+            ("smoke.<step>", "smoke..x", false),
+        ];
+        for (pattern, id, expected) in cases {
+            assert_eq!(matches(pattern, id), expected, "{pattern} ~ {id}");
+        }
+    }
+
+    #[test]
+    fn the_most_specific_pattern_comes_first_where_two_match() {
+        assert_eq!(
+            meaning("rls.matrix.declared_widening.public.notes"),
+            Some("a migration declares that access to a table widens")
+        );
+        assert!(meaning("reapply.post.checks").is_some());
+        assert!(meaning("no.such.check").is_none());
+    }
+}

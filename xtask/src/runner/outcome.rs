@@ -1,0 +1,89 @@
+//! What applying a file did, as a check: the same words for every command that applies
+//! migrations (db-local-test, db-rollback-test, db-push).
+
+use super::{Applied, ApplyError};
+use crate::report::{Check, Status};
+
+/// `ERROR <sqlstate>: <message>`, the way psql names a server error.
+pub fn server_error(db: &dyn sqlx::error::DatabaseError) -> String {
+    format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message())
+}
+
+/// A file that applied: its statements, time and NOTICEs; a warning when it could not run in
+/// one transaction (a lone CONCURRENTLY statement is as atomic as a file can be).
+pub fn applied_check(id: String, title: String, applied: &Applied) -> Check {
+    let split = !applied.atomic && applied.statements > 1;
+    let mut detail: Vec<String> = applied.notices.iter().map(|n| format!("{}: {}", n.severity, n.message)).collect();
+    if split {
+        detail.push(
+            "not atomic: this file holds statements that cannot run in a transaction, so each statement \
+             commits on its own"
+                .to_string(),
+        );
+    }
+    Check::new(id, title, if split { Status::Warn } else { Status::Pass })
+        .value(format!("{} statement(s) in {} ms", applied.statements, applied.duration.as_millis()))
+        .detail(detail.join("\n"))
+}
+
+/// A file that failed: the statement, the server's words and NOTICEs, what stayed (`recorded`:
+/// its history row was written anyway), and `hint` on what to do.
+pub fn failed_check(id: String, title: String, error: &ApplyError, recorded: bool, hint: Option<String>) -> Check {
+    let mut detail = vec![error.to_string()];
+    detail.extend(error.notices.iter().map(|n| format!("{}: {}", n.severity, n.message)));
+    detail.extend(hint);
+    detail.push(if recorded {
+        "the history row was written despite the error".to_string()
+    } else {
+        "nothing of this file was applied; later files were not run".to_string()
+    });
+    Check::new(id, title, Status::Fail).detail(detail.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::runner::notices::Notice;
+
+    fn applied(statements: usize, atomic: bool) -> Applied {
+        Applied {
+            version: "1".into(),
+            name: "a".into(),
+            statements,
+            duration: Duration::from_millis(7),
+            notices: vec![Notice { severity: "NOTICE", message: "backfill: 3".into() }],
+            atomic,
+        }
+    }
+
+    #[test]
+    fn only_a_file_split_into_several_commits_warns() {
+        let cases = [((3, true), Status::Pass), ((1, false), Status::Pass), ((2, false), Status::Warn)];
+        for ((statements, atomic), expected) in cases {
+            let c = applied_check("x".into(), "t".into(), &applied(statements, atomic));
+            assert_eq!(c.status, expected, "{statements} statements, atomic {atomic}");
+            assert!(c.detail.unwrap_or_default().starts_with("NOTICE: backfill: 3"));
+        }
+    }
+
+    #[test]
+    fn a_failure_says_what_stayed() {
+        let e = ApplyError {
+            file: "1_a.sql".into(),
+            line: 4,
+            statement: "select 1/0".into(),
+            message: "ERROR 22012: division by zero".into(),
+            notices: Vec::new(),
+        };
+        let kept = failed_check("x".into(), "t".into(), &e, true, Some("retry later".into()));
+        let detail = kept.detail.unwrap_or_default();
+        assert_eq!(
+            detail,
+            "1_a.sql:4: ERROR 22012: division by zero (statement: select 1/0)\nretry later\nthe history row was written despite the error"
+        );
+        let clean = failed_check("x".into(), "t".into(), &e, false, None).detail.unwrap_or_default();
+        assert!(clean.ends_with("nothing of this file was applied; later files were not run"), "{clean}");
+    }
+}
