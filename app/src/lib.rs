@@ -141,18 +141,39 @@ pub struct User {
     pub email: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conversation {
     pub id: Uuid,
     pub title: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub id: Uuid,
     pub conversation_id: Uuid,
     pub role: String,
     pub content: String,
+}
+
+// Rows by column name, as `#[derive(FromRow)]` would (written out: the derive needs sqlx's
+// macros, which build sqlx a second time for the host).
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Conversation {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        Ok(Conversation { id: row.try_get("id")?, title: row.try_get("title")? })
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Message {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        Ok(Message {
+            id: row.try_get("id")?,
+            conversation_id: row.try_get("conversation_id")?,
+            role: row.try_get("role")?,
+            content: row.try_get("content")?,
+        })
+    }
 }
 
 /// The app's connection, shared by every persona (as PostgREST shares its pool).
