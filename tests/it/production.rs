@@ -42,9 +42,9 @@ fn restore() -> RestorePg {
 
 async fn validate(dir: &Path, pg: &EphemeralPostgres) -> Report {
     let mut report = Report::quiet("db-validate");
-    let flags = DbValidate { project: project(dir), target: target(pg) };
+    let flags = DbValidate { project: project(dir), target: target(pg), rehearsal: dir.join("rehearsal.json") };
     let target = xtask::target::Target::resolve(&flags.target, dir).expect("target");
-    xtask::db_validate::validate(&target, dir, &mut report).await.expect("validate");
+    xtask::db_validate::validate(&target, dir, &flags.rehearsal, &mut report).await.expect("validate");
     report
 }
 
@@ -62,6 +62,7 @@ fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
         lock_timeout: "5s".parse().unwrap(),
         yes: true,
         rollback_on_failure: false,
+        rehearsal: dir.join("rehearsal.json"),
     }
 }
 

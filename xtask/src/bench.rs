@@ -59,6 +59,9 @@ impl Bench {
         for &messages in self.rehearse_at.iter().filter(|&&n| n > 0) {
             self.bench_rehearsal(messages, &mut md, report).await?;
         }
+        // Build times are measured by hand (a cold build needs an empty target dir): keep them.
+        let previous = std::fs::read_to_string(&self.out).unwrap_or_default();
+        md.push_str(&kept_section(&previous, BUILD_TIMES));
         std::fs::write(&self.out, md).with_context(|| format!("writing {}", self.out.display()))?;
         report.note(format!("wrote {}", self.out.display()));
         Ok(())
@@ -239,6 +242,16 @@ fn summary(id: &str, title: &str, samples: &[Duration]) -> Check {
     ))
 }
 
+const BUILD_TIMES: &str = "## Build times";
+
+/// The section of `text` that starts with the heading `heading`, up to the next `## ` heading.
+fn kept_section(text: &str, heading: &str) -> String {
+    let Some(start) = text.find(heading) else { return String::new() };
+    let rest = &text[start..];
+    let end = rest[heading.len()..].find("\n## ").map_or(rest.len(), |i| i + heading.len() + 1);
+    format!("\n{}", rest[..end].trim_end()) + "\n"
+}
+
 fn machine() -> String {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let mem = std::fs::read_to_string("/proc/meminfo")
@@ -248,4 +261,17 @@ fn machine() -> String {
         .map(|kb| format!("{} GiB", kb / 1024 / 1024))
         .unwrap_or_else(|| "unknown memory".into());
     format!("{} {}, {cpus} cores, {mem}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kept_section;
+
+    #[test]
+    fn a_rewrite_keeps_the_build_times_section() {
+        let text = "# B\n\n## Build times\n\n| a |\n\n## Rehearsal\nx\n";
+        assert_eq!(kept_section(text, "## Build times"), "\n## Build times\n\n| a |\n");
+        assert_eq!(kept_section("# B\n## Build times\nlast\n", "## Build times"), "\n## Build times\nlast\n");
+        assert_eq!(kept_section("# B\n", "## Build times"), "");
+    }
 }

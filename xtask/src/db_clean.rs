@@ -3,12 +3,16 @@
 use crate::{
     flags::DbClean,
     pg::CONTAINER_LABEL,
-    report::{Check, Outcome, Report, Status},
+    report::{run_command, Check, Outcome, Report, Status},
 };
 
 impl DbClean {
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let mut report = Report::new("db-clean");
+        let json = self.project.json.clone();
+        run_command("db-clean", json.as_deref(), async |report| self.run_into(report).await).await
+    }
+
+    pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let all = self.all;
         let clusters = tokio::task::spawn_blocking(move || crate::pg::remove_leftover_clusters(all)).await??;
         report.push(
@@ -33,7 +37,6 @@ impl DbClean {
                 .value(removed.len())
                 .detail(removed.join("\n")),
         );
-        report.finish(self.project.json.as_deref())?;
-        Ok(report.outcome)
+        Ok(())
     }
 }

@@ -24,7 +24,7 @@ impl DbPush {
         let target = Target::resolve(&self.target, dir)?;
 
         // 1. Validate.
-        let pending = db_validate::validate(&target, dir, report).await?;
+        let pending = db_validate::validate(&target, dir, &self.rehearsal, report).await?;
         if report.failed() {
             return refuse(report, "validation failed: fix what the failed checks name, then push again");
         }

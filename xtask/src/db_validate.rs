@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use crate::{
     flags::DbValidate,
     report::{run_command, Check, Outcome, Report, Status},
@@ -13,14 +15,19 @@ impl DbValidate {
         let json = self.project.json.clone();
         run_command("db-validate", json.as_deref(), async |report| {
             let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-            validate(&target, &self.project.supabase_dir, report).await.map(drop)
+            validate(&target, &self.project.supabase_dir, &self.rehearsal, report).await.map(drop)
         })
         .await
     }
 }
 
 /// Pre checks and drift on `target` in a session that cannot write; returns the pending versions.
-pub async fn validate(target: &Target, supabase_dir: &Path, report: &mut Report) -> anyhow::Result<Vec<String>> {
+pub async fn validate(
+    target: &Target,
+    supabase_dir: &Path,
+    rehearsal: &Path,
+    report: &mut Report,
+) -> anyhow::Result<Vec<String>> {
     report.note(format!("target {} (read-only session)", target.describe()));
     let dir = crate::runner::scan(supabase_dir)?;
     let mut conn = target.connect_read_only().await?;
@@ -38,7 +45,7 @@ pub async fn validate(target: &Target, supabase_dir: &Path, report: &mut Report)
     for c in results {
         report.push(c);
     }
-    estimate(&mut conn, Path::new("rehearsal.json"), report).await?;
+    estimate(&mut conn, rehearsal, report).await?;
     crate::target::drift(&mut conn, &dir, report).await
 }
 
@@ -51,7 +58,8 @@ async fn estimate(conn: &mut sqlx::PgConnection, summary: &Path, report: &mut Re
         );
         return Ok(());
     };
-    let s: crate::db_rehearse::RehearsalSummary = serde_json::from_str(&text)?;
+    let s: crate::db_rehearse::RehearsalSummary = serde_json::from_str(&text)
+        .with_context(|| format!("reading {}; run `cargo xtask db-rehearse` again to rewrite it", summary.display()))?;
     let rows: Option<f64> = sqlx::query_scalar("SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)")
         .bind(&s.table)
         .fetch_optional(&mut *conn)

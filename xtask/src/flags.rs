@@ -176,6 +176,9 @@ pub struct DbValidate {
     pub project: Project,
     #[command(flatten)]
     pub target: TargetArgs,
+    /// What db-rehearse measured (backfill throughput), for the backfill estimate
+    #[arg(long, value_name = "PATH", default_value = "rehearsal.json")]
+    pub rehearsal: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -225,6 +228,9 @@ pub struct DbPush {
     /// When verification fails after the push, run the rollback
     #[arg(long)]
     pub rollback_on_failure: bool,
+    /// What db-rehearse measured (backfill throughput), for the backfill estimate
+    #[arg(long, value_name = "PATH", default_value = "rehearsal.json")]
+    pub rehearsal: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,5 +1,11 @@
 //! Database safety tooling for Supabase projects, as a library so tests drive the same code the
 //! `cargo xtask` binary runs. `main.rs` only parses flags and dispatches.
+//!
+//! The public items are for the binary and the integration tests only; nothing here is a stable
+//! API for other crates. The folders are ARCHITECTURE.md's boxes: `pg` (ephemeral Postgres),
+//! `runner` (the CLI's migration semantics), `supabase` (the platform), `analysis` (what a
+//! database state is), `target` (production), `report` (checks and their rendering), and the
+//! commands, one `db_*.rs` each.
 
 pub mod analysis;
 pub mod app_seam;

@@ -37,3 +37,38 @@ pub fn redact_text(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_everything_but_the_password() {
+        let cases = [
+            ("postgres://u:secret@h:5432/db", "postgres://u:***@h:5432/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("postgresql://u:p%40ss@h/db?sslmode=require", "postgresql://u:***@h/db?sslmode=require"),
+            ("not a url", "<unparsable database URL>"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(redact(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn text_loses_every_password_in_it() {
+        let cases = [
+            (
+                "pg_dump: error: connection to postgres://a:pw1@h/db failed; retry postgres://b:pw2@h2/db",
+                "pg_dump: error: connection to postgres://a:***@h/db failed; retry postgres://b:***@h2/db",
+            ),
+            ("url 'postgres://a:x@h/d' quoted", "url 'postgres://a:***@h/d' quoted"),
+            ("no password postgres://a@h/d", "no password postgres://a@h/d"),
+            ("https://example.com:443/path", "https://example.com:443/path"),
+            ("nothing here", "nothing here"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(redact_text(text), expected, "{text}");
+        }
+    }
+}
