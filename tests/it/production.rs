@@ -274,3 +274,78 @@ async fn migration_blocked_by_a_lock_fails_on_lock_timeout_and_applies_nothing()
     assert!(!column, "nothing of the blocked file was applied");
     prod.close().await.expect("close");
 }
+
+fn rollback_flags(dir: &Path, pg: &EphemeralPostgres) -> DbRollback {
+    DbRollback {
+        project: project(dir),
+        target: target(pg),
+        restore: restore(),
+        lock_timeout: "5s".parse().unwrap(),
+        yes: true,
+    }
+}
+
+/// Regression: db-rollback replayed the local folder (the broken file included) and exited 2, so a
+/// push that failed on its last file could not be undone by the tool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_that_fails_on_its_last_file_is_undone_from_the_targets_history() {
+    let prod = production().await;
+    let project = ProjectCopy::new();
+    project.edit(
+        "migrations/20251116173507_swap_message_policies.sql",
+        "-- xtask:rls-widens",
+        "SELECT 1/0;\n-- xtask:rls-widens",
+    );
+    let backups = tempfile::tempdir().expect("tmp");
+
+    let mut report = Report::quiet("db-push");
+    push_flags(&project.path(), &prod, backups.path()).run_into(&mut report).await.expect("push");
+    assert_fails_on(&report, "push.apply.20251116173507");
+    assert_eq!(history(&prod).await.len(), 8, "7 of 8 files stayed applied");
+
+    let mut report = Report::quiet("db-rollback");
+    rollback_flags(&project.path(), &prod).run_into(&mut report).await.expect("db-rollback after a failed push");
+    assert_passes(&report);
+    assert_eq!(report.check("rollback.plan").and_then(|c| c.value.clone()).as_deref(), Some("7"));
+    assert!(report.check("rollback.apply.20251116173507").is_none(), "never applied, never rolled back");
+    assert_eq!(report.check("rollback.leftovers").map(|c| c.status), Some(Status::Pass));
+    assert_eq!(history(&prod).await, ["20251101000000"]);
+
+    // The same with --rollback-on-failure: the push undoes itself.
+    let mut report = Report::quiet("db-push");
+    let flags = DbPush { rollback_on_failure: true, ..push_flags(&project.path(), &prod, backups.path()) };
+    flags.run_into(&mut report).await.expect("push with --rollback-on-failure");
+    assert_fails_on(&report, "push.apply.20251116173507");
+    assert_eq!(report.check("rollback.leftovers").map(|c| c.status), Some(Status::Pass), "{report:#?}");
+    assert_eq!(history(&prod).await, ["20251101000000"]);
+    prod.close().await.expect("close");
+}
+
+/// Regression: two pushes could run at once against the same target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_push_or_rollback_is_refused_while_one_runs() {
+    let prod = production().await;
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    let mut other = prod.connect().await.expect("connect");
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(xtask::target::MIGRATION_LOCK_KEY)
+        .execute(&mut other)
+        .await
+        .expect("lock");
+
+    let mut report = Report::quiet("db-push");
+    let err = push_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect_err("refused");
+    let text = format!("{err:#}");
+    assert!(text.contains("holds the migration lock") && text.contains("session "), "{text}");
+    let mut report = Report::quiet("db-rollback");
+    let err = rollback_flags(&dir, &prod).run_into(&mut report).await.expect_err("refused");
+    assert!(format!("{err:#}").contains("holds the migration lock"));
+    assert_eq!(history(&prod).await, ["20251101000000"], "nothing ran");
+
+    drop(other);
+    let mut report = Report::quiet("db-push");
+    push_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("push once the lock is free");
+    assert_passes(&report);
+    prod.close().await.expect("close");
+}

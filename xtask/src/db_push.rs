@@ -10,7 +10,7 @@ use crate::{
     report::{run_command, Check, Outcome, Report, Status},
     runner::{self, MigrationFile},
     supabase::cli::SupabaseCli,
-    target::{backup, Confirmation, Mode, Target},
+    target::{backup, Confirmation, Mode, Target, TargetLock},
 };
 
 impl DbPush {
@@ -22,6 +22,8 @@ impl DbPush {
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
         let target = Target::resolve(&self.target, dir)?;
+        // One push or rollback at a time on this target, until this command ends.
+        let _lock = TargetLock::acquire(&target, "db-push").await?;
 
         // 1. Validate.
         let pending = db_validate::validate(&target, dir, &self.rehearsal, report).await?;

@@ -1,17 +1,21 @@
-//! `cargo xtask db-rollback`: runbook phase 4. The rollback scripts of the applied pending
-//! runner, newest first, each in a transaction with its history repair; then proof that the
-//! target no longer holds what the migrations added.
+//! `cargo xtask db-rollback`: runbook phase 4. What the target's history says was applied, newest
+//! first, rolled back with the local rollback scripts (each in a transaction with its history
+//! repair), whatever state the local migration files are in; then proof that the target no
+//! longer holds what those migrations added.
 
-use std::{collections::BTreeSet, path::Path};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+};
 
 use crate::{
     analysis::catalog::CatalogSnapshot,
     flags::DbRollback,
     pg::{EphemeralPostgres, PgOptions},
     report::{run_command, Check, Outcome, Report, Status},
-    runner::MigrationPlan,
+    runner::{self, MigrationFile},
     supabase::cli::SupabaseCli,
-    target::{Confirmation, Mode, Target},
+    target::{Confirmation, Mode, Target, TargetLock},
 };
 
 impl DbRollback {
@@ -22,17 +26,33 @@ impl DbRollback {
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-        let lock_timeout = self.lock_timeout.0;
+        let _lock = TargetLock::acquire(&target, "db-rollback").await?;
         rollback(
             &target,
             &self.project.supabase_dir,
             &self.restore.options(),
-            lock_timeout,
+            self.lock_timeout.0,
             Confirmation::from_yes(self.yes),
             report,
         )
         .await
     }
+}
+
+/// One row of the target's history.
+pub struct Applied {
+    pub version: String,
+    pub name: String,
+    pub statements: Vec<String>,
+}
+
+/// What to roll back, from the target's history alone: the newest applied versions, newest
+/// first, as long as each has a rollback script; the first applied version without one is the
+/// baseline it stops at.
+pub fn rollback_plan<'a>(history: &'a [Applied], scripts: &BTreeMap<String, PathBuf>) -> Vec<&'a Applied> {
+    let mut ordered: Vec<&Applied> = history.iter().collect();
+    ordered.sort_by_key(|a| (a.version.parse::<u128>().unwrap_or(u128::MAX), a.version.clone()));
+    ordered.into_iter().rev().take_while(|a| scripts.contains_key(&a.version)).collect()
 }
 
 pub async fn rollback(
@@ -44,84 +64,139 @@ pub async fn rollback(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     report.note(format!("target {}", target.describe()));
-    let dir = crate::runner::scan(supabase_dir)?;
-    let plan = MigrationPlan::new(supabase_dir, &dir, None)?;
+    let scripts = runner::scan_rollbacks(supabase_dir)?;
     let mut conn = target.connect_for_changes(lock_timeout).await?;
-    let applied = crate::runner::applied_versions(&mut conn).await?;
-    let to_roll: Vec<&crate::runner::MigrationFile> =
-        plan.pending.iter().rev().filter(|f| applied.iter().any(|(v, _, _)| v == &f.version)).collect();
+    let history: Vec<Applied> = runner::applied_versions(&mut conn)
+        .await?
+        .into_iter()
+        .map(|(version, name, statements)| Applied { version, name, statements })
+        .collect();
+    let to_roll = rollback_plan(&history, &scripts);
     if to_roll.is_empty() {
         report.push(
             Check::new("rollback.plan", "migrations to roll back", Status::Info)
                 .value(0)
-                .detail("none of the migrations with a rollback script is applied on the target"),
+                .detail("the newest version the target has applied has no script in rollbacks/: nothing to roll back"),
         );
         return Ok(());
     }
-    let names: Vec<String> = to_roll.iter().map(|f| f.file_name()).collect();
+    let names: Vec<String> = to_roll.iter().map(|a| format!("{}_{}", a.version, a.name)).collect();
     report.push(
-        Check::new("rollback.plan", "migrations to roll back (newest first)", Status::Info)
+        Check::new("rollback.plan", "migrations to roll back (newest first, from the target's history)", Status::Info)
             .value(to_roll.len())
             .detail(names.join("\n")),
     );
-    crate::target::confirm(
-        &format!("About to roll back {} on {}", names.join(", "), target.describe()),
-        &target.name(),
-        confirmation,
-    )?;
+    confirm_rollback(target, &names, confirmation)?;
 
-    // What the migrations add, learnt on an ephemeral copy of the baseline.
-    let added = added_objects(&plan, restore).await?;
-
+    // What the migrations added, learnt on an ephemeral copy replaying what the target recorded.
+    let added = added_objects(&history, &to_roll, supabase_dir, restore).await;
     let cli = match &target.mode {
         Mode::Linked { .. } => Some(SupabaseCli::new(supabase_dir)?),
         Mode::Direct => None,
     };
-    for file in &to_roll {
-        let Some(script) = plan.rollbacks.get(&file.version) else { continue };
-        let id = format!("rollback.apply.{}", file.version);
-        let title = format!("rollback of {} applies", file.file_name());
+    for applied in &to_roll {
+        let Some(script) = scripts.get(&applied.version) else { continue };
+        let id = format!("rollback.apply.{}", applied.version);
+        let title = format!("rollback of {}_{} applies", applied.version, applied.name);
         let result = match &cli {
-            None => crate::runner::roll_back(&mut conn, &file.version, script).await,
-            Some(_) => crate::runner::run_rollback_script(&mut conn, &file.version, script).await,
+            None => runner::roll_back(&mut conn, &applied.version, script).await,
+            Some(_) => runner::run_rollback_script(&mut conn, &applied.version, script).await,
         };
         if let Err(e) = result {
             report.push(Check::new(id, title, Status::Fail).detail(e.to_string()));
             return Ok(());
         }
         if let Some(cli) = &cli {
-            if let Err(e) = cli.repair_reverted(&file.version) {
+            if let Err(e) = cli.repair_reverted(&applied.version) {
                 report.push(Check::new(id, title, Status::Fail).detail(format!("the script ran, but {e:#}")));
                 return Ok(());
             }
         }
         report.push(Check::new(id, title, Status::Pass));
     }
-    let now = CatalogSnapshot::take(&mut conn).await?;
+    leftovers(&mut conn, added, report).await
+}
+
+fn confirm_rollback(target: &Target, names: &[String], confirmation: Confirmation) -> anyhow::Result<()> {
+    crate::target::confirm(
+        &format!("About to roll back {} on {}", names.join(", "), target.describe()),
+        &target.name(),
+        confirmation,
+    )
+}
+
+async fn leftovers(
+    conn: &mut sqlx::PgConnection,
+    added: anyhow::Result<BTreeSet<String>>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let check = Check::new("rollback.leftovers", "nothing the migrations added is left", Status::Pass);
+    let added = match added {
+        Ok(added) => added,
+        Err(e) => {
+            report.push(Check { status: Status::Warn, ..check }.detail(format!(
+                "not checked: replaying the target's history on an ephemeral Postgres failed ({e:#}); \
+                 compare the target's catalog with your last backup's"
+            )));
+            return Ok(());
+        }
+    };
+    let now = CatalogSnapshot::take(conn).await?;
     let left: Vec<&String> = added.iter().filter(|name| now.objects.contains_key(*name)).collect();
     report.push(if left.is_empty() {
-        Check::new("rollback.leftovers", "nothing the migrations added is left", Status::Pass)
-            .value(format!("{} added object(s) checked", added.len()))
+        check.value(format!("{} added object(s) checked", added.len()))
     } else {
-        Check::new("rollback.leftovers", "nothing the migrations added is left", Status::Fail)
+        Check { status: Status::Fail, ..check }
             .detail(left.iter().map(|n| format!("{n} still exists")).collect::<Vec<_>>().join("\n"))
     });
     Ok(())
 }
 
-/// Objects present after the pending migrations and absent before, on an ephemeral baseline.
-async fn added_objects(plan: &MigrationPlan, restore: &PgOptions) -> anyhow::Result<BTreeSet<String>> {
+/// The text the target recorded for a version (its `statements`), or the local file when the
+/// history holds none.
+fn recorded_file(applied: &Applied, supabase_dir: &Path) -> anyhow::Result<MigrationFile> {
+    let text = if applied.statements.is_empty() {
+        let path = supabase_dir.join("migrations").join(format!("{}_{}.sql", applied.version, applied.name));
+        std::fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "version {} has no statements in the target's history and {} cannot be read: {e}",
+                applied.version,
+                path.display()
+            )
+        })?
+    } else {
+        applied.statements.iter().map(|s| format!("{};\n", s.trim_end().trim_end_matches(';'))).collect()
+    };
+    Ok(MigrationFile {
+        version: applied.version.clone(),
+        name: applied.name.clone(),
+        path: PathBuf::from(format!("{}_{}.sql (as recorded)", applied.version, applied.name)),
+        text,
+    })
+}
+
+/// Objects present after the rolled-back versions and absent before, on an ephemeral Postgres
+/// replaying the target's history (not the local folder, which may hold files never applied).
+async fn added_objects(
+    history: &[Applied],
+    to_roll: &[&Applied],
+    supabase_dir: &Path,
+    restore: &PgOptions,
+) -> anyhow::Result<BTreeSet<String>> {
+    let rolled: BTreeSet<&str> = to_roll.iter().map(|a| a.version.as_str()).collect();
+    let (pending, baseline): (Vec<&Applied>, Vec<&Applied>) =
+        history.iter().partition(|a| rolled.contains(a.version.as_str()));
     let pg = EphemeralPostgres::start(restore).await?;
     let result = async {
         let mut conn = pg.connect().await?;
         crate::supabase::layer::install(&mut conn).await?;
         let mut conn = pg.connect().await?;
-        for f in &plan.baseline {
-            crate::runner::apply(&mut conn, f).await?;
+        for a in &baseline {
+            runner::apply(&mut conn, &recorded_file(a, supabase_dir)?).await?;
         }
         let before = CatalogSnapshot::take(&mut conn).await?;
-        for f in &plan.pending {
-            crate::runner::apply(&mut conn, f).await?;
+        for a in &pending {
+            runner::apply(&mut conn, &recorded_file(a, supabase_dir)?).await?;
         }
         let after = CatalogSnapshot::take(&mut conn).await?;
         anyhow::Ok(after.objects.keys().filter(|k| !before.objects.contains_key(*k)).cloned().collect())
@@ -129,4 +204,36 @@ async fn added_objects(plan: &MigrationPlan, restore: &PgOptions) -> anyhow::Res
     .await;
     pg.close().await?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(history: &[&str], scripts: &[&str], expected: &[&str]) {
+        let history: Vec<Applied> = history
+            .iter()
+            .map(|v| Applied { version: v.to_string(), name: "x".into(), statements: Vec::new() })
+            .collect();
+        let scripts: BTreeMap<String, PathBuf> = scripts.iter().map(|v| (v.to_string(), PathBuf::new())).collect();
+        let plan: Vec<&str> = rollback_plan(&history, &scripts).iter().map(|a| a.version.as_str()).collect();
+        assert_eq!(
+            plan,
+            expected,
+            "history {history:?}",
+            history = history.iter().map(|a| &a.version).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_plan_is_the_newest_applied_versions_that_have_a_script() {
+        // 7 of 8 applied (the push failed on the last): exactly those 7, newest first.
+        check(&["1", "10", "11", "12"], &["10", "11", "12", "13"], &["12", "11", "10"]);
+        // Stops at the first applied version without a script (the baseline).
+        check(&["1", "10", "11"], &["1", "11"], &["11"]);
+        check(&["1"], &["10"], &[]);
+        check(&[], &["10"], &[]);
+        // Versions compare as numbers, as the CLI orders them.
+        check(&["9", "10"], &["9", "10"], &["10", "9"]);
+    }
 }

@@ -4,12 +4,15 @@
 //! the checks run in, and drift between local migrations and the target's history.
 
 pub mod backup;
+mod lock;
 
 use std::{path::Path, str::FromStr};
 
 use anyhow::{bail, Context};
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
 use url::Url;
+
+pub use lock::{TargetLock, KEY as MIGRATION_LOCK_KEY};
 
 use crate::{
     flags::TargetArgs,
