@@ -212,7 +212,7 @@ async fn corrupted_or_truncated_backup_fails_verification() {
         assert_fails_on(&report, "backup.checksums");
         assert!(detail(&report, "backup.checksums").contains("data.sql"), "{what}");
         let manifest = xtask::target::backup::Manifest::read(&backup_dir).expect("manifest");
-        assert!(manifest.verified.is_some_and(|v| !v.ok), "{what}: recorded as not verified");
+        assert!(manifest.verified.is_some_and(|v| v.ok), "{what}: the first verdict is never rewritten");
         assert!(
             xtask::target::backup::latest_verified(
                 backups.path(),
@@ -347,5 +347,79 @@ async fn a_second_push_or_rollback_is_refused_while_one_runs() {
     let mut report = Report::quiet("db-push");
     push_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("push once the lock is free");
     assert_passes(&report);
+    prod.close().await.expect("close");
+}
+
+/// Regressions: after a push, every backup failed to verify (the restore re-granted EXECUTE on
+/// add_message to anon; a dropped column shifted column positions); `--verify` compared an older
+/// backup with the target as it is now and rewrote its good verdict; backups were world-readable
+/// and two in one second shared a folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_after_a_push_verify_stay_private_and_keep_their_verdict() {
+    let prod = production().await;
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    let mut report = Report::quiet("db-push");
+    push_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("push");
+    assert_passes(&report);
+    sqlx::raw_sql("ALTER TABLE public.users ADD COLUMN scratch int; ALTER TABLE public.users DROP COLUMN scratch;")
+        .execute(&mut prod.connect().await.expect("c"))
+        .await
+        .expect("a dropped column");
+
+    let mut report = Report::quiet("db-backup");
+    let first = backup_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("backup");
+    assert_passes(&report);
+    assert_eq!(
+        report.check("backup.catalog").map(|c| c.status),
+        Some(Status::Pass),
+        "{}",
+        detail(&report, "backup.catalog")
+    );
+    let mut report = Report::quiet("db-backup");
+    let second = backup_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("backup");
+    assert_ne!(first, second, "two backups never share a folder");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&first), 0o700, "{}", first.display());
+        for entry in std::fs::read_dir(&first).expect("dir").flatten() {
+            assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+        }
+    }
+
+    // The target moves on; the first backup still verifies against what it recorded, and its
+    // verdict is not rewritten.
+    sqlx::raw_sql(
+        "CREATE TABLE public.later (id int primary key); ALTER TABLE public.later ENABLE ROW LEVEL SECURITY;",
+    )
+    .execute(&mut prod.connect().await.expect("c"))
+    .await
+    .expect("a later change");
+    let before = std::fs::read_to_string(first.join("manifest.json")).expect("manifest");
+    let mut report = Report::quiet("db-backup");
+    let flags = DbBackup {
+        verify: Some(first.clone()),
+        target: TargetArgs { db_url: None, linked: false },
+        ..backup_flags(&dir, &prod, backups.path())
+    };
+    flags.run_into(&mut report).await.expect("verify");
+    assert_passes(&report);
+    assert_eq!(std::fs::read_to_string(first.join("manifest.json")).expect("manifest"), before);
+
+    // A restore that differs from the record is said in sentences.
+    let catalog = first.join("catalog.json");
+    let text = std::fs::read_to_string(&catalog).expect("catalog");
+    let edited = text.replacen("\"authenticated, service_role\"", "\"service_role\"", 1);
+    assert_ne!(text, edited, "the recorded catalog lists add_message's EXECUTE grants");
+    std::fs::write(&catalog, edited).expect("edit");
+    let manifest = xtask::target::backup::Manifest::read(&first).expect("manifest");
+    let mut report = Report::quiet("db-backup");
+    xtask::target::backup::verify(&first, &restore().options(), &mut report).await.expect("verify");
+    assert_eq!(manifest.files.len(), 4);
+    let d = detail(&report, "backup.checksums");
+    assert!(d.contains("catalog.json") && d.contains("corrupted or truncated"), "{d}");
     prod.close().await.expect("close");
 }

@@ -15,14 +15,17 @@ impl DbBackup {
 
     /// Returns the backup folder.
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<std::path::PathBuf> {
-        let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-        report.note(format!("target {}", target.describe()));
         let dir = match &self.verify {
+            // Verification needs no target: it compares the restore with what the backup recorded.
             Some(dir) => dir.clone(),
-            None => crate::target::backup::take(&target, &self.project.supabase_dir, &self.out, report).await?,
+            None => {
+                let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
+                report.note(format!("target {}", target.describe()));
+                crate::target::backup::take(&target, &self.project.supabase_dir, &self.out, report).await?
+            }
         };
         report.note(format!("verifying {} by restoring it into an ephemeral Postgres", dir.display()));
-        crate::target::backup::verify(&dir, &target, &self.restore.options(), report).await?;
+        crate::target::backup::verify(&dir, &self.restore.options(), report).await?;
         Ok(dir)
     }
 }

@@ -68,7 +68,7 @@ impl DbPush {
         }
         report.note(format!("no verified backup younger than {} for this target: taking one", self.max_backup_age));
         let path = backup::take(target, &self.project.supabase_dir, &self.out, report).await?;
-        if !backup::verify(&path, target, &self.restore.options(), report).await? {
+        if !backup::verify(&path, &self.restore.options(), report).await? {
             return Ok(false);
         }
         report.push(check.value(path.display()));

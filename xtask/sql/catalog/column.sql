@@ -2,7 +2,8 @@
 -- Returns (name text, attrs jsonb) for the objects outside the schemas in $1.
 SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname),
      jsonb_build_object(
-       'position', a.attnum,
+       -- The rank among live columns, not attnum: a dropped column leaves a gap a restore does not.
+       'position', (SELECT count(*) FROM pg_attribute l WHERE l.attrelid = a.attrelid AND l.attnum > 0 AND NOT l.attisdropped AND l.attnum <= a.attnum),
        'type', format_type(a.atttypid, a.atttypmod),
        'not_null', a.attnotnull,
        'default', pg_get_expr(d.adbin, d.adrelid),

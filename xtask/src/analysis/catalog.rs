@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 /// Schemas that belong to Postgres or Supabase itself, never to a project's migrations.
@@ -37,7 +37,7 @@ pub const MANAGED_SCHEMAS: &[&str] = &[
 type RawAttrs = sqlx::types::Json<BTreeMap<String, Option<serde_json::Value>>>;
 
 /// Object name → attribute → normalised value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogSnapshot {
     pub objects: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -67,14 +67,52 @@ impl Difference {
             Difference::Added { name, summary } => format!("{name} still exists ({summary})"),
             Difference::Removed { name } => format!("{name} is missing (it existed before the migration)"),
             Difference::Changed { name, changes } => {
-                let what: Vec<String> = changes
-                    .iter()
-                    .map(|(attr, before, after)| format!("{attr}: {} → {}", short(before), short(after)))
-                    .collect();
-                format!("{name} differs from before the migration: {}", what.join("; "))
+                format!("{name} differs from before the migration: {}", describe_changes(changes))
             }
         }
     }
+
+    /// A sentence, worded for "after" being a restore of the state "before" recorded.
+    pub fn describe_after_restore(&self) -> String {
+        match self {
+            Difference::Added { name, .. } => format!("{name} exists in the restore but was not in the target"),
+            Difference::Removed { name } => format!("{name} was in the target but is missing from the restore"),
+            Difference::Changed { name, changes } => {
+                format!("{name} differs in the restore: {}", describe_changes(changes))
+            }
+        }
+    }
+}
+
+/// `attr: before → after` for each change; comma-separated lists (grants, roles) as what was
+/// added and removed, so the difference is never cut off.
+fn describe_changes(changes: &[(String, String, String)]) -> String {
+    let what: Vec<String> = changes
+        .iter()
+        .map(|(attr, before, after)| {
+            let list = |v: &str| v.split(", ").filter(|x| !x.is_empty()).map(str::to_string).collect::<Vec<_>>();
+            if before.contains(", ") || after.contains(", ") {
+                let (b, a) = (list(before), list(after));
+                let added: Vec<&String> = a.iter().filter(|x| !b.contains(x)).collect();
+                let removed: Vec<&String> = b.iter().filter(|x| !a.contains(x)).collect();
+                let mut parts = Vec::new();
+                if !added.is_empty() {
+                    parts.push(format!("now also {}", added.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+                }
+                if !removed.is_empty() {
+                    parts.push(format!(
+                        "no longer {}",
+                        removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                if !parts.is_empty() {
+                    return format!("{attr}: {}", parts.join("; "));
+                }
+            }
+            format!("{attr}: {} → {}", short(before), short(after))
+        })
+        .collect();
+    what.join("; ")
 }
 
 fn short(value: &str) -> String {
@@ -204,3 +242,42 @@ const QUERIES: &[(&str, &str)] = &[
     catalog_query!("trigger"),
     catalog_query!("type"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changed(attr: &str, before: &str, after: &str) -> Difference {
+        Difference::Changed {
+            name: "function public.f()".into(),
+            changes: vec![(attr.into(), before.into(), after.into())],
+        }
+    }
+
+    #[test]
+    fn differences_read_as_sentences_with_list_changes_spelled_out() {
+        let long = (0..40).map(|i| format!("role{i}:SELECT")).collect::<Vec<_>>().join(", ");
+        let cases = [
+            (
+                changed("execute_grants", "authenticated, service_role", "anon, authenticated, service_role"),
+                "function public.f() differs in the restore: execute_grants: now also anon",
+            ),
+            (
+                changed("grants", &long, &format!("{long}, anon:DELETE")),
+                "function public.f() differs in the restore: grants: now also anon:DELETE",
+            ),
+            (changed("volatility", "v", "s"), "function public.f() differs in the restore: volatility: v → s"),
+            (
+                Difference::Removed { name: "index public.i".into() },
+                "index public.i was in the target but is missing from the restore",
+            ),
+        ];
+        for (d, expected) in cases {
+            assert_eq!(d.describe_after_restore(), expected);
+        }
+        assert_eq!(
+            changed("grants", "a, b", "a").describe_after_rollback(),
+            "function public.f() differs from before the migration: grants: no longer b"
+        );
+    }
+}

@@ -3,20 +3,26 @@
 //! then a verification that restores it into an ephemeral Postgres and compares row counts and
 //! the catalog with the target. Only a verified backup counts for `db-push`.
 
+mod dump;
+mod private;
+
+use dump::{count_rows, dump_direct, run_tool, split_password};
+use private::{make_private, private_dir, write_private};
+
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
     time::Duration,
 };
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
 
 use crate::{
-    analysis::catalog::{CatalogSnapshot, MANAGED_SCHEMAS},
+    analysis::catalog::CatalogSnapshot,
     pg::{EphemeralPostgres, PgOptions},
     report::{Check, Report, Status},
     supabase::cli::SupabaseCli,
@@ -24,27 +30,8 @@ use crate::{
 };
 
 pub const FILES: [&str; 3] = ["roles.sql", "schema.sql", "data.sql"];
-/// Roles every Supabase (or bare) database already has: never part of roles.sql.
-const RESERVED_ROLES: &[&str] = &[
-    "postgres",
-    "anon",
-    "authenticated",
-    "service_role",
-    "authenticator",
-    "supabase_admin",
-    "supabase_auth_admin",
-    "supabase_storage_admin",
-    "supabase_replication_admin",
-    "supabase_read_only_user",
-    "supabase_realtime_admin",
-    "supabase_functions_admin",
-    "dashboard_user",
-    "pgbouncer",
-    "pgsodium_keyholder",
-    "pgsodium_keyiduser",
-    "pgsodium_keymaker",
-];
-
+/// The target's catalog when the backup was taken (what verification compares a restore with).
+const CATALOG: &str = "catalog.json";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileEntry {
     pub name: String,
@@ -79,29 +66,33 @@ impl Manifest {
     }
 
     fn write(&self, dir: &Path) -> anyhow::Result<()> {
-        std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(self)? + "\n")
-            .with_context(|| format!("writing {}/manifest.json", dir.display()))
+        write_private(&dir.join("manifest.json"), &(serde_json::to_string_pretty(self)? + "\n"))
     }
 }
 
 /// Takes a backup of `target` into a new folder under `root`; returns the folder.
 pub async fn take(target: &Target, supabase_dir: &Path, root: &Path, report: &mut Report) -> anyhow::Result<PathBuf> {
     let created_at = Utc::now();
-    let dir = root.join(created_at.format("%Y%m%dT%H%M%SZ").to_string());
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = private_dir(root, &created_at.format("%Y%m%dT%H%M%S%.3fZ").to_string())?;
     // Absolute: the supabase CLI resolves paths against its own --workdir.
     let dir = std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))?;
     let timer = report.phase("backup");
-    let tables = match &target.mode {
+    let (tables, catalog) = match &target.mode {
         Mode::Direct => dump_direct(target, &dir).await?,
         Mode::Linked { .. } => {
             SupabaseCli::new(supabase_dir)?.dump(&dir.join(FILES[0]), &dir.join(FILES[1]), &dir.join(FILES[2]))?;
+            for name in FILES {
+                make_private(&dir.join(name))?;
+            }
             let mut conn = target.connect_read_only().await?;
             let mut tx = conn.begin().await?;
-            count_rows(&mut tx).await?
+            (count_rows(&mut tx).await?, CatalogSnapshot::take(&mut tx).await?)
         }
     };
-    let files = FILES.iter().map(|name| file_entry(&dir, name)).collect::<anyhow::Result<Vec<_>>>()?;
+    // What verification compares the restore with: the target as it was when the backup was taken.
+    write_private(&dir.join(CATALOG), &(serde_json::to_string_pretty(&catalog)? + "\n"))?;
+    let files =
+        FILES.iter().chain([&CATALOG]).map(|name| file_entry(&dir, name)).collect::<anyhow::Result<Vec<_>>>()?;
     let bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let manifest = Manifest {
         target: target.fingerprint(),
@@ -133,104 +124,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Row counts of every table the backup holds (user schemas, auth.users, the migration history).
-async fn count_rows(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String, i64>> {
-    let excluded: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| s.to_string()).collect();
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND (n.nspname <> ALL($1) AND n.nspname NOT LIKE 'pg\\_%' \
-            OR (n.nspname, c.relname) IN (('auth', 'users'), ('supabase_migrations', 'schema_migrations'))) \
-         ORDER BY 1",
-    )
-    .bind(&excluded)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut out = BTreeMap::new();
-    for t in tables {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}")).fetch_one(&mut *conn).await?;
-        out.insert(t, n);
-    }
-    Ok(out)
-}
-
-/// pg_dumpall/pg_dump by hand; the data and the counts come from one exported snapshot.
-async fn dump_direct(target: &Target, dir: &Path) -> anyhow::Result<BTreeMap<String, i64>> {
-    let (url, password) = split_password(&target.url)?;
-    let pg_dump = crate::pg::find_pg_tool("pg_dump")?;
-    let pg_dumpall = crate::pg::find_pg_tool("pg_dumpall")?;
-    let excluded: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| format!("--exclude-schema={s}")).collect();
-
-    let roles = run_tool(&pg_dumpall, &["--roles-only", "--no-role-passwords", "-d", &url], &password)?;
-    std::fs::write(dir.join(FILES[0]), without_reserved_roles(&roles))?;
-
-    let mut args: Vec<&str> = vec!["--schema-only", "-d", &url];
-    args.extend(excluded.iter().map(String::as_str));
-    std::fs::write(dir.join(FILES[1]), run_tool(&pg_dump, &args, &password)?)?;
-
-    // The counts and the data dump see the same snapshot: the manifest matches the file exactly.
-    let mut conn = target.connect_read_only().await?;
-    let mut tx = conn.begin().await?;
-    sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-    let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()").fetch_one(&mut *tx).await?;
-    let tables = count_rows(&mut tx).await?;
-    let snap = format!("--snapshot={snapshot}");
-    let mut args: Vec<&str> = vec!["--data-only", &snap, "-d", &url];
-    args.extend(excluded.iter().map(String::as_str));
-    let mut data = run_tool(
-        &pg_dump,
-        &["--data-only", &snap, "-d", &url, "-t", "auth.users", "-t", "supabase_migrations.schema_migrations"],
-        &password,
-    )?;
-    data.push_str(&run_tool(&pg_dump, &args, &password)?);
-    tx.rollback().await?;
-    std::fs::write(dir.join(FILES[2]), data)?;
-    Ok(tables)
-}
-
-/// The URL without its password, and the password (handed to tools through PGPASSWORD, so it
-/// never appears in a process list or an error message).
-fn split_password(url: &str) -> anyhow::Result<(String, String)> {
-    let mut u = url::Url::parse(url).context("parsing the target URL")?;
-    let password = u
-        .password()
-        .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().to_string())
-        .unwrap_or_default();
-    let _ = u.set_password(None);
-    Ok((u.to_string(), password))
-}
-
-fn run_tool(tool: &Path, args: &[&str], password: &str) -> anyhow::Result<String> {
-    let name = tool.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let out = std::process::Command::new(tool)
-        .args(args)
-        .env("PGPASSWORD", password)
-        .output()
-        .with_context(|| format!("running {name}"))?;
-    if !out.status.success() {
-        bail!("{name} failed ({}): {}", out.status, crate::pg::redact_text(&String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).to_string())
-}
-
-fn without_reserved_roles(roles: &str) -> String {
-    roles
-        .lines()
-        .filter(|line| {
-            let l = line.trim_start();
-            let statement = l.starts_with("CREATE ROLE ") || l.starts_with("ALTER ROLE ");
-            let name = l.split_whitespace().nth(2).unwrap_or("").trim_end_matches(';').trim_matches('"');
-            !(statement && (RESERVED_ROLES.contains(&name) || name.starts_with("pg_")))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
-}
-
 /// Verifies the backup in `dir`: checksums, then a restore into an ephemeral Postgres whose row
-/// counts must equal the manifest's and whose catalog must equal the target's. Records the
-/// outcome in the manifest and returns it.
-pub async fn verify(dir: &Path, target: &Target, pg: &PgOptions, report: &mut Report) -> anyhow::Result<bool> {
+/// counts must equal the manifest's and whose catalog must equal the one recorded when the backup
+/// was taken. The first verification's verdict is written to the manifest; later ones (`db-backup
+/// --verify`) only report, and never edit it.
+pub async fn verify(dir: &Path, pg: &PgOptions, report: &mut Report) -> anyhow::Result<bool> {
     let mut manifest = Manifest::read(dir)?;
     let mut problems = Vec::new();
     for entry in &manifest.files {
@@ -276,24 +174,47 @@ pub async fn verify(dir: &Path, target: &Target, pg: &PgOptions, report: &mut Re
                         .detail(diffs.join("\n"))
                 });
                 problems.extend(diffs);
-                let mut conn = target.connect_read_only().await?;
-                let live = CatalogSnapshot::take(&mut conn).await?;
-                let cat: Vec<String> = live.diff(&catalog).iter().map(|d| format!("{d:?}")).collect();
-                report.push(if cat.is_empty() {
-                    Check::new("backup.catalog", "restored catalog equals the target's", Status::Pass)
-                        .value(format!("{} objects", live.objects.len()))
-                } else {
-                    Check::new("backup.catalog", "restored catalog equals the target's", Status::Fail)
-                        .detail(cat.iter().take(20).cloned().collect::<Vec<_>>().join("\n"))
-                });
-                problems.extend(cat);
+                problems.extend(catalog_check(dir, &catalog, report)?);
             }
         }
     }
     let ok = problems.is_empty();
-    manifest.verified = Some(Verification { ok, at: Utc::now(), problems });
-    manifest.write(dir)?;
+    match &manifest.verified {
+        None => {
+            manifest.verified = Some(Verification { ok, at: Utc::now(), problems });
+            manifest.write(dir)?;
+        }
+        Some(earlier) => report.note(format!(
+            "the manifest keeps its first verdict ({} on {}); this verification is only reported",
+            if earlier.ok { "verified" } else { "failed" },
+            earlier.at.format("%Y-%m-%d %H:%M:%SZ")
+        )),
+    }
     Ok(ok)
+}
+
+/// The restored catalog against the one recorded with the backup; the problems found.
+fn catalog_check(dir: &Path, restored: &CatalogSnapshot, report: &mut Report) -> anyhow::Result<Vec<String>> {
+    let check =
+        Check::new("backup.catalog", "restored catalog equals the target's when the backup was taken", Status::Pass);
+    let Ok(text) = std::fs::read_to_string(dir.join(CATALOG)) else {
+        report.push(Check { status: Status::Warn, ..check }.detail(format!(
+            "not compared: {} has no {CATALOG} (taken by an older version of the tool); take a new backup",
+            dir.display()
+        )));
+        return Ok(Vec::new());
+    };
+    let recorded: CatalogSnapshot =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", dir.join(CATALOG).display()))?;
+    let problems: Vec<String> = recorded.diff(restored).iter().map(|d| d.describe_after_restore()).collect();
+    report.push(if problems.is_empty() {
+        check.value(format!("{} objects", recorded.objects.len()))
+    } else {
+        Check { status: Status::Fail, ..check }
+            .value(format!("{} difference(s)", problems.len()))
+            .detail(problems.join("\n"))
+    });
+    Ok(problems)
 }
 
 async fn restore(dir: &Path, pg: &PgOptions) -> anyhow::Result<(BTreeMap<String, i64>, CatalogSnapshot)> {
@@ -301,6 +222,16 @@ async fn restore(dir: &Path, pg: &PgOptions) -> anyhow::Result<(BTreeMap<String,
     let result = async {
         let mut conn = db.connect().await?;
         crate::supabase::layer::install(&mut conn).await?;
+        // The dump states every object's privileges relative to Postgres's built-in defaults; the
+        // layer's default privileges (anon may execute new functions…) would widen them.
+        sqlx::raw_sql(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM anon, authenticated, service_role; \
+             ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM anon, authenticated, service_role; \
+             ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON FUNCTIONS FROM anon, authenticated, service_role",
+        )
+        .execute(&mut conn)
+        .await
+        .context("clearing the layer's default privileges before the restore")?;
         widen_auth_users(&mut conn, &std::fs::read_to_string(dir.join(FILES[2]))?).await?;
         let psql = crate::pg::find_pg_tool("psql")?;
         let (url, password) = split_password(db.url())?;
@@ -350,13 +281,20 @@ async fn widen_auth_users(conn: &mut PgConnection, data: &str) -> anyhow::Result
     Ok(())
 }
 
-/// The newest verified backup of `target` under `root` younger than `max_age`.
+/// The newest verified backup of `target` under `root` younger than `max_age` whose files still
+/// match their checksums.
 pub fn latest_verified(root: &Path, target: &Target, max_age: Duration) -> Option<(PathBuf, Manifest)> {
     let entries = std::fs::read_dir(root).ok()?;
     let mut found: Vec<(PathBuf, Manifest)> = entries
         .flatten()
         .filter_map(|e| Manifest::read(&e.path()).ok().map(|m| (e.path(), m)))
         .filter(|(_, m)| m.target == target.fingerprint() && m.verified.as_ref().is_some_and(|v| v.ok))
+        // Its files must still be what was verified: a corrupted backup never counts.
+        .filter(|(dir, m)| {
+            m.files
+                .iter()
+                .all(|f| file_entry(dir, &f.name).is_ok_and(|now| now.sha256 == f.sha256 && now.bytes == f.bytes))
+        })
         .filter(|(_, m)| (Utc::now() - m.created_at).to_std().is_ok_and(|age| age <= max_age))
         .collect();
     found.sort_by_key(|(_, m)| m.created_at);
