@@ -19,3 +19,4 @@ mod rls;
 mod rollback;
 mod runner;
 mod tidy;
+mod tls;

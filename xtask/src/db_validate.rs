@@ -36,6 +36,7 @@ pub async fn validate(
         Check::new("session.read_only", "the validation session cannot write", Status::Pass)
             .value(format!("default_transaction_read_only = {read_only}")),
     );
+    report.push(crate::target::encryption_check(&mut conn, &target.url).await?);
     let timer = report.phase("pre checks");
     let results = crate::analysis::checks::run(&mut conn, supabase_dir, "pre").await?;
     report.record(timer);

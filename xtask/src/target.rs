@@ -14,6 +14,32 @@ use url::Url;
 
 pub use lock::{TargetLock, KEY as MIGRATION_LOCK_KEY};
 
+/// Whether `conn`'s session is encrypted, as a check: TLS (with its version), or a warning for a
+/// clear-text session to a remote host (a local socket or loopback is information).
+pub async fn encryption_check(conn: &mut PgConnection, url: &str) -> anyhow::Result<Check> {
+    let tls: Option<(bool, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_optional(&mut *conn)
+            .await
+            .context("reading pg_stat_ssl")?;
+    let check = Check::new("session.encryption", "the session to the target is encrypted", Status::Pass);
+    Ok(match tls {
+        Some((true, version, cipher)) => {
+            check.value(format!("{} ({})", version.unwrap_or_default(), cipher.unwrap_or_default()))
+        }
+        _ => {
+            let host = Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+            let local = host.is_empty() || host == "localhost" || host.starts_with("127.") || host == "[::1]";
+            let status = if local { Status::Info } else { Status::Warn };
+            Check { status, ..check }.value("not encrypted").detail(if local {
+                "a local server: data stays on this machine".to_string()
+            } else {
+                format!("data to {host} travels in clear text; add sslmode=require (or verify-full with sslrootcert) to the URL")
+            })
+        }
+    })
+}
+
 use crate::{
     flags::TargetArgs,
     pg::redact,
@@ -63,7 +89,13 @@ impl Target {
                 "no target database: pass --db-url URL (or set SUPABASE_DB_URL), or --linked for the project \
                  linked with the supabase CLI",
             )?;
-            Url::parse(&url).context("the target URL is not a postgres:// URL")?;
+            let parsed = Url::parse(&url).context("the target URL is not a postgres:// URL")?;
+            if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+                bail!(
+                    "the target URL has scheme `{}:`; this tool speaks to PostgreSQL only (postgres://user@host:5432/db)",
+                    parsed.scheme()
+                );
+            }
             return Ok(Target { mode: Mode::Direct, url });
         }
         crate::supabase::cli::ensure_installed()?;
@@ -136,8 +168,12 @@ impl Target {
         PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))
     }
 
-    /// A session that may write, waiting at most `lock_timeout` for any lock.
+    /// A session that may write, waiting at most `lock_timeout` for any lock (never forever: a
+    /// statement queued behind the app's transactions blocks every read that comes after it).
     pub async fn connect_for_changes(&self, lock_timeout: std::time::Duration) -> anyhow::Result<PgConnection> {
+        if lock_timeout.is_zero() {
+            bail!("--lock-timeout 0s would wait forever for a lock on production, queueing the app's reads behind it; give a bound such as 2s");
+        }
         let lock_timeout = format!("{}ms", lock_timeout.as_millis());
         let opts =
             self.options()?.options([("lock_timeout", lock_timeout.as_str()), ("application_name", "cargo-xtask")]);
@@ -226,4 +262,29 @@ pub fn confirm(action: &str, expected: &str, confirmation: Confirmation) -> anyh
         bail!("confirmation did not match `{expected}`; nothing was done");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn direct(url: &str) -> anyhow::Result<Target> {
+        Target::resolve(&TargetArgs { db_url: Some(url.into()), linked: false }, Path::new("supabase"))
+    }
+
+    #[test]
+    fn only_postgres_urls_are_targets() {
+        assert!(direct("postgres://u:p@db.example.com:5432/postgres?sslmode=require").is_ok());
+        assert!(direct("postgresql://u@h/db").is_ok());
+        let err = direct("mysql://u:p@h/db").err().map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(err.contains("scheme `mysql:`") && !err.contains(":p@"), "{err}");
+        assert!(direct("not a url").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_lock_timeout_of_zero_is_refused_before_connecting() {
+        let target = direct("postgres://u@127.0.0.1:1/db").expect("target");
+        let err = target.connect_for_changes(std::time::Duration::ZERO).await.err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("wait forever")), "{err:?}");
+    }
 }
