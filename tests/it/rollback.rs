@@ -102,11 +102,13 @@ async fn keeps_directive_turns_a_kept_column_into_a_warning() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_that_changes_a_pre_existing_row_fails_the_data_check() {
+    // Regression (flaky): the row picked was sometimes one the app smoke had just written (random
+    // ids), which is not pre-existing; pick among the generated rows only.
     let project = ProjectCopy::new();
     let script = project.read(ROLLBACK1);
     project.write(
         ROLLBACK1,
-        &format!("{script}\nUPDATE public.messages SET content = 'rewritten' WHERE id = (SELECT min(id::text)::uuid FROM public.messages);\n"),
+        &format!("{script}\nUPDATE public.messages SET content = 'rewritten' WHERE id = (SELECT min(id::text)::uuid FROM public.messages WHERE content LIKE 'Message % of conversation %');\n"),
     );
     let report = run_rollback_test(&project.path(), any_backend(), None).await;
     assert_fails_on(&report, "rollback.data");
