@@ -137,3 +137,39 @@ async fn statements_that_cannot_run_in_a_transaction_run_on_their_own() {
     assert!(valid);
     pg.close().await.expect("close");
 }
+
+/// Regression: a failing CREATE INDEX CONCURRENTLY file was reported as "nothing of this file was
+/// applied" while its invalid index stayed, with no history row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_concurrent_index_names_the_invalid_index_it_left() {
+    let project = ProjectCopy::empty();
+    project
+        .write(
+            "migrations/20250101000000_notes.sql",
+            "create table public.notes (id int primary key, owner int);\ninsert into public.notes values (1, 7), (2, 7);\n",
+        )
+        .write(
+            "migrations/20250102000000_unique_owner.sql",
+            "create index concurrently notes_id on public.notes (id);\ncreate unique index concurrently notes_owner on public.notes (owner);\n",
+        );
+    let pg = start(any_backend()).await;
+    let mut conn = pg.connect().await.expect("connect");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
+    let dir = xtask::runner::scan(&project.path()).expect("scan");
+    xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("first file");
+    let err = xtask::runner::apply(&mut conn, &dir.files[1]).await.expect_err("duplicate owners");
+    assert_eq!(err.line, 2, "{err}");
+    assert_eq!(err.stayed.len(), 2, "{:#?}", err.stayed);
+    assert!(err.stayed[0].starts_with("committed: create index concurrently notes_id"), "{:#?}", err.stayed);
+    assert!(err.stayed[1].contains("DROP INDEX CONCURRENTLY notes_owner"), "{:#?}", err.stayed);
+    let check = xtask::runner::failed_check("push.apply.x".into(), "t".into(), &err, false, None);
+    let detail = check.detail.unwrap_or_default();
+    assert!(detail.contains("not atomic") && !detail.contains("nothing of this file was applied"), "{detail}");
+    let invalid: Vec<String> =
+        sqlx::query_scalar("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
+            .fetch_all(&mut conn)
+            .await
+            .expect("q");
+    assert_eq!(invalid, ["notes_owner"], "what the report names is what is there");
+    pg.close().await.expect("close");
+}

@@ -39,6 +39,9 @@ pub struct ApplyError {
     pub statement: String,
     pub message: String,
     pub notices: Vec<Notice>,
+    /// What stayed on the database although the file failed (a file that cannot run in one
+    /// transaction commits statement by statement), each with how to remove it where known.
+    pub stayed: Vec<String>,
 }
 
 impl fmt::Display for ApplyError {
@@ -89,6 +92,7 @@ async fn rollback_script(
         statement: String::new(),
         message: format!("reading the rollback script: {e}"),
         notices: Vec::new(),
+        stayed: Vec::new(),
     })?;
     let name = script.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let name = name.trim_end_matches(".sql").split_once('_').map(|(_, n)| n.to_string()).unwrap_or(name);
@@ -130,6 +134,7 @@ async fn apply_inner(
         statement: String::new(),
         message,
         notices: Vec::new(),
+        stayed: Vec::new(),
     };
     sqlx::raw_sql("RESET ALL").execute(&mut *conn).await.map_err(|e| file_error(e.to_string()))?;
     if atomic {
@@ -140,9 +145,21 @@ async fn apply_inner(
         write_history(&mut tx, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
         tx.commit().await.map_err(|e| file_error(format!("commit failed: {e}")))?;
     } else {
-        // Newer CLI versions run such files statement by statement: they cannot be atomic.
-        for stmt in statements {
-            run_statement(&mut *conn, file, stmt).await?;
+        // Newer CLI versions run such files statement by statement: they cannot be atomic, and a
+        // failure leaves what ran before it, and what a failed CONCURRENTLY build leaves behind.
+        let invalid_before = invalid_indexes(conn).await.map_err(|e| file_error(e.to_string()))?;
+        for (i, stmt) in statements.iter().enumerate() {
+            if let Err(mut e) = run_statement(&mut *conn, file, stmt).await {
+                e.stayed = statements[..i].iter().map(|s| format!("committed: {}", excerpt(&s.sql))).collect();
+                let invalid_after = invalid_indexes(conn).await.unwrap_or_default();
+                e.stayed.extend(invalid_after.difference(&invalid_before).map(|index| {
+                    format!(
+                        "invalid index {index}, left by the failed build: it slows every write and serves no \
+                         query; remove it with DROP INDEX CONCURRENTLY {index}"
+                    )
+                }));
+                return Err(e);
+            }
         }
         write_history(&mut *conn, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
     }
@@ -166,7 +183,14 @@ async fn run_statement(conn: &mut PgConnection, file: &MigrationFile, stmt: &Sta
             }
             other => (stmt.line, other.to_string()),
         };
-        ApplyError { file: file.file_name(), line, statement: excerpt(&stmt.sql), message, notices: Vec::new() }
+        ApplyError {
+            file: file.file_name(),
+            line,
+            statement: excerpt(&stmt.sql),
+            message,
+            notices: Vec::new(),
+            stayed: Vec::new(),
+        }
     })
 }
 
@@ -223,6 +247,14 @@ pub fn excerpt(sql: &str) -> String {
     } else {
         first
     }
+}
+
+/// Indexes Postgres marks invalid (a failed or cancelled CREATE INDEX CONCURRENTLY leaves one).
+async fn invalid_indexes(conn: &mut PgConnection) -> sqlx::Result<std::collections::BTreeSet<String>> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Versions recorded in the history table, in order.

@@ -32,11 +32,21 @@ pub fn failed_check(id: String, title: String, error: &ApplyError, recorded: boo
     let mut detail = vec![error.to_string()];
     detail.extend(error.notices.iter().map(|n| format!("{}: {}", n.severity, n.message)));
     detail.extend(hint);
-    detail.push(if recorded {
-        "the history row was written despite the error".to_string()
+    if recorded {
+        detail.push("the history row was written despite the error".to_string());
+    }
+    if error.stayed.is_empty() {
+        if !recorded {
+            detail.push("nothing of this file was applied; later files were not run".to_string());
+        }
     } else {
-        "nothing of this file was applied; later files were not run".to_string()
-    });
+        detail.push(
+            "not atomic: this file runs statement by statement, and this stayed on the database \
+             (no history row; later files were not run):"
+                .to_string(),
+        );
+        detail.extend(error.stayed.iter().map(|s| format!("  - {s}")));
+    }
     Check::new(id, title, Status::Fail).detail(detail.join("\n"))
 }
 
@@ -76,6 +86,7 @@ mod tests {
             statement: "select 1/0".into(),
             message: "ERROR 22012: division by zero".into(),
             notices: Vec::new(),
+            stayed: Vec::new(),
         };
         let kept = failed_check("x".into(), "t".into(), &e, true, Some("retry later".into()));
         let detail = kept.detail.unwrap_or_default();
@@ -85,5 +96,14 @@ mod tests {
         );
         let clean = failed_check("x".into(), "t".into(), &e, false, None).detail.unwrap_or_default();
         assert!(clean.ends_with("nothing of this file was applied; later files were not run"), "{clean}");
+        let partial =
+            ApplyError { stayed: vec!["invalid index public.i, … DROP INDEX CONCURRENTLY public.i".into()], ..e };
+        let detail = failed_check("x".into(), "t".into(), &partial, false, None).detail.unwrap_or_default();
+        assert!(!detail.contains("nothing of this file was applied"), "{detail}");
+        assert!(
+            detail.contains("not atomic")
+                && detail.ends_with("  - invalid index public.i, … DROP INDEX CONCURRENTLY public.i"),
+            "{detail}"
+        );
     }
 }
