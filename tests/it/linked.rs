@@ -7,23 +7,7 @@ use std::{
     process::{Command, Output},
 };
 
-use crate::support::{any_backend, our_supabase_dir, start, ProjectCopy};
-
-/// The xtask binary, built if needed (wherever the target dir is).
-fn xtask_bin() -> PathBuf {
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "-p", "xtask", "--quiet", "--message-format=json"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("cargo build");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v.get("executable").and_then(|e| e.as_str()).map(PathBuf::from))
-        .find(|p| p.file_stem().is_some_and(|s| s == "xtask"))
-        .expect("xtask executable")
-}
+use crate::support::{any_backend, our_supabase_dir, start, xtask_bin, ProjectCopy};
 
 const FAKE: &str = r#"#!/bin/sh
 printf '%s\n' "$*" >> "$FAKE_SUPABASE_LOG"

@@ -423,3 +423,62 @@ async fn backups_after_a_push_verify_stay_private_and_keep_their_verdict() {
     assert!(d.contains("catalog.json") && d.contains("corrupted or truncated"), "{d}");
     prod.close().await.expect("close");
 }
+
+/// Regression: an interrupted push (SIGTERM, SIGHUP) left its `ALTER TABLE … ADD COLUMN` queued
+/// on the server behind the app's transaction, blocking every later read, while the tool said
+/// only that the ephemeral Postgres was removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_push_leaves_nothing_queued_on_the_target() {
+    let bin = crate::support::xtask_bin();
+    for signal in ["TERM", "HUP"] {
+        let prod = production().await;
+        // The app's long transaction: the push's ALTER TABLE queues behind it.
+        let mut app = prod.connect().await.expect("connect");
+        let mut tx = app.begin().await.expect("begin");
+        sqlx::query("SELECT count(*) FROM public.messages").execute(&mut *tx).await.expect("read");
+        let backups = tempfile::tempdir().expect("tmp");
+        let backend = any_backend().to_string();
+        let child = std::process::Command::new(&bin)
+            .args(["db-push", "--yes", "--lock-timeout", "60s", "--backend", &backend])
+            .arg("--supabase-dir")
+            .arg(our_supabase_dir())
+            .arg("--out")
+            .arg(backups.path())
+            .args(["--db-url", prod.url()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn xtask");
+        let mut watch = prod.connect().await.expect("connect");
+        let waiting =
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cargo-xtask' AND wait_event_type = 'Lock'";
+        let mut queued = 0i64;
+        for _ in 0..600 {
+            queued = sqlx::query_scalar(waiting).fetch_one(&mut watch).await.expect("q");
+            if queued > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(queued, 1, "SIG{signal}: the push's ALTER TABLE waits behind the app");
+        let kill = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+        assert!(kill.is_ok_and(|s| s.success()));
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "SIG{signal}: {stderr}");
+        assert!(
+            stderr.contains("terminated") && stderr.contains("cancelled our active statement"),
+            "SIG{signal}: {stderr}"
+        );
+        assert!(stderr.contains("history holds 1 version(s), the newest 20251101000000"), "SIG{signal}: {stderr}");
+        let ours: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cargo-xtask'")
+                .fetch_one(&mut watch)
+                .await
+                .expect("q");
+        assert_eq!(ours, 0, "SIG{signal}: no session of ours is left on the target");
+        tx.rollback().await.expect("end the app's transaction");
+        assert_eq!(history(&prod).await, ["20251101000000"]);
+        prod.close().await.expect("close");
+    }
+}

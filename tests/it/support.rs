@@ -190,3 +190,19 @@ pub fn detail(report: &Report, id: &str) -> String {
     assert_registered(report);
     report.check(id).and_then(|c| c.detail.clone()).unwrap_or_default()
 }
+
+/// The xtask binary, built if needed (wherever the target dir is).
+pub fn xtask_bin() -> std::path::PathBuf {
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "-p", "xtask", "--quiet", "--message-format=json"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("cargo build");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("executable").and_then(|e| e.as_str()).map(std::path::PathBuf::from))
+        .find(|p| p.file_stem().is_some_and(|s| s == "xtask"))
+        .expect("xtask executable")
+}

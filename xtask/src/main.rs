@@ -16,11 +16,12 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        // The branch that loses is dropped first: the command's future, with what it started
+        // (containers, clusters), is gone before `interrupted` runs.
         tokio::select! {
             r = cli.cmd.run() => r,
-            // Dropping the command's future tears down what it started (containers, clusters).
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; the ephemeral Postgres was removed")),
-            _ = terminated() => Err(anyhow::anyhow!("terminated; the ephemeral Postgres was removed")),
+            _ = tokio::signal::ctrl_c() => Err(interrupted("interrupted").await),
+            _ = terminated() => Err(interrupted("terminated").await),
         }
     });
     match result {
@@ -33,14 +34,29 @@ fn main() -> ExitCode {
     }
 }
 
-/// SIGTERM (a CI job cancelled, `kill`) tears down like Ctrl-C does.
+/// Says what an interrupt left: statements of ours on a target are cancelled first (none stays
+/// queued behind the app's transactions), then what the target's history holds.
+async fn interrupted(what: &str) -> anyhow::Error {
+    let mut lines = vec![what.to_string()];
+    lines.extend(xtask::target::interrupt::cancel_in_flight().await);
+    if xtask::pg::started_any() {
+        lines.push("the ephemeral Postgres this run started was removed".into());
+    }
+    anyhow::anyhow!(lines.join("; "))
+}
+
+/// SIGTERM (a CI job cancelled, `kill`) and SIGHUP (the terminal closed) tear down like Ctrl-C.
 #[cfg(unix)]
 async fn terminated() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut signal) => {
-            signal.recv().await;
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+        (Ok(mut term), Ok(mut hup)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
         }
-        Err(_) => std::future::pending().await,
+        _ => std::future::pending().await,
     }
 }
 

@@ -79,6 +79,14 @@ impl PgOptions {
     }
 }
 
+/// How many ephemeral servers this process started (an interrupt says whether it removed any).
+static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether this process started an ephemeral Postgres (each is removed on drop).
+pub fn started_any() -> bool {
+    STARTED.load(std::sync::atomic::Ordering::Relaxed) > 0
+}
+
 pub struct EphemeralPostgres {
     url: String,
     backend: Backend,
@@ -112,6 +120,7 @@ impl EphemeralPostgres {
             Backend::Url => start_url(opts).await?,
             Backend::Auto => unreachable!("choose_backend resolves auto"),
         };
+        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pg = EphemeralPostgres { url, backend, reason, inner: Some(inner) };
         wait_until_queryable(&pg.url, Duration::from_secs(60))
             .await

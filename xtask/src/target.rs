@@ -4,6 +4,7 @@
 //! the checks run in, and drift between local migrations and the target's history.
 
 pub mod backup;
+pub mod interrupt;
 mod lock;
 
 use std::{path::Path, str::FromStr};
@@ -177,7 +178,10 @@ impl Target {
         let lock_timeout = format!("{}ms", lock_timeout.as_millis());
         let opts =
             self.options()?.options([("lock_timeout", lock_timeout.as_str()), ("application_name", "cargo-xtask")]);
-        PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))
+        let mut conn =
+            PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))?;
+        interrupt::register(&self.url, &mut conn).await?;
+        Ok(conn)
     }
 
     fn options(&self) -> anyhow::Result<PgConnectOptions> {
