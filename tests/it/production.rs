@@ -482,3 +482,44 @@ async fn an_interrupted_push_leaves_nothing_queued_on_the_target() {
         prod.close().await.expect("close");
     }
 }
+
+/// Regressions: a history row holding the whole file as one element (older CLIs, `migration
+/// repair`) was "edited after apply"; NULL statements were not said to be unknown; the backfill
+/// estimate read `reltuples` and said 0 rows for a table never analysed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_compares_statements_and_the_estimate_counts_rows() {
+    let prod = production().await;
+    let dir = our_supabase_dir();
+    let baseline = std::fs::read_to_string(dir.join("migrations/20251101000000_baseline.sql")).expect("baseline");
+    let mut conn = prod.connect().await.expect("connect");
+    sqlx::query(
+        "UPDATE supabase_migrations.schema_migrations SET statements = ARRAY[$1] WHERE version = '20251101000000'",
+    )
+    .bind(&baseline)
+    .execute(&mut conn)
+    .await
+    .expect("one element");
+    let rehearsal = tempfile::tempdir().expect("tmp");
+    let summary = rehearsal.path().join("rehearsal.json");
+    std::fs::write(
+        &summary,
+        r#"{"table":"public.messages","rows":1000,"backfill_rows_per_s":1000.0,"backfill_wal_bytes_per_row":500.0,"measured_at":"2026-11-01T00:00:00Z"}"#,
+    )
+    .expect("summary");
+    let target = xtask::target::Target::resolve(&target(&prod), &dir).expect("target");
+    let mut report = Report::quiet("db-validate");
+    xtask::db_validate::validate(&target, &dir, &summary, &mut report).await.expect("validate");
+    assert_passes(&report);
+    let estimate = report.check("estimate.backfill").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(estimate.starts_with("40 rows of public.messages"), "{estimate}");
+
+    sqlx::query("UPDATE supabase_migrations.schema_migrations SET statements = NULL")
+        .execute(&mut conn)
+        .await
+        .expect("null");
+    let mut report = Report::quiet("db-validate");
+    xtask::db_validate::validate(&target, &dir, &summary, &mut report).await.expect("validate");
+    assert_passes(&report);
+    assert_eq!(report.check("drift.unrecorded_text").map(|c| c.status), Some(Status::Info));
+    prod.close().await.expect("close");
+}

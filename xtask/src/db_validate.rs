@@ -61,11 +61,18 @@ async fn estimate(conn: &mut sqlx::PgConnection, summary: &Path, report: &mut Re
     };
     let s: crate::db_rehearse::RehearsalSummary = serde_json::from_str(&text)
         .with_context(|| format!("reading {}; run `cargo xtask db-rehearse` again to rewrite it", summary.display()))?;
-    let rows: Option<f64> = sqlx::query_scalar("SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)")
-        .bind(&s.table)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let rows = rows.unwrap_or(0.0).max(0.0);
+    // Counted, not pg_class.reltuples: that is -1 or 0 until the table is analysed.
+    let quoted: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass($1)::text").bind(&s.table).fetch_one(&mut *conn).await?;
+    let rows = if let Some(table) = quoted {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut *conn)
+            .await
+            .with_context(|| format!("counting the rows of {}", s.table))?;
+        n as f64
+    } else {
+        0.0
+    };
     report.push(
         Check::new("estimate.backfill", "backfill time and WAL on the target", Status::Info)
             .value(format!(

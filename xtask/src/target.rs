@@ -223,10 +223,30 @@ pub async fn drift(conn: &mut PgConnection, dir: &MigrationDir, report: &mut Rep
         .iter()
         .filter_map(|(v, _, stored)| {
             let file = local.iter().find(|f| &f.version == v)?;
-            let now: Vec<String> = file.statements().into_iter().map(|s| s.sql).collect();
-            (!stored.is_empty() && &now != stored).then(|| file.file_name())
+            (!stored.is_empty() && normalized(std::slice::from_ref(&file.text)) != normalized(stored))
+                .then(|| file.file_name())
         })
         .collect();
+    let unrecorded: Vec<String> = applied
+        .iter()
+        .filter(|(v, _, stored)| stored.is_empty() && local.iter().any(|f| &f.version == v))
+        .map(|(v, n, _)| format!("{v}_{n}"))
+        .collect();
+    if !unrecorded.is_empty() {
+        report.push(
+            Check::new(
+                "drift.unrecorded_text",
+                "applied migrations whose text the target did not record",
+                Status::Info,
+            )
+            .value(unrecorded.len())
+            .detail(format!(
+                "the history holds no statements for these (written by `migration repair` or an older CLI): \
+                     whether they changed since cannot be told\n{}",
+                unrecorded.join("\n")
+            )),
+        );
+    }
     report.push(check(
         "drift.edited_after_apply",
         "applied migrations are unchanged since they were applied",
@@ -241,6 +261,49 @@ pub async fn drift(conn: &mut PgConnection, dir: &MigrationDir, report: &mut Rep
             .detail(pending.join(", ")),
     );
     Ok(pending)
+}
+
+/// Statements as the server sees them: split again (a history row may hold the whole file as one
+/// element), comments dropped, whitespace collapsed, without the trailing semicolon.
+pub fn normalized(texts: &[String]) -> Vec<String> {
+    let joined = texts.iter().map(|t| format!("{};\n", t.trim_end().trim_end_matches(';'))).collect::<String>();
+    crate::runner::sql_split::split(&joined)
+        .into_iter()
+        .map(|s| {
+            let text = collapse_whitespace(&crate::runner::sql_split::strip_comments(&s.sql));
+            text.trim_end_matches(';').trim().to_string()
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Runs of whitespace as one space, except inside '…' and "…" (there they are data).
+fn collapse_whitespace(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut space = false;
+    for c in sql.chars() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None; // a doubled quote reopens on its next char
+                }
+            }
+            None if c.is_whitespace() => space = true,
+            None => {
+                if space && !out.is_empty() {
+                    out.push(' ');
+                }
+                space = false;
+                if c == '\'' || c == '"' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 fn check(id: &str, title: &str, found: &[String], why: &str) -> Check {
@@ -274,6 +337,20 @@ mod tests {
 
     fn direct(url: &str) -> anyhow::Result<Target> {
         Target::resolve(&TargetArgs { db_url: Some(url.into()), linked: false }, Path::new("supabase"))
+    }
+
+    #[test]
+    fn drift_compares_statements_not_formatting() {
+        let file =
+            "-- add a column\nalter table t add column c int;\n\ncreate  index i\n  on t (c); -- why\n".to_string();
+        let as_cli_records =
+            vec!["alter table t add column c int".to_string(), "create  index i\n  on t (c)".to_string()];
+        let as_one_element = vec![file.clone()];
+        assert_eq!(normalized(std::slice::from_ref(&file)), normalized(&as_cli_records));
+        assert_eq!(normalized(&as_one_element), normalized(&as_cli_records));
+        assert_ne!(normalized(&["alter table t add column c bigint".to_string()]), normalized(&as_cli_records[..1]));
+        // Text inside quotes is not formatting.
+        assert_ne!(normalized(&["select 'a  b'".to_string()]), normalized(&["select 'a b'".to_string()]));
     }
 
     #[test]

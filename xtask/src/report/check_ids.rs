@@ -52,6 +52,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("drift.missing_locally", "versions applied on the target that are missing locally"),
     ("drift.out_of_order", "local versions older than the target's newest that the target lacks"),
     ("drift.edited_after_apply", "migrations whose text changed after they were applied"),
+    ("drift.unrecorded_text", "applied migrations whose text the target's history does not hold"),
     ("drift.pending", "local migrations not yet applied on the target"),
     ("estimate.backfill", "backfill time and WAL on the target, from the rehearsal's throughput"),
     ("backup.taken", "roles, schema and data written with a SHA-256 manifest"),
