@@ -173,3 +173,26 @@ async fn failed_concurrent_index_names_the_invalid_index_it_left() {
     assert_eq!(invalid, ["notes_owner"], "what the report names is what is there");
     pg.close().await.expect("close");
 }
+
+/// Regression: a missing rollback for a middle migration silently turned the migrations before
+/// it into "baseline (already in production)", and db-local-test passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_rollback_between_pending_migrations_fails_the_plan() {
+    let project = ProjectCopy::new();
+    let middle = std::fs::read_dir(project.path().join("rollbacks"))
+        .expect("rollbacks")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("20251116173503")))
+        .expect("the 173503 rollback");
+    std::fs::remove_file(middle).expect("remove");
+    let report = run_local_test(&project.path(), any_backend()).await;
+    assert_fails_on(&report, "plan.pending");
+    let detail = crate::support::detail(&report, "plan.pending");
+    assert!(
+        detail.contains("20251116173503_index_conversations_id_auth_user_id.sql") && detail.contains("--since"),
+        "{detail}"
+    );
+    let baseline = crate::support::detail(&report, "plan.baseline");
+    assert!(baseline.contains("20251116173500_add_auth_user_id_to_messages_part1.sql: baseline (has a rollback script, but a later file has none)"), "{baseline}");
+}

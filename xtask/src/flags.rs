@@ -82,18 +82,34 @@ impl Pg {
 /// Size of the generated test data (the app's deterministic generator).
 #[derive(Debug, Clone, Args)]
 pub struct Data {
-    #[arg(long, default_value_t = 20)]
+    /// Users to generate (at least 2: the cross-user probes need two)
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(2..=10_000_000))]
     pub users: u32,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub conversations_per_user: u32,
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub messages_per_conversation: u32,
     /// Seed of the generator: the same seed and sizes give the same rows
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
 
+/// Bytes a generated message costs on disk with its share of indexes, users and conversations
+/// (measured at 5 M messages: about 0.35 KB; doubled for WAL and the migration's rewrite room).
+const BYTES_PER_MESSAGE: u128 = 700;
+/// Most messages one run generates, whatever the disk says.
+pub const MAX_MESSAGES: u128 = 200_000_000;
+
 impl Data {
+    /// Refuses sizes that cannot fit before anything starts: fewer than two users, more than
+    /// `MAX_MESSAGES`, or more than the free space of `dir` (where the database will live).
+    pub fn check_fits(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        let messages = u128::from(self.users)
+            * u128::from(self.conversations_per_user)
+            * u128::from(self.messages_per_conversation);
+        check_size(self.users.into(), messages, dir)
+    }
+
     pub fn size(&self) -> crate::app_seam::FixtureSize {
         crate::app_seam::FixtureSize {
             users: self.users,
@@ -380,6 +396,21 @@ mod tests {
     }
 
     #[test]
+    fn sizes_that_cannot_work_are_refused_before_anything_starts() {
+        let tmp = std::env::temp_dir();
+        assert!(Cli::try_parse_from(["xtask", "db-local-test", "--users", "0"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "db-local-test", "--users", "1"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "db-local-test", "--users", "2"]).is_ok());
+        let err = |users: u64, messages: u128| {
+            check_size(users, messages, &tmp).err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        assert!(err(1, 10).contains("at least 2 users"));
+        assert!(err(4_294_967_295, u128::from(u32::MAX).pow(3)).contains("more than this tool generates"));
+        assert!(err(1_000, 199_000_000_000).contains("more than this tool generates"));
+        assert_eq!(err(20, 1_200), "");
+    }
+
+    #[test]
     fn a_typo_in_a_duration_flag_fails_before_anything_runs() {
         let err = Cli::try_parse_from(["xtask", "db-rehearse", "--max-blocking", "1sec"]).err().map(|e| e.to_string());
         assert!(
@@ -388,4 +419,37 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["xtask", "db-rehearse", "--max-blocking", "250ms"]).is_ok());
     }
+}
+
+/// The size rules every generator flag set shares (db-local-test's and db-rehearse's).
+pub fn check_size(users: u64, messages: u128, dir: &std::path::Path) -> anyhow::Result<()> {
+    if users < 2 {
+        anyhow::bail!("--users {users}: the cross-user probes need at least 2 users");
+    }
+    if messages > MAX_MESSAGES {
+        anyhow::bail!("{messages} messages is more than this tool generates ({MAX_MESSAGES}); lower --users or the per-user sizes");
+    }
+    let need = messages * BYTES_PER_MESSAGE;
+    if let Some(free) = free_bytes(dir) {
+        if need > u128::from(free) {
+            anyhow::bail!(
+                "{messages} messages need about {:.1} GB and {} has {:.1} GB free; lower the sizes or free space",
+                need as f64 / 1e9,
+                dir.display(),
+                free as f64 / 1e9
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    let stat = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size())))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &std::path::Path) -> Option<u64> {
+    None
 }

@@ -36,15 +36,16 @@ impl LocalDatabase {
     /// (no Postgres, unreadable folder) are errors; problems in the project are failed checks.
     pub async fn start(flags: &DbLocalTest, report: &mut Report) -> anyhow::Result<LocalDatabase> {
         let supabase_dir = flags.project.supabase_dir.clone();
+        flags.data.check_fits(&std::env::temp_dir())?;
         let dir = crate::runner::scan(&supabase_dir)?;
         report_dir(&dir, report);
         let plan = MigrationPlan::new(&supabase_dir, &dir, flags.since.as_deref())?;
         report.push(
             Check::new("plan.baseline", "baseline migrations (already in production)", Status::Info)
                 .value(plan.baseline.len())
-                .detail(MigrationPlan::describe(&plan.baseline)),
+                .detail(plan.reasons.join("\n")),
         );
-        let pending_status = if plan.pending.is_empty() { Status::Fail } else { Status::Info };
+        let pending_status = if plan.pending.is_empty() || !plan.gaps.is_empty() { Status::Fail } else { Status::Info };
         let mut pending = Check::new("plan.pending", "pending migrations (under test)", pending_status)
             .value(plan.pending.len())
             .detail(format!("{} (chosen as {})", MigrationPlan::describe(&plan.pending), plan.rule));
@@ -53,6 +54,16 @@ impl LocalDatabase {
                 "nothing to test: no trailing migration has a rollback script in {}; add \
                  rollbacks/<version>_<name>.sql for the migrations under test, or pass --since VERSION",
                 supabase_dir.join("rollbacks").display()
+            ));
+        }
+        if !plan.gaps.is_empty() {
+            pending = pending.detail(format!(
+                "{} (chosen as {})\nnot trusted: {} ha(s) no rollback script but sit(s) among migrations that have one, \
+                 so it silently became baseline; write rollbacks/<version>_<name>.sql for it, or pass --since VERSION \
+                 to say where the pending migrations start",
+                MigrationPlan::describe(&plan.pending),
+                plan.rule,
+                plan.gaps.join(", ")
             ));
         }
         report.push(pending);

@@ -115,6 +115,11 @@ pub struct MigrationPlan {
     pub rollbacks: BTreeMap<String, PathBuf>,
     /// How the pending set was chosen, for the report.
     pub rule: String,
+    /// Files without a rollback script that sit among files that have one (so they silently
+    /// became baseline): the plan cannot be trusted until they have one or `--since` says.
+    pub gaps: Vec<String>,
+    /// Why each file is baseline or pending, one line each.
+    pub reasons: Vec<String>,
 }
 
 impl MigrationPlan {
@@ -141,8 +146,41 @@ impl MigrationPlan {
             None => "the trailing migrations that have a rollback script in rollbacks/".to_string(),
         };
         let (baseline, pending) = dir.files.split_at(split_at);
+        let first_with_script = dir.files.iter().position(|f| rollbacks.contains_key(&f.version));
+        let gaps = match (since, first_with_script) {
+            (None, Some(first)) if first < split_at => baseline[first..]
+                .iter()
+                .filter(|f| !rollbacks.contains_key(&f.version))
+                .map(MigrationFile::file_name)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let reasons = dir
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let script = rollbacks.contains_key(&f.version);
+                let why = match (i >= split_at, since, script) {
+                    (true, Some(v), _) => format!("pending (at or after --since {v})"),
+                    (true, None, _) => "pending (it and every later file have a rollback script)".to_string(),
+                    (false, Some(v), _) => format!("baseline (before --since {v})"),
+                    (false, None, false) => "baseline (no rollback script)".to_string(),
+                    (false, None, true) => "baseline (has a rollback script, but a later file has none)".to_string(),
+                };
+                let digits = if f.version.len() == 14 {
+                    String::new()
+                } else {
+                    format!(
+                        "; its version has {} digits where the CLI writes 14, so it sorts by number among them",
+                        f.version.len()
+                    )
+                };
+                format!("{}: {why}{digits}", f.file_name())
+            })
+            .collect();
         let rollbacks = rollbacks.into_iter().filter(|(v, _)| pending.iter().any(|f| &f.version == v)).collect();
-        Ok(MigrationPlan { baseline: baseline.to_vec(), pending: pending.to_vec(), rollbacks, rule })
+        Ok(MigrationPlan { baseline: baseline.to_vec(), pending: pending.to_vec(), rollbacks, rule, gaps, reasons })
     }
 
     pub fn describe(files: &[MigrationFile]) -> String {
@@ -188,6 +226,44 @@ mod tests {
             let got = parse_file_name(name);
             assert_eq!(got, expected.map(|(a, b)| (a.to_string(), b.to_string())), "{name}");
         }
+    }
+
+    fn plan(files: &[&str], scripts: &[&str], since: Option<&str>) -> MigrationPlan {
+        let project = tempfile::tempdir().expect("tmp");
+        for (dir, names) in [("migrations", files), ("rollbacks", scripts)] {
+            std::fs::create_dir_all(project.path().join(dir)).expect("mkdir");
+            for v in names {
+                std::fs::write(project.path().join(dir).join(format!("{v}_x.sql")), "select 1;").expect("write");
+            }
+        }
+        let dir = scan(project.path()).expect("scan");
+        MigrationPlan::new(project.path(), &dir, since).expect("plan")
+    }
+
+    #[test]
+    fn a_file_without_a_rollback_between_files_with_one_is_a_gap() {
+        let cases: &[(&[&str], &[&str], Option<&str>, &[&str], usize)] = &[
+            (&["1", "2", "3"], &["2", "3"], None, &[], 2),
+            (&["1", "2", "3", "4"], &["2", "4"], None, &["3_x.sql"], 1),
+            (&["1", "2", "3", "4"], &["2", "4"], Some("3"), &[], 2),
+            (&["1", "2"], &[], None, &[], 0),
+        ];
+        for (files, scripts, since, gaps, pending) in cases {
+            let p = plan(files, scripts, *since);
+            assert_eq!(
+                (p.gaps.clone(), p.pending.len()),
+                (gaps.iter().map(|g| g.to_string()).collect::<Vec<_>>(), *pending),
+                "{files:?} {scripts:?} {since:?}"
+            );
+            assert_eq!(p.reasons.len(), files.len());
+        }
+        let p = plan(&["2025", "20251101000000", "20251102000000"], &["20251102000000"], None);
+        assert!(
+            p.reasons[0].starts_with("2025_x.sql: baseline (no rollback script); its version has 4 digits"),
+            "{:?}",
+            p.reasons
+        );
+        assert_eq!(p.reasons[2], "20251102000000_x.sql: pending (it and every later file have a rollback script)");
     }
 
     #[test]
