@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod size;
+mod span;
+
+pub use size::{check_size, MAX_MESSAGES};
+pub use span::Span;
+
 use crate::pg::{Backend, PgOptions};
 
 #[derive(Debug, Parser)]
@@ -93,12 +99,6 @@ pub struct Data {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
-
-/// Bytes a generated message costs on disk with its share of indexes, users and conversations
-/// (measured at 5 M messages: about 0.35 KB; doubled for WAL and the migration's rewrite room).
-const BYTES_PER_MESSAGE: u128 = 700;
-/// Most messages one run generates, whatever the disk says.
-pub const MAX_MESSAGES: u128 = 200_000_000;
 
 impl Data {
     /// Refuses sizes that cannot fit before anything starts: fewer than two users, more than
@@ -319,53 +319,13 @@ pub struct Bench {
     pub out: PathBuf,
 }
 
-/// A duration flag (`500ms`, `90s`, `5m`, `1h`, `2d`): a typo fails while parsing flags, before
-/// anything starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Span(pub std::time::Duration);
-
-impl std::str::FromStr for Span {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Span, String> {
-        let text = text.trim();
-        let (num, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-        let n: u64 = num.parse().map_err(|_| format!("`{text}` is not a duration like 500ms, 90s, 5m or 1h"))?;
-        let secs = match unit {
-            "" | "s" => n,
-            "ms" => return Ok(Span(std::time::Duration::from_millis(n))),
-            "m" | "min" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86_400,
-            other => return Err(format!("unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d")),
-        };
-        Ok(Span(std::time::Duration::from_secs(secs)))
-    }
-}
-
-impl std::fmt::Display for Span {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ms = self.0.as_millis();
-        if !ms.is_multiple_of(1000) {
-            return write!(f, "{ms}ms");
-        }
-        let s = ms / 1000;
-        match s {
-            0 => f.write_str("0s"),
-            _ if s.is_multiple_of(86_400) => write!(f, "{}d", s / 86_400),
-            _ if s.is_multiple_of(3600) => write!(f, "{}h", s / 3600),
-            _ if s.is_multiple_of(60) => write!(f, "{}m", s / 60),
-            _ => write!(f, "{s}s"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use clap::Parser;
 
-    use super::*;
+    use super::{size::check_size, *};
 
     fn check(text: &str, expected: Result<Duration, &str>) {
         let got = text.parse::<Span>().map(|s| s.0);
@@ -419,37 +379,4 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["xtask", "db-rehearse", "--max-blocking", "250ms"]).is_ok());
     }
-}
-
-/// The size rules every generator flag set shares (db-local-test's and db-rehearse's).
-pub fn check_size(users: u64, messages: u128, dir: &std::path::Path) -> anyhow::Result<()> {
-    if users < 2 {
-        anyhow::bail!("--users {users}: the cross-user probes need at least 2 users");
-    }
-    if messages > MAX_MESSAGES {
-        anyhow::bail!("{messages} messages is more than this tool generates ({MAX_MESSAGES}); lower --users or the per-user sizes");
-    }
-    let need = messages * BYTES_PER_MESSAGE;
-    if let Some(free) = free_bytes(dir) {
-        if need > u128::from(free) {
-            anyhow::bail!(
-                "{messages} messages need about {:.1} GB and {} has {:.1} GB free; lower the sizes or free space",
-                need as f64 / 1e9,
-                dir.display(),
-                free as f64 / 1e9
-            );
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn free_bytes(dir: &std::path::Path) -> Option<u64> {
-    let stat = nix::sys::statvfs::statvfs(dir).ok()?;
-    Some(u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size())))
-}
-
-#[cfg(not(unix))]
-fn free_bytes(_dir: &std::path::Path) -> Option<u64> {
-    None
 }

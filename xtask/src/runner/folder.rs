@@ -242,7 +242,9 @@ mod tests {
 
     #[test]
     fn a_file_without_a_rollback_between_files_with_one_is_a_gap() {
-        let cases: &[(&[&str], &[&str], Option<&str>, &[&str], usize)] = &[
+        // (files, rollback scripts, --since, gaps, pending count)
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], Option<&'a str>, &'a [&'a str], usize);
+        let cases: &[Case] = &[
             (&["1", "2", "3"], &["2", "3"], None, &[], 2),
             (&["1", "2", "3", "4"], &["2", "4"], None, &["3_x.sql"], 1),
             (&["1", "2", "3", "4"], &["2", "4"], Some("3"), &[], 2),

@@ -1,0 +1,42 @@
+//! Generator sizes that cannot work are refused before anything starts.
+
+/// Bytes a generated message costs on disk with its share of indexes, users and conversations
+/// (measured at 5 M messages: about 0.35 KB; doubled for WAL and the migration's rewrite room).
+const BYTES_PER_MESSAGE: u128 = 700;
+/// Most messages one run generates, whatever the disk says.
+pub const MAX_MESSAGES: u128 = 200_000_000;
+
+/// The size rules every generator flag set shares (db-local-test's and db-rehearse's).
+pub fn check_size(users: u64, messages: u128, dir: &std::path::Path) -> anyhow::Result<()> {
+    if users < 2 {
+        anyhow::bail!("--users {users}: the cross-user probes need at least 2 users");
+    }
+    if messages > MAX_MESSAGES {
+        anyhow::bail!("{messages} messages is more than this tool generates ({MAX_MESSAGES}); lower --users or the per-user sizes");
+    }
+    let need = messages * BYTES_PER_MESSAGE;
+    if let Some(free) = free_bytes(dir) {
+        if need > u128::from(free) {
+            anyhow::bail!(
+                "{messages} messages need about {:.1} GB and {} has {:.1} GB free; lower the sizes or free space",
+                need as f64 / 1e9,
+                dir.display(),
+                free as f64 / 1e9
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    let stat = nix::sys::statvfs::statvfs(dir).ok()?;
+    // fsblkcnt_t and c_ulong are u32 on some platforms.
+    #[allow(clippy::useless_conversion)]
+    Some(u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size())))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &std::path::Path) -> Option<u64> {
+    None
+}
