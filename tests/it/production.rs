@@ -523,3 +523,54 @@ async fn drift_compares_statements_and_the_estimate_counts_rows() {
     assert_eq!(report.check("drift.unrecorded_text").map(|c| c.status), Some(Status::Info));
     prod.close().await.expect("close");
 }
+
+/// The whole production cycle, twice against the same target: push, a second push of a later
+/// migration, verification of the first backup, rollback of both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_push_verify_rollback_twice_on_the_same_target() {
+    let prod = production().await;
+    let project = ProjectCopy::new();
+    let later = ("migrations/20251201000000_add_pinned.sql", "rollbacks/20251201000000_add_pinned.sql");
+    let backups = tempfile::tempdir().expect("tmp");
+    for cycle in 1..=2 {
+        let _ = std::fs::remove_file(project.path().join(later.0));
+        let _ = std::fs::remove_file(project.path().join(later.1));
+        let mut report = Report::quiet("db-push");
+        // A fresh backup each cycle: the first one of cycle 2 is taken after cycle 1's rollback.
+        let flags =
+            DbPush { max_backup_age: "1s".parse().unwrap(), ..push_flags(&project.path(), &prod, backups.path()) };
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        flags.run_into(&mut report).await.unwrap_or_else(|e| panic!("cycle {cycle}, first push: {e:#}"));
+        assert_passes(&report);
+        let first_backup = std::path::PathBuf::from(detail(&report, "backup.taken"));
+        assert!(first_backup.is_dir(), "cycle {cycle}: {}", first_backup.display());
+
+        project
+            .write(later.0, "alter table public.conversations add column pinned boolean not null default false;\n")
+            .write(later.1, "alter table public.conversations drop column pinned;\n");
+        let mut report = Report::quiet("db-push");
+        push_flags(&project.path(), &prod, backups.path())
+            .run_into(&mut report)
+            .await
+            .unwrap_or_else(|e| panic!("cycle {cycle}, second push: {e:#}"));
+        assert_passes(&report);
+        assert_eq!(report.check("push.plan").and_then(|c| c.value.clone()).as_deref(), Some("1"), "cycle {cycle}");
+
+        let mut report = Report::quiet("db-backup");
+        let verify =
+            DbBackup { verify: Some(first_backup.clone()), ..backup_flags(&project.path(), &prod, backups.path()) };
+        verify.run_into(&mut report).await.unwrap_or_else(|e| panic!("cycle {cycle}, verify: {e:#}"));
+        assert_passes(&report);
+
+        let mut report = Report::quiet("db-rollback");
+        rollback_flags(&project.path(), &prod)
+            .run_into(&mut report)
+            .await
+            .unwrap_or_else(|e| panic!("cycle {cycle}: {e:#}"));
+        assert_passes(&report);
+        assert_eq!(report.check("rollback.plan").and_then(|c| c.value.clone()).as_deref(), Some("9"), "cycle {cycle}");
+        assert_eq!(report.check("rollback.leftovers").map(|c| c.status), Some(Status::Pass), "cycle {cycle}");
+        assert_eq!(history(&prod).await, ["20251101000000"], "cycle {cycle}");
+    }
+    prod.close().await.expect("close");
+}
