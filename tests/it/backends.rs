@@ -143,7 +143,16 @@ async fn db_clean_stops_and_removes_a_killed_runs_native_cluster() {
     // A run killed with SIGKILL: nothing dropped, its owner gone.
     std::mem::forget(pg);
     std::fs::write(dir.join("owner.pid"), dead_pid().to_string()).expect("owner");
+    // Regression: db-clean took folders it could not tell the owner of (a run between creating
+    // its folder and writing owner.pid) and failed on plain files named like clusters.
+    let ownerless = std::env::temp_dir().join(format!("xtask-pg-test-{}", std::process::id()));
+    std::fs::create_dir_all(&ownerless).expect("ownerless");
+    let file = std::env::temp_dir().join(format!("xtask-pg-file-{}", std::process::id()));
+    std::fs::write(&file, "not a cluster").expect("file");
     let removed = xtask::pg::remove_leftover_clusters(false).expect("db-clean");
     assert!(removed.contains(&dir), "{removed:?}");
     assert!(!still_there(&Footprint::Dir(dir)), "cluster or its folder left behind");
+    assert!(ownerless.is_dir() && file.is_file(), "without --all, only clusters whose owner is known to be gone");
+    std::fs::remove_dir_all(&ownerless).expect("clean up");
+    std::fs::remove_file(&file).expect("clean up");
 }

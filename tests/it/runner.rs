@@ -196,3 +196,17 @@ async fn a_missing_rollback_between_pending_migrations_fails_the_plan() {
     let baseline = crate::support::detail(&report, "plan.baseline");
     assert!(baseline.contains("20251116173500_add_auth_user_id_to_messages_part1.sql: baseline (has a rollback script, but a later file has none)"), "{baseline}");
 }
+
+/// Regression: a file starting with a UTF-8 byte-order mark failed on an invisible character.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_byte_order_mark_is_named_as_such() {
+    let project = ProjectCopy::empty();
+    project.write("migrations/20250101000000_bom.sql", "\u{feff}create table public.a (id int);\n");
+    let pg = start(any_backend()).await;
+    let mut conn = pg.connect().await.expect("connect");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
+    let dir = xtask::runner::scan(&project.path()).expect("scan");
+    let err = xtask::runner::apply(&mut conn, &dir.files[0]).await.expect_err("refused");
+    assert!(err.to_string().contains("byte-order mark (EF BB BF)"), "{err}");
+    pg.close().await.expect("close");
+}

@@ -70,7 +70,7 @@ impl Bench {
     /// Ready-to-query, db-local-test and db-rollback-test wall times on one backend (a skip
     /// when it cannot start).
     async fn bench_backend(&self, backend: Backend, md: &mut String, report: &mut Report) -> anyhow::Result<()> {
-        let opts = PgOptions { backend: Some(backend), image: self.image.clone(), db_url: None };
+        let opts = PgOptions { backend: Some(backend), image: self.image_for(backend), db_url: None };
         if let Err(e) = EphemeralPostgres::start(&opts).await.map(drop) {
             report.push(
                 Check::new(format!("bench.{backend}"), format!("{backend} backend"), Status::Skip)
@@ -159,10 +159,15 @@ impl Bench {
         Ok(())
     }
 
+    /// `--image` is for the docker backend only.
+    fn image_for(&self, backend: Backend) -> Option<String> {
+        self.image.clone().filter(|_| backend == Backend::Docker)
+    }
+
     fn local_flags(&self, backend: Backend) -> DbLocalTest {
         DbLocalTest {
             project: Project { supabase_dir: self.project.supabase_dir.clone(), json: None },
-            pg: Pg { backend, image: self.image.clone(), db_url: None },
+            pg: Pg { backend, image: self.image_for(backend), db_url: None },
             data: Data { users: 20, conversations_per_user: 3, messages_per_conversation: 20, seed: 1 },
             since: None,
         }

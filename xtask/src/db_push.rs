@@ -104,9 +104,11 @@ impl DbPush {
     /// The rollback command, and the rollback itself with `--rollback-on-failure`.
     async fn after_failure(&self, target: &Target, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
-        let how = match &target.mode {
-            Mode::Linked { .. } => "--linked".to_string(),
-            Mode::Direct => "--db-url \"$SUPABASE_DB_URL\"".to_string(),
+        // The target as this run was given it (a URL's password stays out of the report).
+        let how = match (&target.mode, &self.target.db_url) {
+            (Mode::Linked { .. }, _) => "--linked".to_string(),
+            (Mode::Direct, Some(url)) => format!("--db-url '{}'", crate::pg::redact(url)),
+            (Mode::Direct, None) => "--db-url \"$SUPABASE_DB_URL\"".to_string(),
         };
         let command = format!("cargo xtask db-rollback --supabase-dir {} {how}", dir.display());
         report.push(Check::new("push.rollback_command", "to roll back", Status::Info).detail(&command));

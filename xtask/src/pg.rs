@@ -211,6 +211,18 @@ async fn wait_until_queryable(url: &str, limit: Duration) -> anyhow::Result<()> 
 }
 
 fn choose_backend(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
+    let (backend, reason) = choose(opts)?;
+    // A flag the chosen backend would ignore is a mistake to say, not to skip.
+    if opts.image.is_some() && backend != Backend::Docker {
+        bail!("--image applies to the docker backend, and this run uses {backend} ({reason}); drop --image or make Docker available");
+    }
+    if opts.db_url.is_some() && backend != Backend::Url {
+        bail!("--db-url applies to the url backend, and this run asked for --backend {backend}; drop one of them");
+    }
+    Ok((backend, reason))
+}
+
+fn choose(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
     match opts.backend.unwrap_or(Backend::Auto) {
         Backend::Docker => Ok((Backend::Docker, format!("--backend docker, image {}", opts.image()))),
         Backend::Native => {
@@ -238,5 +250,27 @@ fn choose_backend(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
                 ),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flag_the_chosen_backend_would_ignore_is_an_error() {
+        let url_with_image = PgOptions {
+            backend: Some(Backend::Url),
+            image: Some("postgres:15.8".into()),
+            db_url: Some("postgres://h/db".into()),
+        };
+        let err = choose_backend(&url_with_image).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("--image applies to the docker backend"), "{err}");
+        let docker_with_url =
+            PgOptions { backend: Some(Backend::Docker), image: None, db_url: Some("postgres://h/db".into()) };
+        let err = choose_backend(&docker_with_url).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("--db-url applies to the url backend"), "{err}");
+        let fine = PgOptions { backend: Some(Backend::Docker), image: Some("postgres:15.8".into()), db_url: None };
+        assert!(choose_backend(&fine).is_ok());
     }
 }

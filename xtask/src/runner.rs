@@ -101,6 +101,20 @@ async fn rollback_script(
 }
 
 async fn run_file(conn: &mut PgConnection, file: &MigrationFile, history: History) -> Result<Applied, ApplyError> {
+    if file.text.starts_with('\u{feff}') {
+        // The CLI sends it to Postgres as is, which fails on an invisible character.
+        return Err(ApplyError {
+            file: file.file_name(),
+            line: 1,
+            statement: String::new(),
+            message:
+                "the file starts with a UTF-8 byte-order mark (EF BB BF), which Postgres (and `supabase db push`) \
+                      reject as a syntax error; save it as UTF-8 without BOM"
+                    .to_string(),
+            notices: Vec::new(),
+            stayed: Vec::new(),
+        });
+    }
     let started = Instant::now();
     let statements = file.statements();
     let atomic = !statements.iter().any(Statement::is_non_transactional);

@@ -17,11 +17,13 @@ pub fn remove_leftover_clusters(all: bool) -> anyhow::Result<Vec<PathBuf>> {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return Ok(removed) };
     for entry in entries.flatten() {
         let dir = entry.path();
-        if !entry.file_name().to_string_lossy().starts_with("xtask-pg-") {
+        if !entry.file_name().to_string_lossy().starts_with("xtask-pg-") || !dir.is_dir() {
             continue;
         }
-        let owner = std::fs::read_to_string(dir.join(OWNER_FILE)).ok().and_then(|p| p.trim().parse().ok());
-        if !all && owner.is_some_and(process_alive) {
+        let owner: Option<u32> = std::fs::read_to_string(dir.join(OWNER_FILE)).ok().and_then(|p| p.trim().parse().ok());
+        // No owner file (yet: a run writes it right after creating the folder) is not a leftover
+        // we can be sure of: only --all takes it.
+        if !all && owner.is_none_or(process_alive) {
             continue;
         }
         let data = dir.join("data");
