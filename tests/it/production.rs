@@ -169,13 +169,23 @@ async fn validate_never_writes() {
         "checks/pre/99_writes.sql",
         "SELECT 'takes_a_ticket' AS id, true AS ok, nextval('public.tickets') AS value, '' AS detail",
     );
+    // Regression: writes of other shapes failed with syntax errors instead of saying why.
+    project
+        .write("checks/pre/98_inserts.sql", "-- title: inserts\nINSERT INTO public.users (email) VALUES ('x@y.test') RETURNING 'x', true, 1, ''")
+        .write(
+            "checks/pre/97_deletes.sql",
+            "WITH gone AS (DELETE FROM public.messages RETURNING id) SELECT 'deletes' AS id, true AS ok, count(*) AS value, '' AS detail FROM gone",
+        );
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let counters = write_counters(&prod).await;
     let catalog = CatalogSnapshot::take(&mut prod.connect().await.expect("c")).await.expect("snapshot");
 
     let report = validate(&project.path(), &prod).await;
     assert_fails_on(&report, "pre.writes");
-    assert!(detail(&report, "pre.writes").contains("read-only"), "{}", detail(&report, "pre.writes"));
+    for id in ["pre.writes", "pre.inserts", "pre.deletes"] {
+        assert_fails_on(&report, id);
+        assert!(detail(&report, id).contains("read-only"), "{id}: {}", detail(&report, id));
+    }
 
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     assert_eq!(write_counters(&prod).await, counters, "validate wrote rows");

@@ -72,6 +72,11 @@ async fn run_one(conn: &mut PgConnection, text: &str) -> anyhow::Result<Vec<Row>
     let [query] = statements.as_slice() else {
         anyhow::bail!("a check file holds exactly one query; this one has {}", statements.len());
     };
+    let first = sql_split::strip_comments(&query.sql);
+    let keyword = first.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    if !matches!(keyword.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE" | "(") {
+        anyhow::bail!("checks are read-only queries, and this one starts with {keyword}: a check may only SELECT");
+    }
     let mut tx = conn.begin().await?;
     sqlx::raw_sql("SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '60s'; SET LOCAL lock_timeout = '5s'")
         .execute(&mut *tx)
@@ -80,8 +85,9 @@ async fn run_one(conn: &mut PgConnection, text: &str) -> anyhow::Result<Vec<Row>
     let wrapped =
         format!("SELECT id::text, ok::boolean, value::text, detail::text FROM (\n{}\n) AS check_rows", query.sql);
     let rows = sqlx::query_as::<_, Row>(&wrapped).fetch_all(&mut *tx).await.map_err(|e| match e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("25006") => {
-            anyhow::anyhow!("the check tried to write, and checks run read-only: {}", db.message())
+        // 25006: a write in the read-only transaction; 0A000: a data-modifying WITH.
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("25006" | "0A000")) => {
+            anyhow::anyhow!("the check tried to write, and checks are read-only: {}", db.message())
         }
         sqlx::Error::Database(db) => anyhow::anyhow!(crate::runner::server_error(db.as_ref())),
         other => other.into(),

@@ -44,9 +44,11 @@ pub(super) fn docker_status(image: &str) -> DockerStatus {
     if ok(&["image", "inspect", image]) {
         return DockerStatus::Ready;
     }
-    // A first run on a machine pulls the image: say so, it can take a while.
-    eprintln!(":: pulling {image} (only the first run on this machine does this)…");
+    // A first run on a machine pulls the image: say so, it can take a while; and say whether it
+    // did (a machine without a registry gets the reason from the backend choice instead).
+    eprintln!(":: {image} is not on this machine: trying `docker pull`…");
     if ok(&["pull", "--quiet", image]) {
+        eprintln!(":: pulled {image} (later runs reuse it)");
         DockerStatus::Ready
     } else {
         DockerStatus::NoImage(image.to_string())
