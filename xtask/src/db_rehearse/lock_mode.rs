@@ -50,6 +50,18 @@ impl fmt::Display for AppOperation {
 }
 
 impl LockMode {
+    /// Every mode, weakest first.
+    pub const ALL: [LockMode; 8] = [
+        LockMode::AccessShare,
+        LockMode::RowShare,
+        LockMode::RowExclusive,
+        LockMode::ShareUpdateExclusive,
+        LockMode::Share,
+        LockMode::ShareRowExclusive,
+        LockMode::Exclusive,
+        LockMode::AccessExclusive,
+    ];
+
     /// Whether a lock in `self` and one in `other` cannot be held at once by two sessions.
     pub fn conflicts_with(self, other: LockMode) -> bool {
         use LockMode::*;
