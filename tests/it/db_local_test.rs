@@ -135,3 +135,23 @@ async fn another_project_runs_the_generic_steps_and_says_what_did_not_apply() {
     assert_eq!(report.check("post.done_column").map(|c| c.status), Some(Status::Pass));
     assert_eq!(report.check("data.seed_sql").map(|c| c.status), Some(Status::Pass));
 }
+
+/// Regression: `CREATE EXTENSION` of something this Postgres lacks was a failed check (exit 1),
+/// as if the migration were wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_extension_is_an_environment_error_naming_the_remedy() {
+    let project = ProjectCopy::new();
+    project.write("migrations/20251116173508_vector.sql", "create extension if not exists vector;\n");
+    project.write("rollbacks/20251116173508_vector.sql", "drop extension if exists vector;\n");
+    let mut report = xtask::report::Report::quiet("db-local-test");
+    let err = crate::support::local_test(&project.path(), crate::support::any_backend())
+        .run_into(&mut report)
+        .await
+        .expect_err("exit 2, not a failed check");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("20251116173508_vector.sql") && text.contains("extension `vector` is not available"),
+        "{text}"
+    );
+    assert!(text.contains("postgresql-15-vector") && text.contains("supabase/postgres"), "{text}");
+}

@@ -23,7 +23,7 @@ impl DbLocalTest {
 }
 
 async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
-    if !db.apply_baseline(report).await {
+    if !db.apply_baseline(report).await? {
         skip_rest(report, "the baseline did not apply");
         return Ok(());
     }

@@ -68,7 +68,7 @@ impl DbRehearse {
     }
 
     async fn steps(&self, local: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
-        if !db.apply_baseline(report).await {
+        if !db.apply_baseline(report).await? {
             return Ok(());
         }
         db.detect_app(report).await?;

@@ -31,7 +31,7 @@ impl DbRls {
 }
 
 async fn steps(flags: &DbRls, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
-    if !db.apply_baseline(report).await {
+    if !db.apply_baseline(report).await? {
         report.push(
             Check::new("steps.remaining", "remaining steps", Status::Skip)
                 .detail("not run: the baseline did not apply"),

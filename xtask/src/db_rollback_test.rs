@@ -32,7 +32,7 @@ impl DbRollbackTest {
 
 async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
     // 1. Baseline and test data, as db-local-test.
-    if !db.apply_baseline(report).await {
+    if !db.apply_baseline(report).await? {
         return skip_rest(report, "the baseline did not apply");
     }
     db.detect_app(report).await?;

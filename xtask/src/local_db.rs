@@ -94,7 +94,9 @@ impl LocalDatabase {
     }
 
     /// Applies the baseline; false (and a failed check) if a file fails.
-    pub async fn apply_baseline(&mut self, report: &mut Report) -> bool {
+    /// Applies the baseline; false (with a failed check) when a file fails. An extension this
+    /// Postgres lacks is an environment error, not a finding.
+    pub async fn apply_baseline(&mut self, report: &mut Report) -> anyhow::Result<bool> {
         let timer = report.phase("apply baseline");
         let files = self.plan.baseline.clone();
         let result = apply_all(&mut self.conn, &files, &timer).await;
@@ -106,13 +108,14 @@ impl LocalDatabase {
                     files.len(),
                     took.as_millis()
                 )));
-                true
+                Ok(true)
             }
             Err(e) => {
+                missing_extension(&e, &self.pg)?;
                 report.push(
                     Check::new("baseline.apply", "baseline migrations apply", Status::Fail).detail(e.to_string()),
                 );
-                false
+                Ok(false)
             }
         }
     }
@@ -177,7 +180,7 @@ impl LocalDatabase {
             let mut failure = None;
             for stmt in file.statements() {
                 if let Err(e) = sqlx::raw_sql(&stmt.sql).execute(&mut *tx).await {
-                    failure = Some(format!("seed.sql:{}: {e}", stmt.line));
+                    failure = Some(format!("seed.sql:{}: {e}", stmt.code_line()));
                     break;
                 }
             }
@@ -228,6 +231,7 @@ impl LocalDatabase {
             match crate::runner::apply(&mut self.conn, file).await {
                 Ok(applied) => report.push(crate::runner::applied_check(id, title, &applied)),
                 Err(e) => {
+                    missing_extension(&e, &self.pg)?;
                     let left = crate::runner::applied_versions(&mut self.conn).await?;
                     let recorded = left.iter().any(|(v, _, _)| v == &file.version);
                     report.push(crate::runner::failed_check(id, title, &e, recorded, None));
@@ -311,6 +315,20 @@ fn report_dir(dir: &MigrationDir, report: &mut Report) {
 }
 
 /// Applies `files` in order, stopping at the first error.
+/// An error for a file that failed on an extension this Postgres does not have: a remedy, exit 2.
+fn missing_extension(error: &crate::runner::ApplyError, pg: &EphemeralPostgres) -> anyhow::Result<()> {
+    let Some(name) = error.missing_extension() else { return Ok(()) };
+    anyhow::bail!(
+        "{}:{}: extension `{name}` is not available on this Postgres ({} backend); this is the machine, not \
+         the migration: install it (Debian/Ubuntu: `apt install postgresql-15-{}`), or run on Supabase's own \
+         image: --backend docker --image supabase/postgres:15.8.1.085",
+        error.file,
+        error.line,
+        pg.backend(),
+        name.replace('_', "-")
+    )
+}
+
 pub async fn apply_all(
     conn: &mut PgConnection,
     files: &[MigrationFile],

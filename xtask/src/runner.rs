@@ -52,6 +52,24 @@ impl fmt::Display for ApplyError {
 
 impl std::error::Error for ApplyError {}
 
+impl ApplyError {
+    /// The extension the server could not find, when that is why the file failed (PG 15 says
+    /// "could not open extension control file …/x.control"; later versions "extension "x" is
+    /// not available").
+    pub fn missing_extension(&self) -> Option<String> {
+        let m = &self.message;
+        let name = if let Some(i) = m.find("could not open extension control file") {
+            let path = m[i..].split('"').nth(1)?;
+            path.rsplit('/').next()?.strip_suffix(".control")?.to_string()
+        } else {
+            let rest = m.split("extension \"").nth(1)?;
+            let (name, tail) = rest.split_once('"')?;
+            tail.trim_start().starts_with("is not available").then(|| name.to_string())?
+        };
+        Some(name)
+    }
+}
+
 /// What a file does to the history table in its transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum History {
@@ -187,7 +205,7 @@ async fn run_statement(conn: &mut PgConnection, file: &MigrationFile, stmt: &Sta
                 let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
                 let line = match pg.map(|p| p.position()) {
                     Some(Some(sqlx::postgres::PgErrorPosition::Original(pos))) => stmt.line_of_position(pos),
-                    _ => stmt.line,
+                    _ => stmt.code_line(),
                 };
                 let mut message = server_error(db.as_ref());
                 if let Some(detail) = pg.and_then(|p| p.detail()) {
@@ -195,7 +213,7 @@ async fn run_statement(conn: &mut PgConnection, file: &MigrationFile, stmt: &Sta
                 }
                 (line, message)
             }
-            other => (stmt.line, other.to_string()),
+            other => (stmt.code_line(), other.to_string()),
         };
         ApplyError {
             file: file.file_name(),

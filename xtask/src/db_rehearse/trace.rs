@@ -91,7 +91,7 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
                 if atomic {
                     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                 }
-                let failed = Some(format!("{}:{}: {e}", file.file_name(), stmt.line));
+                let failed = Some(format!("{}:{}: {e}", file.file_name(), stmt.code_line()));
                 return Ok(FileTrace { statements: traced, failed, duration: file_started.elapsed() });
             }
         };
@@ -115,7 +115,7 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
         let blocked = probe_app(&mut probe, &tables).await?;
         probe_times.push(probed.elapsed());
         traced.push(Traced {
-            line: stmt.line,
+            line: stmt.code_line(),
             sql: stmt.sql.clone(),
             duration,
             rows,

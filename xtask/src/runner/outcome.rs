@@ -107,3 +107,31 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod missing_extension {
+    use crate::runner::ApplyError;
+
+    fn check(message: &str, expected: Option<&str>) {
+        let e = ApplyError {
+            file: "f.sql".into(),
+            line: 1,
+            statement: String::new(),
+            message: message.into(),
+            notices: Vec::new(),
+            stayed: Vec::new(),
+        };
+        assert_eq!(e.missing_extension().as_deref(), expected, "{message}");
+    }
+
+    #[test]
+    fn the_missing_extension_is_read_from_each_postgres_wording() {
+        check(
+            r#"ERROR 58P01: could not open extension control file "/usr/share/postgresql/15/extension/vector.control": No such file or directory"#,
+            Some("vector"),
+        );
+        check(r#"ERROR 0A000: extension "pg_jsonschema" is not available"#, Some("pg_jsonschema"));
+        check(r#"ERROR 42710: extension "vector" already exists"#, None);
+        check("ERROR 42601: syntax error at or near \"extension\"", None);
+    }
+}

@@ -20,6 +20,33 @@ impl Statement {
         self.line + upto.matches('\n').count()
     }
 
+    /// The 1-based file line where the statement's code starts, after any comments above it:
+    /// where an error without a position points.
+    pub fn code_line(&self) -> usize {
+        let bytes = self.sql.as_bytes();
+        let mut i = 0;
+        let mut newlines = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => {
+                    newlines += 1;
+                    i += 1;
+                }
+                c if c.is_ascii_whitespace() => i += 1,
+                b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                    i = self.sql[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                }
+                b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                    let end = skip_block_comment(bytes, i);
+                    newlines += self.sql[i..end].matches('\n').count();
+                    i = end;
+                }
+                _ => break,
+            }
+        }
+        self.line + newlines
+    }
+
     /// Statements PostgreSQL refuses to run inside a transaction block.
     pub fn is_non_transactional(&self) -> bool {
         let words: Vec<String> =
@@ -209,6 +236,14 @@ mod tests {
     #[test]
     fn parameters_are_not_dollar_quotes() {
         check("prepare p as select $1; select 2;", &[("prepare p as select $1", 1), ("select 2", 1)]);
+    }
+
+    #[test]
+    fn errors_without_a_position_point_at_the_code_not_the_comment_above() {
+        let text = "select 1;\n\n-- why this update\n/* and\n   more */\nupdate t set a = 1;\n";
+        let statements = split(text);
+        assert_eq!((statements[1].line, statements[1].code_line()), (3, 6));
+        assert_eq!(statements[0].code_line(), 1);
     }
 
     #[test]
