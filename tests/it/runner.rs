@@ -210,3 +210,41 @@ async fn a_byte_order_mark_is_named_as_such() {
     assert!(err.to_string().contains("byte-order mark (EF BB BF)"), "{err}");
     pg.close().await.expect("close");
 }
+
+/// Regression: a file holding its own `BEGIN; … COMMIT;` ended the runner's transaction; the tool
+/// printed two warnings and still said "nothing of this file was applied".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_with_its_own_commit_says_what_its_commit_kept() {
+    let project = ProjectCopy::empty();
+    project.write("migrations/20250101000000_ok.sql", "begin;\ncreate table public.a (id int);\ncommit;\n").write(
+        "migrations/20250102000000_fails_after_commit.sql",
+        "BEGIN;\ncreate table public.b (id int);\nCOMMIT;\n\ncreate table public.c (id int);\nselect 1/0;\n",
+    );
+    let pg = start(any_backend()).await;
+    let mut conn = pg.connect().await.expect("connect");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
+    let dir = xtask::runner::scan(&project.path()).expect("scan");
+
+    let applied = xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("a file that commits itself applies");
+    assert!(applied.commits_on_its_own && !applied.atomic);
+    let check = xtask::runner::applied_check("x".into(), "t".into(), &applied);
+    assert_eq!(check.status, xtask::report::Status::Warn);
+    assert!(applied.notices.iter().all(|n| !n.message.contains("already a transaction")), "{:?}", applied.notices);
+
+    let err = xtask::runner::apply(&mut conn, &dir.files[1]).await.expect_err("division by zero");
+    assert_eq!(err.line, 6, "{err}");
+    assert_eq!(err.stayed, ["committed by the file's own COMMIT: create table public.b (id int)"]);
+    let detail = xtask::runner::failed_check("x".into(), "t".into(), &err, false, None).detail.unwrap_or_default();
+    assert!(detail.contains("commits on its own") && !detail.contains("nothing of this file was applied"), "{detail}");
+
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("q");
+    assert_eq!(tables, ["a", "b"], "what the report says stayed is what is there");
+    let history = xtask::runner::applied_versions(&mut conn).await.expect("history");
+    assert_eq!(history.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["20250101000000"]);
+    pg.close().await.expect("close");
+}

@@ -3,6 +3,7 @@
 //! transaction), so `supabase migration list` and we agree on what is applied.
 
 mod folder;
+mod modes;
 pub mod notices;
 mod outcome;
 pub mod sql_split;
@@ -15,6 +16,7 @@ use std::{
 };
 
 pub use folder::{scan, scan_rollbacks, MigrationDir, MigrationFile, MigrationPlan};
+use modes::FileMode;
 use notices::Notice;
 pub use outcome::{applied_check, failed_check, server_error};
 use sql_split::Statement;
@@ -27,8 +29,11 @@ pub struct Applied {
     pub statements: usize,
     pub duration: Duration,
     pub notices: Vec<Notice>,
-    /// False when the file held statements that cannot run in a transaction.
+    /// False when the file held statements that cannot run in a transaction, or its own
+    /// BEGIN/COMMIT.
     pub atomic: bool,
+    /// The file holds its own COMMIT: a failure after it would leave the earlier part applied.
+    pub commits_on_its_own: bool,
 }
 
 /// Why a file did not apply: the file, the statement and the database's words.
@@ -135,8 +140,9 @@ async fn run_file(conn: &mut PgConnection, file: &MigrationFile, history: Histor
     }
     let started = Instant::now();
     let statements = file.statements();
-    let atomic = !statements.iter().any(Statement::is_non_transactional);
-    let (result, notices) = notices::capture(apply_inner(conn, file, &statements, atomic, history)).await;
+    let mode = FileMode::of(&statements);
+    let atomic = mode == FileMode::Atomic;
+    let (result, notices) = notices::capture(apply_inner(conn, file, &statements, mode, history)).await;
     match result {
         Ok(()) => Ok(Applied {
             version: file.version.clone(),
@@ -145,6 +151,7 @@ async fn run_file(conn: &mut PgConnection, file: &MigrationFile, history: Histor
             duration: started.elapsed(),
             notices,
             atomic,
+            commits_on_its_own: mode == FileMode::OwnTransactions,
         }),
         Err(mut e) => {
             e.notices = notices;
@@ -157,7 +164,7 @@ async fn apply_inner(
     conn: &mut PgConnection,
     file: &MigrationFile,
     statements: &[Statement],
-    atomic: bool,
+    mode: FileMode,
     history: History,
 ) -> Result<(), ApplyError> {
     let file_error = |message: String| ApplyError {
@@ -169,30 +176,20 @@ async fn apply_inner(
         stayed: Vec::new(),
     };
     sqlx::raw_sql("RESET ALL").execute(&mut *conn).await.map_err(|e| file_error(e.to_string()))?;
-    if atomic {
-        let mut tx = conn.begin().await.map_err(|e| file_error(e.to_string()))?;
-        for stmt in statements {
-            run_statement(&mut tx, file, stmt).await?;
-        }
-        write_history(&mut tx, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
-        tx.commit().await.map_err(|e| file_error(format!("commit failed: {e}")))?;
-    } else {
-        // Newer CLI versions run such files statement by statement: they cannot be atomic, and a
-        // failure leaves what ran before it, and what a failed CONCURRENTLY build leaves behind.
-        let invalid_before = invalid_indexes(conn).await.map_err(|e| file_error(e.to_string()))?;
-        for (i, stmt) in statements.iter().enumerate() {
-            if let Err(mut e) = run_statement(&mut *conn, file, stmt).await {
-                e.stayed = statements[..i].iter().map(|s| format!("committed: {}", excerpt(&s.sql))).collect();
-                let invalid_after = invalid_indexes(conn).await.unwrap_or_default();
-                e.stayed.extend(invalid_after.difference(&invalid_before).map(|index| {
-                    format!(
-                        "invalid index {index}, left by the failed build: it slows every write and serves no \
-                         query; remove it with DROP INDEX CONCURRENTLY {index}"
-                    )
-                }));
-                return Err(e);
+    match mode {
+        FileMode::Atomic => {
+            let mut tx = conn.begin().await.map_err(|e| file_error(e.to_string()))?;
+            for stmt in statements {
+                run_statement(&mut tx, file, stmt).await?;
             }
+            write_history(&mut tx, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
+            tx.commit().await.map_err(|e| file_error(format!("commit failed: {e}")))?;
         }
+        FileMode::StatementByStatement => modes::statement_by_statement(conn, file, statements).await?,
+        FileMode::OwnTransactions => modes::own_transactions(conn, file, statements).await?,
+    }
+    // Files that are not one transaction record their history row once they are through.
+    if mode != FileMode::Atomic {
         write_history(&mut *conn, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
     }
     Ok(())
@@ -279,14 +276,6 @@ pub fn excerpt(sql: &str) -> String {
     } else {
         first
     }
-}
-
-/// Indexes Postgres marks invalid (a failed or cancelled CREATE INDEX CONCURRENTLY leaves one).
-async fn invalid_indexes(conn: &mut PgConnection) -> sqlx::Result<std::collections::BTreeSet<String>> {
-    let rows: Vec<String> = sqlx::query_scalar("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(rows.into_iter().collect())
 }
 
 /// Versions recorded in the history table, in order.

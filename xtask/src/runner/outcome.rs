@@ -21,7 +21,15 @@ pub fn applied_check(id: String, title: String, applied: &Applied) -> Check {
                 .to_string(),
         );
     }
-    Check::new(id, title, if split { Status::Warn } else { Status::Pass })
+    if applied.commits_on_its_own {
+        detail.push(
+            "this file commits on its own (its BEGIN/COMMIT end the transaction it runs in): a failure after \
+             its COMMIT leaves the earlier part applied, with no history row"
+                .to_string(),
+        );
+    }
+    let warn = split || applied.commits_on_its_own;
+    Check::new(id, title, if warn { Status::Warn } else { Status::Pass })
         .value(format!("{} statement(s) in {} ms", applied.statements, applied.duration.as_millis()))
         .detail(detail.join("\n"))
 }
@@ -35,17 +43,20 @@ pub fn failed_check(id: String, title: String, error: &ApplyError, recorded: boo
     if recorded {
         detail.push("the history row was written despite the error".to_string());
     }
-    if error.stayed.is_empty() {
-        if !recorded {
-            detail.push("nothing of this file was applied; later files were not run".to_string());
-        }
+    let own_commit = error.stayed.iter().any(|s| s.starts_with(super::modes::OWN_COMMIT));
+    let why = if own_commit {
+        "this file commits on its own, and its COMMIT kept this (no history row; later files were not run):"
     } else {
-        detail.push(
-            "not atomic: this file runs statement by statement, and this stayed on the database \
-             (no history row; later files were not run):"
-                .to_string(),
-        );
-        detail.extend(error.stayed.iter().map(|s| format!("  - {s}")));
+        "not atomic: this file runs statement by statement, and this stayed on the database \
+         (no history row; later files were not run):"
+    };
+    match (error.stayed.is_empty(), recorded) {
+        (true, false) => detail.push("nothing of this file was applied; later files were not run".to_string()),
+        (true, true) => {}
+        (false, _) => {
+            detail.push(why.to_string());
+            detail.extend(error.stayed.iter().map(|s| format!("  - {s}")));
+        }
     }
     Check::new(id, title, Status::Fail).detail(detail.join("\n"))
 }
@@ -65,6 +76,7 @@ mod tests {
             duration: Duration::from_millis(7),
             notices: vec![Notice { severity: "NOTICE", message: "backfill: 3".into() }],
             atomic,
+            commits_on_its_own: false,
         }
     }
 

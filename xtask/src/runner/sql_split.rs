@@ -47,6 +47,20 @@ impl Statement {
         self.line + newlines
     }
 
+    /// Whether this statement begins, commits or rolls back a transaction itself (at top level:
+    /// `ROLLBACK TO SAVEPOINT` is not one).
+    pub fn transaction_control(&self) -> Option<TransactionControl> {
+        let words: Vec<String> =
+            strip_comments(&self.sql).split_whitespace().take(2).map(|w| w.to_ascii_uppercase()).collect();
+        let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+        match w(0) {
+            "BEGIN" | "START" if w(0) == "BEGIN" || w(1) == "TRANSACTION" => Some(TransactionControl::Begin),
+            "COMMIT" | "END" => Some(TransactionControl::Commit),
+            "ROLLBACK" | "ABORT" if w(1) != "TO" && w(1) != "PREPARED" => Some(TransactionControl::Rollback),
+            _ => None,
+        }
+    }
+
     /// Statements PostgreSQL refuses to run inside a transaction block.
     pub fn is_non_transactional(&self) -> bool {
         let words: Vec<String> =
@@ -65,6 +79,14 @@ impl Statement {
             _ => false,
         }
     }
+}
+
+/// A statement that manages the transaction itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionControl {
+    Begin,
+    Commit,
+    Rollback,
 }
 
 /// Splits `text` into statements. Empty statements (only whitespace and comments) are dropped.
@@ -244,6 +266,21 @@ mod tests {
         let statements = split(text);
         assert_eq!((statements[1].line, statements[1].code_line()), (3, 6));
         assert_eq!(statements[0].code_line(), 1);
+    }
+
+    #[test]
+    fn reads_transaction_control_at_top_level_only() {
+        let check = |sql: &str, expected: Option<TransactionControl>| {
+            assert_eq!(split(sql)[0].transaction_control(), expected, "{sql}");
+        };
+        check("begin", Some(TransactionControl::Begin));
+        check("START TRANSACTION ISOLATION LEVEL SERIALIZABLE", Some(TransactionControl::Begin));
+        check("-- done\ncommit", Some(TransactionControl::Commit));
+        check("end", Some(TransactionControl::Commit));
+        check("rollback", Some(TransactionControl::Rollback));
+        check("rollback to savepoint a", None);
+        check("start_date_column_is_not_sql", None);
+        check("create function f() returns void language plpgsql as $$ begin commit; end $$", None);
     }
 
     #[test]
