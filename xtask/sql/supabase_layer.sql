@@ -1,4 +1,4 @@
--- supabase-layer v1
+-- supabase-layer v2 (modelled on Supabase platform 15.8.1: GoTrue v2.170 auth, storage-api v1.19)
 -- What a bare PostgreSQL lacks and Supabase migrations assume: its roles, the auth schema and
 -- helpers (as Supabase Auth defines them), the extensions schema, the default privileges Supabase
 -- grants on public, and the migration history table the supabase CLI reads and writes.
@@ -21,6 +21,25 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_auth_admin') THEN
     CREATE ROLE supabase_auth_admin NOINHERIT CREATEROLE LOGIN;
   END IF;
+  -- The rest of the platform's roles (supabase/postgres' init scripts), created only if missing.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_admin') THEN
+    CREATE ROLE supabase_admin SUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS LOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_storage_admin') THEN
+    CREATE ROLE supabase_storage_admin NOINHERIT CREATEROLE LOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dashboard_user') THEN
+    CREATE ROLE dashboard_user NOSUPERUSER CREATEDB CREATEROLE REPLICATION;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_realtime_admin') THEN
+    CREATE ROLE supabase_realtime_admin NOINHERIT NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_replication_admin') THEN
+    CREATE ROLE supabase_replication_admin LOGIN REPLICATION;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_read_only_user') THEN
+    CREATE ROLE supabase_read_only_user BYPASSRLS;
+  END IF;
 END
 $layer$;
 
@@ -41,7 +60,7 @@ DO $layer$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'auth') THEN
     CREATE SCHEMA auth AUTHORIZATION supabase_auth_admin;
-    COMMENT ON SCHEMA auth IS 'supabase-layer v1 (installed by cargo xtask)';
+    COMMENT ON SCHEMA auth IS 'supabase-layer (installed by cargo xtask)';
   END IF;
 END
 $layer$;
@@ -66,6 +85,92 @@ CREATE TABLE IF NOT EXISTS auth.users (
 );
 ALTER TABLE auth.users OWNER TO supabase_auth_admin;
 CREATE INDEX IF NOT EXISTS users_email_idx ON auth.users (email);
+-- Every column GoTrue's migrations give auth.users (seeds write them by name).
+ALTER TABLE auth.users
+  ADD COLUMN IF NOT EXISTS invited_at timestamptz,
+  ADD COLUMN IF NOT EXISTS confirmation_token varchar(255),
+  ADD COLUMN IF NOT EXISTS confirmation_sent_at timestamptz,
+  ADD COLUMN IF NOT EXISTS recovery_token varchar(255),
+  ADD COLUMN IF NOT EXISTS recovery_sent_at timestamptz,
+  ADD COLUMN IF NOT EXISTS email_change_token_new varchar(255),
+  ADD COLUMN IF NOT EXISTS email_change varchar(255),
+  ADD COLUMN IF NOT EXISTS email_change_sent_at timestamptz,
+  ADD COLUMN IF NOT EXISTS last_sign_in_at timestamptz,
+  ADD COLUMN IF NOT EXISTS phone_confirmed_at timestamptz,
+  ADD COLUMN IF NOT EXISTS phone_change text DEFAULT '',
+  ADD COLUMN IF NOT EXISTS phone_change_token varchar(255) DEFAULT '',
+  ADD COLUMN IF NOT EXISTS phone_change_sent_at timestamptz,
+  ADD COLUMN IF NOT EXISTS email_change_token_current varchar(255) DEFAULT '',
+  ADD COLUMN IF NOT EXISTS email_change_confirm_status smallint DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS banned_until timestamptz,
+  ADD COLUMN IF NOT EXISTS reauthentication_token varchar(255) DEFAULT '',
+  ADD COLUMN IF NOT EXISTS reauthentication_sent_at timestamptz,
+  ADD COLUMN IF NOT EXISTS is_sso_user boolean NOT NULL DEFAULT false,
+  ADD COLUMN IF NOT EXISTS deleted_at timestamptz;
+DO $layer$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'auth.users'::regclass AND attname = 'confirmed_at') THEN
+    ALTER TABLE auth.users ADD COLUMN confirmed_at timestamptz
+      GENERATED ALWAYS AS (LEAST(email_confirmed_at, phone_confirmed_at)) STORED;
+  END IF;
+END
+$layer$;
+
+CREATE TABLE IF NOT EXISTS auth.identities (
+  provider_id text NOT NULL,
+  user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+  identity_data jsonb NOT NULL,
+  provider text NOT NULL,
+  last_sign_in_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  email text GENERATED ALWAYS AS (lower(identity_data ->> 'email')) STORED,
+  id uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY,
+  UNIQUE (provider_id, provider)
+);
+ALTER TABLE auth.identities OWNER TO supabase_auth_admin;
+CREATE TABLE IF NOT EXISTS auth.sessions (
+  id uuid PRIMARY KEY,
+  user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+  created_at timestamptz,
+  updated_at timestamptz,
+  factor_id uuid,
+  aal text,
+  not_after timestamptz,
+  refreshed_at timestamp,
+  user_agent text,
+  ip inet,
+  tag text
+);
+ALTER TABLE auth.sessions OWNER TO supabase_auth_admin;
+CREATE TABLE IF NOT EXISTS auth.refresh_tokens (
+  instance_id uuid,
+  id bigserial PRIMARY KEY,
+  token varchar(255) UNIQUE,
+  user_id varchar(255),
+  revoked boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  parent varchar(255),
+  session_id uuid REFERENCES auth.sessions (id) ON DELETE CASCADE
+);
+ALTER TABLE auth.refresh_tokens OWNER TO supabase_auth_admin;
+CREATE TABLE IF NOT EXISTS auth.audit_log_entries (
+  instance_id uuid,
+  id uuid PRIMARY KEY,
+  payload json,
+  created_at timestamptz,
+  ip_address varchar(64) NOT NULL DEFAULT ''
+);
+ALTER TABLE auth.audit_log_entries OWNER TO supabase_auth_admin;
+CREATE TABLE IF NOT EXISTS auth.instances (
+  id uuid PRIMARY KEY,
+  uuid uuid,
+  raw_base_config text,
+  created_at timestamptz,
+  updated_at timestamptz
+);
+ALTER TABLE auth.instances OWNER TO supabase_auth_admin;
 
 -- The helpers read the claims PostgREST sets per request: `request.jwt.claims` (JSON, PostgREST
 -- 9+), falling back to the older per-claim settings `request.jwt.claim.<name>`.
@@ -122,6 +227,190 @@ GRANT ALL ON ALL FUNCTIONS IN SCHEMA public TO anon, authenticated, service_role
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
+
+-- storage (storage-api's schema): buckets and objects with RLS enabled, owned by its admin.
+DO $layer$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'storage') THEN
+    CREATE SCHEMA storage AUTHORIZATION supabase_storage_admin;
+  END IF;
+END
+$layer$;
+GRANT USAGE ON SCHEMA storage TO anon, authenticated, service_role;
+CREATE TABLE IF NOT EXISTS storage.buckets (
+  id text PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  owner uuid,
+  created_at timestamptz DEFAULT now(),
+  updated_at timestamptz DEFAULT now(),
+  public boolean DEFAULT false,
+  avif_autodetection boolean DEFAULT false,
+  file_size_limit bigint,
+  allowed_mime_types text[],
+  owner_id text
+);
+CREATE TABLE IF NOT EXISTS storage.objects (
+  id uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY,
+  bucket_id text REFERENCES storage.buckets (id),
+  name text,
+  owner uuid,
+  created_at timestamptz DEFAULT now(),
+  updated_at timestamptz DEFAULT now(),
+  last_accessed_at timestamptz DEFAULT now(),
+  metadata jsonb,
+  path_tokens text[] GENERATED ALWAYS AS (string_to_array(name, '/')) STORED,
+  version text,
+  owner_id text,
+  user_metadata jsonb
+);
+CREATE UNIQUE INDEX IF NOT EXISTS bucketid_objname ON storage.objects (bucket_id, name);
+CREATE TABLE IF NOT EXISTS storage.migrations (
+  id integer PRIMARY KEY,
+  name varchar(100) NOT NULL UNIQUE,
+  hash varchar(40) NOT NULL,
+  executed_at timestamp DEFAULT CURRENT_TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS storage.s3_multipart_uploads (
+  id text PRIMARY KEY,
+  in_progress_size bigint NOT NULL DEFAULT 0,
+  upload_signature text NOT NULL,
+  bucket_id text NOT NULL REFERENCES storage.buckets (id),
+  key text NOT NULL,
+  version text NOT NULL,
+  owner_id text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  user_metadata jsonb
+);
+CREATE TABLE IF NOT EXISTS storage.s3_multipart_uploads_parts (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  upload_id text NOT NULL REFERENCES storage.s3_multipart_uploads (id) ON DELETE CASCADE,
+  size bigint NOT NULL DEFAULT 0,
+  part_number integer NOT NULL,
+  bucket_id text NOT NULL REFERENCES storage.buckets (id),
+  key text NOT NULL,
+  etag text NOT NULL,
+  owner_id text,
+  version text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE storage.buckets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
+ALTER TABLE storage.s3_multipart_uploads ENABLE ROW LEVEL SECURITY;
+ALTER TABLE storage.s3_multipart_uploads_parts ENABLE ROW LEVEL SECURITY;
+DO $layer$
+BEGIN
+  IF to_regprocedure('storage.foldername(text)') IS NULL THEN
+    EXECUTE $q$CREATE FUNCTION storage.foldername(name text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE _parts text[];
+BEGIN
+  SELECT string_to_array(name, '/') INTO _parts;
+  RETURN _parts[1:array_length(_parts, 1) - 1];
+END
+$f$$q$;
+  END IF;
+END
+$layer$;
+DO $layer$
+BEGIN
+  IF to_regprocedure('storage.filename(text)') IS NULL THEN
+    EXECUTE $q$CREATE FUNCTION storage.filename(name text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE _parts text[];
+BEGIN
+  SELECT string_to_array(name, '/') INTO _parts;
+  RETURN _parts[array_length(_parts, 1)];
+END
+$f$$q$;
+  END IF;
+END
+$layer$;
+DO $layer$
+BEGIN
+  IF to_regprocedure('storage.extension(text)') IS NULL THEN
+    EXECUTE $q$CREATE FUNCTION storage.extension(name text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE _parts text[]; _filename text;
+BEGIN
+  SELECT string_to_array(name, '/') INTO _parts;
+  SELECT _parts[array_length(_parts, 1)] INTO _filename;
+  RETURN reverse(split_part(reverse(_filename), '.', 1));
+END
+$f$$q$;
+  END IF;
+END
+$layer$;
+DO $layer$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['buckets', 'objects', 'migrations', 's3_multipart_uploads', 's3_multipart_uploads_parts'] LOOP
+    EXECUTE format('ALTER TABLE storage.%I OWNER TO supabase_storage_admin', t);
+  END LOOP;
+END
+$layer$;
+ALTER FUNCTION storage.foldername(text) OWNER TO supabase_storage_admin;
+ALTER FUNCTION storage.filename(text) OWNER TO supabase_storage_admin;
+ALTER FUNCTION storage.extension(text) OWNER TO supabase_storage_admin;
+GRANT ALL ON ALL TABLES IN SCHEMA storage TO anon, authenticated, service_role;
+GRANT ALL ON ALL FUNCTIONS IN SCHEMA storage TO anon, authenticated, service_role;
+
+-- Realtime's publication, graphql_public, and vault (secrets kept in clear text here: the
+-- ephemeral database has no pgsodium key; the API is the same).
+DO $layer$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+    CREATE PUBLICATION supabase_realtime;
+  END IF;
+END
+$layer$;
+CREATE SCHEMA IF NOT EXISTS graphql_public;
+GRANT USAGE ON SCHEMA graphql_public TO anon, authenticated, service_role;
+CREATE SCHEMA IF NOT EXISTS vault;
+CREATE TABLE IF NOT EXISTS vault.secrets (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  name text UNIQUE,
+  description text NOT NULL DEFAULT '',
+  secret text NOT NULL,
+  key_id uuid,
+  nonce bytea,
+  created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+DO $layer$
+BEGIN
+  IF to_regclass('vault.decrypted_secrets') IS NULL THEN
+    CREATE VIEW vault.decrypted_secrets AS
+      SELECT id, name, description, secret, secret AS decrypted_secret, key_id, nonce, created_at, updated_at
+      FROM vault.secrets;
+  END IF;
+END
+$layer$;
+DO $layer$
+BEGIN
+  IF to_regprocedure('vault.create_secret(text, text, text, uuid)') IS NULL THEN
+    EXECUTE $q$CREATE FUNCTION vault.create_secret(new_secret text, new_name text DEFAULT NULL,
+    new_description text DEFAULT '', new_key_id uuid DEFAULT NULL)
+  RETURNS uuid LANGUAGE sql AS $f$
+    INSERT INTO vault.secrets (secret, name, description, key_id)
+    VALUES (new_secret, new_name, new_description, new_key_id) RETURNING id
+  $f$$q$;
+  END IF;
+END
+$layer$;
+DO $layer$
+BEGIN
+  IF to_regprocedure('vault.update_secret(uuid, text, text, text, uuid)') IS NULL THEN
+    EXECUTE $q$CREATE FUNCTION vault.update_secret(secret_id uuid, new_secret text DEFAULT NULL,
+    new_name text DEFAULT NULL, new_description text DEFAULT NULL, new_key_id uuid DEFAULT NULL)
+  RETURNS void LANGUAGE sql AS $f$
+    UPDATE vault.secrets SET secret = coalesce(new_secret, secret), name = coalesce(new_name, name),
+      description = coalesce(new_description, description), key_id = coalesce(new_key_id, key_id),
+      updated_at = now()
+    WHERE id = secret_id
+  $f$$q$;
+  END IF;
+END
+$layer$;
+REVOKE ALL ON SCHEMA vault FROM PUBLIC;
+GRANT USAGE ON SCHEMA vault TO service_role;
+GRANT ALL ON ALL TABLES IN SCHEMA vault TO service_role;
 
 -- The history table `supabase db push` and `supabase migration list` use.
 CREATE SCHEMA IF NOT EXISTS supabase_migrations;

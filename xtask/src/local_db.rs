@@ -3,6 +3,7 @@
 //! the project's checks, apply the pending runner, run the app smoke.
 
 mod rls_state;
+mod seed;
 
 use std::path::PathBuf;
 
@@ -171,33 +172,7 @@ impl LocalDatabase {
             };
             report.push(check);
         }
-        let seed = self.supabase_dir.join("seed.sql");
-        if seed.is_file() {
-            let text = std::fs::read_to_string(&seed).with_context(|| format!("reading {}", seed.display()))?;
-            let file = MigrationFile { version: "seed".into(), name: "seed".into(), path: seed.clone(), text };
-            // seed.sql runs as `supabase db reset` runs it: as the owner, without a history row.
-            let mut tx = sqlx::Connection::begin(&mut self.conn).await?;
-            let mut failure = None;
-            for stmt in file.statements() {
-                if let Err(e) = sqlx::raw_sql(&stmt.sql).execute(&mut *tx).await {
-                    failure = Some(format!("seed.sql:{}: {e}", stmt.code_line()));
-                    break;
-                }
-            }
-            let check = Check::new("data.seed_sql", "supabase/seed.sql loads", Status::Pass);
-            report.push(match failure {
-                None => {
-                    tx.commit().await?;
-                    check
-                }
-                Some(f) => Check { status: Status::Fail, ..check }.detail(f),
-            });
-        } else {
-            report.push(
-                Check::new("data.seed_sql", "supabase/seed.sql loads", Status::Skip)
-                    .detail(format!("{} does not exist", seed.display())),
-            );
-        }
+        self.load_seeds(report).await?;
         Ok(())
     }
 

@@ -15,7 +15,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("baseline.apply", "the baseline migrations apply"),
     ("app.contract", "the app's tables and RPCs exist (else the app steps are skipped)"),
     ("data.generate", "the app's deterministic test data loaded"),
-    ("data.seed_sql", "supabase/seed.sql loaded"),
+    ("data.seed_sql", "the project's seed files ([db.seed] sql_paths, or seed.sql) loaded after the baseline"),
     // The project's checks (checks/<phase>/*.sql).
     ("<phase>.checks", "a phase of checks had no files, or could not run"),
     ("pre.<check>", "a pre-migration check of checks/pre (runbook phase 1)"),

@@ -23,9 +23,70 @@ pub fn exposed_schemas(supabase_dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(if schemas.is_empty() { vec!["public".to_string()] } else { schemas })
 }
 
+/// The seed files `supabase db reset` loads, in its order: `[db.seed] sql_paths` (globs relative
+/// to the project folder, each sorted, duplicates once), default `./seed.sql`; none when
+/// `[db.seed] enabled = false`. The second value says where the list came from.
+pub fn seed_files(supabase_dir: &Path) -> anyhow::Result<(Vec<std::path::PathBuf>, String)> {
+    let path = supabase_dir.join("config.toml");
+    let config: toml::Table = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
+        Err(_) => toml::Table::new(),
+    };
+    let seed = config.get("db").and_then(|db| db.get("seed"));
+    if seed.and_then(|s| s.get("enabled")).and_then(|e| e.as_bool()) == Some(false) {
+        return Ok((Vec::new(), "[db.seed] enabled = false".into()));
+    }
+    let configured: Option<Vec<String>> = seed
+        .and_then(|s| s.get("sql_paths"))
+        .and_then(|p| p.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+    let (patterns, source) = match configured {
+        Some(p) => (p, "[db.seed] sql_paths in config.toml".to_string()),
+        None => (vec!["./seed.sql".to_string()], "the default ./seed.sql".to_string()),
+    };
+    let mut files = Vec::new();
+    for pattern in &patterns {
+        let full = supabase_dir.join(pattern.trim_start_matches("./"));
+        let mut matched: Vec<std::path::PathBuf> = glob::glob(&full.to_string_lossy())
+            .with_context(|| format!("reading the seed pattern {pattern} in {}", path.display()))?
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        matched.sort();
+        for m in matched {
+            if !files.contains(&m) {
+                files.push(m);
+            }
+        }
+    }
+    Ok((files, source))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::exposed_schemas;
+    use super::{exposed_schemas, seed_files};
+
+    #[test]
+    fn seed_files_follow_sql_paths_in_order_or_default_to_seed_sql() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("seeds")).expect("mkdir");
+        for f in ["seed.sql", "seeds/02_b.sql", "seeds/01_a.sql", "users.sql"] {
+            std::fs::write(p.join(f), "select 1;").expect("write");
+        }
+        let names = |config: &str| {
+            std::fs::write(p.join("config.toml"), config).expect("config");
+            let (files, _) = seed_files(p).expect("seeds");
+            files.iter().map(|f| f.strip_prefix(p).expect("inside").display().to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(names(""), ["seed.sql"]);
+        assert_eq!(
+            names("[db.seed]\nsql_paths = ['./users.sql', './seeds/*.sql', './users.sql']\n"),
+            ["users.sql", "seeds/01_a.sql", "seeds/02_b.sql"]
+        );
+        assert!(names("[db.seed]\nenabled = false\n").is_empty());
+        assert!(names("[db.seed]\nsql_paths = ['./missing.sql']\n").is_empty());
+    }
 
     fn check(config: Option<&str>, expected: &[&str]) {
         let dir = tempfile::tempdir().expect("tmp");
