@@ -134,6 +134,10 @@ async fn another_project_runs_the_generic_steps_and_says_what_did_not_apply() {
     assert_eq!(report.check("smoke.app").map(|c| c.status), Some(Status::Skip));
     assert_eq!(report.check("post.done_column").map(|c| c.status), Some(Status::Pass));
     assert_eq!(report.check("data.seed_sql").map(|c| c.status), Some(Status::Pass));
+    // Regression: with no signed-in users the matrix checked nothing and still read like a pass.
+    let matrix = report.check("rls.state.before").expect("matrix");
+    assert_eq!(matrix.status, Status::Warn, "{matrix:?}");
+    assert!(matrix.detail.as_deref().is_some_and(|d| d.contains("0 signed-in user(s)")), "{matrix:?}");
 }
 
 /// Regression: `CREATE EXTENSION` of something this Postgres lacks was a failed check (exit 1),

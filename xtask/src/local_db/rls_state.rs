@@ -39,15 +39,14 @@ impl LocalDatabase {
         let lints = crate::analysis::lints::run(&mut self.conn, &self.exposed_schemas).await?;
         let catalog = CatalogSnapshot::take(&mut self.conn).await?;
         let took = report.record(timer);
-        report.push(Check::new(format!("rls.state.{label}"), format!("access matrix {label}"), Status::Info).value(
-            format!(
-                "{} personas × {} RLS tables in {} in {} ms",
-                matrix.personas.len(),
-                matrix.tables.len(),
-                self.exposed_schemas.join(", "),
-                took.as_millis()
-            ),
-        ));
+        let value = format!(
+            "{} personas × {} RLS tables in {} in {} ms",
+            matrix.personas.len(),
+            matrix.tables.len(),
+            self.exposed_schemas.join(", "),
+            took.as_millis()
+        );
+        report.push(matrix_coverage(&matrix, &self.exposed_schemas, label).value(value));
         Ok(RlsState { matrix, lints, catalog })
     }
 
@@ -88,5 +87,32 @@ impl LocalDatabase {
         for check in crate::analysis::lints::compare(&before.lints, &after.lints, &changed) {
             report.push(check);
         }
+    }
+}
+
+/// A matrix that covers nothing proves nothing: say so (a warning, with what would make it
+/// meaningful) instead of an information line that reads like a pass.
+fn matrix_coverage(matrix: &crate::analysis::rls::AccessMatrix, schemas: &[String], label: &str) -> Check {
+    use crate::analysis::rls::Persona;
+    let check = Check::new(format!("rls.state.{label}"), format!("access matrix {label}"), Status::Info);
+    let users = matrix.personas.iter().filter(|p| matches!(p, Persona::User { .. })).count();
+    let mut gaps = Vec::new();
+    if matrix.tables.is_empty() {
+        gaps.push(format!(
+            "no table with row-level security in {}: nothing was checked; list the schemas your API exposes \
+             under [api] schemas in config.toml",
+            schemas.join(", ")
+        ));
+    }
+    if users < 2 {
+        gaps.push(format!(
+            "{users} signed-in user(s) in the data: what one user can reach of another's rows was not checked; \
+             seed at least two users in auth.users (with rows that belong to them)"
+        ));
+    }
+    if gaps.is_empty() {
+        check
+    } else {
+        Check { status: Status::Warn, ..check }.detail(gaps.join("\n"))
     }
 }
