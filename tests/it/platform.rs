@@ -6,26 +6,14 @@ use std::path::Path;
 
 use xtask::report::Status;
 
-use crate::support::{assert_passes, backends, run_local_test, run_rollback_test};
+use crate::support::{assert_passes, backends, copy_dir, run_local_test, run_rollback_test};
 
 /// A copy of the fixture project under `tests/fixtures/<name>/supabase`.
 fn fixture(name: &str) -> tempfile::TempDir {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name).join("supabase");
     let dir = tempfile::tempdir().expect("tmp");
-    copy(&from, &dir.path().join("supabase"));
+    copy_dir(&from, &dir.path().join("supabase"));
     dir
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
