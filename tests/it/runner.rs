@@ -248,3 +248,22 @@ async fn a_file_with_its_own_commit_says_what_its_commit_kept() {
     assert_eq!(history.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["20250101000000"]);
     pg.close().await.expect("close");
 }
+
+/// Regression: the runner ordered by numeric version while the CLI runs files in file-name order,
+/// so the two disagreed on what runs first when a version is not a 14-digit timestamp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_run_in_the_clis_file_name_order_and_a_disagreement_is_said() {
+    let project = ProjectCopy::empty();
+    project
+        .write("migrations/20240101000000_first.sql", "create table public.a (id int primary key);\n")
+        .write("migrations/300_second.sql", "alter table public.a add column b int;\n")
+        .write("rollbacks/300_second.sql", "alter table public.a drop column b;\n");
+    let dir = xtask::runner::scan(&project.path()).expect("scan");
+    assert_eq!(dir.files.iter().map(|f| f.version.as_str()).collect::<Vec<_>>(), ["20240101000000", "300"]);
+    let report = run_local_test(&project.path(), any_backend()).await;
+    let order = report.check("runner.order").expect("the disagreement is reported");
+    assert_eq!(order.status, xtask::report::Status::Warn);
+    assert!(order.detail.as_deref().is_some_and(|d| d.contains("file-name order")), "{order:?}");
+    // In the CLI's order the ALTER runs after the CREATE it needs: the run passes.
+    assert_eq!(report.check("pending.apply.300").map(|c| c.status), Some(xtask::report::Status::Pass));
+}

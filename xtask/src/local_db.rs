@@ -275,6 +275,11 @@ impl LocalDatabase {
 }
 
 fn report_dir(dir: &MigrationDir, report: &mut Report) {
+    if let Some(note) = &dir.order_note {
+        report.push(
+            Check::new("runner.order", "file-name order and version order agree", Status::Warn).detail(note.clone()),
+        );
+    }
     for (file, why) in &dir.skipped {
         report.push(
             Check::new(format!("runner.skipped.{file}"), "file the supabase CLI skips", Status::Warn)

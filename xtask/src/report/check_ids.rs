@@ -10,6 +10,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("env.supabase_layer", "the Supabase platform layer (roles, auth schema, extensions) was installed"),
     ("plan.baseline", "migrations treated as already in production"),
     ("plan.pending", "migrations under test; fails when there are none"),
+    ("runner.order", "the CLI's file-name order differs from numeric version order"),
     ("runner.skipped.<file>", "a file under migrations/ the supabase CLI skips (bad name)"),
     ("runner.dangerous_name.<file>", "a file named like a rollback that the CLI would apply as a migration"),
     ("baseline.apply", "the baseline migrations apply"),

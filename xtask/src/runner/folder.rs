@@ -39,6 +39,8 @@ pub struct MigrationDir {
     pub skipped: Vec<(String, String)>,
     /// Named like a rollback or down script, yet the CLI would apply it as a migration.
     pub dangerous: Vec<(String, String)>,
+    /// Set when file-name order (the CLI's) and numeric version order disagree.
+    pub order_note: Option<String>,
 }
 
 /// Reads `<supabase_dir>/migrations` like the supabase CLI: names matching
@@ -49,7 +51,8 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
         format!("reading {}; is --supabase-dir pointing at a Supabase project folder?", dir.display())
     })?;
     let mut out = MigrationDir::default();
-    let mut by_version: BTreeMap<(u128, String), MigrationFile> = BTreeMap::new();
+    // As the CLI: files in file-name order (versions must still be unique).
+    let mut by_name: BTreeMap<String, MigrationFile> = BTreeMap::new();
     for entry in entries {
         let entry = entry?;
         let file_name = entry.file_name().to_string_lossy().to_string();
@@ -75,16 +78,26 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
         }
         let path = entry.path();
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let key = (version.parse::<u128>().unwrap_or(u128::MAX), version.clone());
-        if let Some(prev) = by_version.insert(key, MigrationFile { version: version.clone(), name, path, text }) {
+        if let Some(prev) = by_name.values().find(|f| f.version == version) {
             bail!(
                 "two migrations share version {version}: {} and {file_name}; the supabase CLI \
                  refuses this too, rename one",
                 prev.file_name()
             );
         }
+        by_name.insert(file_name, MigrationFile { version: version.clone(), name, path, text });
     }
-    out.files = by_version.into_values().collect();
+    out.files = by_name.into_values().collect();
+    let mut numeric: Vec<&MigrationFile> = out.files.iter().collect();
+    numeric.sort_by_key(|f| f.version.parse::<u128>().unwrap_or(u128::MAX));
+    if numeric.iter().map(|f| &f.version).ne(out.files.iter().map(|f| &f.version)) {
+        out.order_note = Some(format!(
+            "the supabase CLI runs migrations in file-name order ({}), which here differs from the order of \
+             their versions as numbers ({}); name every file with a 14-digit timestamp",
+            out.files.iter().map(MigrationFile::file_name).collect::<Vec<_>>().join(", "),
+            numeric.iter().map(|f| f.file_name()).collect::<Vec<_>>().join(", ")
+        ));
+    }
     out.skipped.sort();
     out.dangerous.sort();
     Ok(out)
@@ -172,7 +185,7 @@ impl MigrationPlan {
                     String::new()
                 } else {
                     format!(
-                        "; its version has {} digits where the CLI writes 14, so it sorts by number among them",
+                        "; its version has {} digits where the CLI writes 14, and the CLI orders files by name",
                         f.version.len()
                     )
                 };
@@ -259,13 +272,17 @@ mod tests {
             );
             assert_eq!(p.reasons.len(), files.len());
         }
+        // Regression: a short version silently became baseline. The CLI orders by file name, so
+        // `2025_x.sql` runs last; without a rollback it breaks the trailing pending set.
         let p = plan(&["2025", "20251101000000", "20251102000000"], &["20251102000000"], None);
+        assert_eq!(p.gaps, ["2025_x.sql"]);
         assert!(
-            p.reasons[0].starts_with("2025_x.sql: baseline (no rollback script); its version has 4 digits"),
+            p.reasons[2].starts_with("2025_x.sql: baseline (no rollback script); its version has 4 digits"),
             "{:?}",
             p.reasons
         );
-        assert_eq!(p.reasons[2], "20251102000000_x.sql: pending (it and every later file have a rollback script)");
+        let p = plan(&["20251101000000", "20251102000000"], &["20251102000000"], None);
+        assert_eq!(p.reasons[1], "20251102000000_x.sql: pending (it and every later file have a rollback script)");
     }
 
     #[test]
