@@ -156,3 +156,21 @@ async fn db_clean_stops_and_removes_a_killed_runs_native_cluster() {
     std::fs::remove_dir_all(&ownerless).expect("clean up");
     std::fs::remove_file(&file).expect("clean up");
 }
+
+/// Extensions that need `shared_preload_libraries` (pg_stat_statements, pg_cron) work on a native
+/// cluster, as on Supabase's servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_clusters_preload_what_supabase_preloads() {
+    if !backends().contains(&Backend::Native) {
+        return;
+    }
+    let pg = start(Backend::Native).await;
+    let mut conn = pg.connect().await.expect("connect");
+    sqlx::raw_sql("create extension pg_stat_statements").execute(&mut conn).await.expect("extension");
+    let calls: i64 = sqlx::query_scalar("select count(*) from pg_stat_statements")
+        .fetch_one(&mut conn)
+        .await
+        .expect("pg_stat_statements answers only when preloaded");
+    assert!(calls >= 0);
+    pg.close().await.expect("close");
+}

@@ -130,6 +130,9 @@ fn start_native_blocking(bin: PathBuf) -> anyhow::Result<(String, Inner)> {
             "-p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=50"
         );
+        if let Some(preload) = preload_libraries(&cluster.bin) {
+            opts.push_str(&preload);
+        }
         if cfg!(unix) {
             opts.push_str(&format!(" -k {}", cluster.dir.path().display()));
         }
@@ -210,4 +213,22 @@ fn unprivileged_user(dir: &Path) -> anyhow::Result<Option<RunAs>> {
 #[cfg(not(unix))]
 fn unprivileged_user(_dir: &Path) -> anyhow::Result<Option<RunAs>> {
     Ok(None)
+}
+
+/// Extensions that only work when the server preloads them (as Supabase's does), among those
+/// this installation has: the `-c` options that load them.
+fn preload_libraries(bin: &Path) -> Option<String> {
+    let lib = bin.parent()?.join("lib");
+    let present: Vec<&str> = ["pg_stat_statements", "pg_cron"]
+        .into_iter()
+        .filter(|name| lib.join(format!("{name}.so")).is_file() || lib.join(format!("{name}.dylib")).is_file())
+        .collect();
+    if present.is_empty() {
+        return None;
+    }
+    let mut opts = format!(" -c shared_preload_libraries={}", present.join(","));
+    if present.contains(&"pg_cron") {
+        opts.push_str(" -c cron.database_name=postgres");
+    }
+    Some(opts)
 }
