@@ -118,3 +118,35 @@ async fn runbook_rollback_breaks_inserts_and_is_caught() {
     assert_fails_on(&report, "smoke.rolled_back.send_message");
     assert!(detail(&report, "smoke.rolled_back.send_message").contains("23502"));
 }
+
+/// Regression: a measurement that errored (here a policy that raises for anon) was read as
+/// "0 rows" and compared as if it had been measured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_measurement_that_errors_is_said_never_counted_as_zero_rows() {
+    let project = crate::support::ProjectCopy::empty();
+    project
+        .write(
+            "migrations/20250101000000_notes.sql",
+            "create function public.deny_anon() returns boolean language plpgsql stable as $$
+             begin
+               if auth.role() = 'anon' then raise exception 'anon is not welcome'; end if;
+               return true;
+             end $$;
+             create table public.notes (id bigint primary key, body text);
+             alter table public.notes enable row level security;
+             create policy notes_read on public.notes for select using (public.deny_anon());
+             insert into public.notes values (1, 'x');",
+        )
+        .write("migrations/20250102000000_more.sql", "alter table public.notes add column extra int;\n")
+        .write("rollbacks/20250102000000_more.sql", "alter table public.notes drop column extra;\n");
+    let report = crate::support::run_local_test(&project.path(), crate::support::any_backend()).await;
+    let matrix = report.check("rls.state.before").expect("matrix");
+    assert_eq!(matrix.status, Status::Warn, "{matrix:?}");
+    let detail = matrix.detail.clone().unwrap_or_default();
+    assert!(
+        detail.contains("measurements failed")
+            && detail.contains("anon see public.notes")
+            && detail.contains("anon is not welcome"),
+        "{detail}"
+    );
+}

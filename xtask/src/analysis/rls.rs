@@ -118,6 +118,8 @@ pub struct AccessMatrix {
     pub untracked: Vec<String>,
     /// Users A and B of the write probes.
     pub probe_users: Option<(Persona, Persona)>,
+    /// Measurements that failed (a trigger or a policy erroring): never counted as "0 rows".
+    pub errors: Vec<String>,
 }
 
 impl AccessMatrix {
@@ -145,7 +147,13 @@ impl AccessMatrix {
                 let update = format!("UPDATE {} SET {k} = {k} RETURNING {key}", table.name, k = table.key[0]);
                 let delete = format!("DELETE FROM {} RETURNING {key}", table.name);
                 for (op, sql) in [(Op::Select, select), (Op::Update, update), (Op::Delete, delete)] {
-                    let rows = in_savepoint(&mut tx, &sql).await.unwrap_or_default();
+                    let rows = match in_savepoint(&mut tx, &sql).await {
+                        Ok(rows) => rows,
+                        Err(e) => {
+                            m.errors.push(format!("{} {} {}: {e}", persona.label(), op.verb(), table.name));
+                            Rows::new()
+                        }
+                    };
                     m.reach.insert((persona.clone(), table.name.clone(), op), rows);
                 }
             }

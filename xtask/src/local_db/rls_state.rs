@@ -110,6 +110,12 @@ fn matrix_coverage(matrix: &crate::analysis::rls::AccessMatrix, schemas: &[Strin
              seed at least two users in auth.users (with rows that belong to them)"
         ));
     }
+    if !matrix.errors.is_empty() {
+        gaps.push(format!(
+            "these measurements failed, so the comparison cannot rely on them (never read as 0 rows):\n{}",
+            matrix.errors.join("\n")
+        ));
+    }
     if gaps.is_empty() {
         check
     } else {
