@@ -17,7 +17,7 @@ for a in "$@"; do [ "$prev" = "-f" ] && file="$a"; prev="$a"; done
 case "$*" in
   "db dump"*"--role-only"*)
     "$PG_BIN/pg_dumpall" --roles-only --no-role-passwords -d "$FAKE_DB_URL" \
-      | grep -vE '^(CREATE|ALTER) ROLE "?(postgres|anon|authenticated|service_role|authenticator|supabase_auth_admin)"?[ ;]' > "$file" ;;
+      | grep -vE '^(CREATE|ALTER) ROLE "?(postgres|anon|authenticated|service_role|authenticator|supabase_[a-z_]+|dashboard_user)"?[ ;]' > "$file" ;;
   "db dump"*"--data-only"*) "$PG_BIN/pg_dump" --data-only -n public -n auth -n supabase_migrations -d "$FAKE_DB_URL" -f "$file" ;;
   "db dump"*) "$PG_BIN/pg_dump" --schema-only -n public -d "$FAKE_DB_URL" \
       | sed 's/^CREATE SCHEMA public;/CREATE SCHEMA IF NOT EXISTS public;/' > "$file" ;;
@@ -120,6 +120,7 @@ async fn linked_push_runs_the_cli_in_order_and_never_prints_the_password() {
     let all = text(&out);
     // The fake push applies nothing, so verification fails: exit 1 and the rollback command.
     assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(!all.contains("push.refused"), "{all}");
     assert_eq!(
         linked.calls(),
         [

@@ -448,7 +448,7 @@ async fn an_interrupted_push_leaves_nothing_queued_on_the_target() {
         sqlx::query("SELECT count(*) FROM public.messages").execute(&mut *tx).await.expect("read");
         let backups = tempfile::tempdir().expect("tmp");
         let backend = any_backend().to_string();
-        let child = std::process::Command::new(&bin)
+        let mut child = std::process::Command::new(&bin)
             .args(["db-push", "--yes", "--lock-timeout", "60s", "--backend", &backend])
             .arg("--supabase-dir")
             .arg(our_supabase_dir())
@@ -463,10 +463,18 @@ async fn an_interrupted_push_leaves_nothing_queued_on_the_target() {
         let waiting =
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cargo-xtask' AND wait_event_type = 'Lock'";
         let mut queued = 0i64;
-        for _ in 0..600 {
+        // Validate, backup and its verification come first: minutes on a loaded CI machine.
+        for _ in 0..3000 {
             queued = sqlx::query_scalar(waiting).fetch_one(&mut watch).await.expect("q");
             if queued > 0 {
                 break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "SIG{signal}: the push ended ({status}) before queueing: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }

@@ -96,6 +96,16 @@ async fn enable_tls(pg: &EphemeralPostgres, certs: &Path) {
     for sql in ["ALTER SYSTEM SET ssl = on", "SELECT pg_reload_conf()"] {
         sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
     }
+    // The reload is asynchronous: wait until a new session sees TLS on (a loaded machine is slow).
+    for _ in 0..300 {
+        let mut fresh = pg.connect().await.expect("connect");
+        let ssl: String = sqlx::query_scalar("SHOW ssl").fetch_one(&mut fresh).await.expect("show ssl");
+        if ssl == "on" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server did not turn TLS on within 30 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -223,11 +223,13 @@ async fn restore(dir: &Path, pg: &PgOptions) -> anyhow::Result<(BTreeMap<String,
         let mut conn = db.connect().await?;
         crate::supabase::layer::install(&mut conn).await?;
         // The dump states every object's privileges relative to Postgres's built-in defaults; the
-        // layer's default privileges (anon may execute new functions…) would widen them.
+        // layer's default privileges (anon may execute new functions…) would widen them. It also
+        // holds the target's publications (supabase_realtime with its tables).
         sqlx::raw_sql(
             "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM anon, authenticated, service_role; \
              ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM anon, authenticated, service_role; \
-             ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON FUNCTIONS FROM anon, authenticated, service_role",
+             ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON FUNCTIONS FROM anon, authenticated, service_role; \
+             DROP PUBLICATION IF EXISTS supabase_realtime",
         )
         .execute(&mut conn)
         .await
