@@ -19,6 +19,15 @@ fn schema_dump(pg: &EphemeralPostgres) -> String {
         .join("\n")
 }
 
+/// A Postgres with the Supabase layer, a connection to it, and `project`'s migrations folder.
+async fn layered(project: &ProjectCopy) -> (EphemeralPostgres, sqlx::PgConnection, xtask::runner::MigrationDir) {
+    let pg = start(any_backend()).await;
+    let mut conn = pg.connect().await.expect("connect");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
+    let dir = xtask::runner::scan(&project.path()).expect("scan");
+    (pg, conn, dir)
+}
+
 fn three_files(project: &ProjectCopy, middle: &str) {
     project
         .write(
@@ -152,10 +161,7 @@ async fn failed_concurrent_index_names_the_invalid_index_it_left() {
             "migrations/20250102000000_unique_owner.sql",
             "create index concurrently notes_id on public.notes (id);\ncreate unique index concurrently notes_owner on public.notes (owner);\n",
         );
-    let pg = start(any_backend()).await;
-    let mut conn = pg.connect().await.expect("connect");
-    xtask::supabase::layer::install(&mut conn).await.expect("layer");
-    let dir = xtask::runner::scan(&project.path()).expect("scan");
+    let (pg, mut conn, dir) = layered(&project).await;
     xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("first file");
     let err = xtask::runner::apply(&mut conn, &dir.files[1]).await.expect_err("duplicate owners");
     assert_eq!(err.line, 2, "{err}");
@@ -202,10 +208,7 @@ async fn a_missing_rollback_between_pending_migrations_fails_the_plan() {
 async fn a_byte_order_mark_is_named_as_such() {
     let project = ProjectCopy::empty();
     project.write("migrations/20250101000000_bom.sql", "\u{feff}create table public.a (id int);\n");
-    let pg = start(any_backend()).await;
-    let mut conn = pg.connect().await.expect("connect");
-    xtask::supabase::layer::install(&mut conn).await.expect("layer");
-    let dir = xtask::runner::scan(&project.path()).expect("scan");
+    let (pg, mut conn, dir) = layered(&project).await;
     let err = xtask::runner::apply(&mut conn, &dir.files[0]).await.expect_err("refused");
     assert!(err.to_string().contains("byte-order mark (EF BB BF)"), "{err}");
     pg.close().await.expect("close");
@@ -220,10 +223,7 @@ async fn a_file_with_its_own_commit_says_what_its_commit_kept() {
         "migrations/20250102000000_fails_after_commit.sql",
         "BEGIN;\ncreate table public.b (id int);\nCOMMIT;\n\ncreate table public.c (id int);\nselect 1/0;\n",
     );
-    let pg = start(any_backend()).await;
-    let mut conn = pg.connect().await.expect("connect");
-    xtask::supabase::layer::install(&mut conn).await.expect("layer");
-    let dir = xtask::runner::scan(&project.path()).expect("scan");
+    let (pg, mut conn, dir) = layered(&project).await;
 
     let applied = xtask::runner::apply(&mut conn, &dir.files[0]).await.expect("a file that commits itself applies");
     assert!(applied.commits_on_its_own && !applied.atomic);
