@@ -40,7 +40,7 @@ impl DbRollback {
 }
 
 /// One row of the target's history.
-pub struct Applied {
+pub struct HistoryRow {
     pub version: String,
     pub name: String,
     pub statements: Vec<String>,
@@ -49,8 +49,8 @@ pub struct Applied {
 /// What to roll back, from the target's history alone: the newest applied versions, newest
 /// first, as long as each has a rollback script; the first applied version without one is the
 /// baseline it stops at.
-pub fn rollback_plan<'a>(history: &'a [Applied], scripts: &BTreeMap<String, PathBuf>) -> Vec<&'a Applied> {
-    let mut ordered: Vec<&Applied> = history.iter().collect();
+pub fn rollback_plan<'a>(history: &'a [HistoryRow], scripts: &BTreeMap<String, PathBuf>) -> Vec<&'a HistoryRow> {
+    let mut ordered: Vec<&HistoryRow> = history.iter().collect();
     ordered.sort_by_key(|a| (a.version.parse::<u128>().unwrap_or(u128::MAX), a.version.clone()));
     ordered.into_iter().rev().take_while(|a| scripts.contains_key(&a.version)).collect()
 }
@@ -66,10 +66,10 @@ pub async fn rollback(
     report.note(format!("target {}", target.describe()));
     let scripts = runner::scan_rollbacks(supabase_dir)?;
     let mut conn = target.connect_for_changes(lock_timeout).await?;
-    let history: Vec<Applied> = runner::applied_versions(&mut conn)
+    let history: Vec<HistoryRow> = runner::applied_versions(&mut conn)
         .await?
         .into_iter()
-        .map(|(version, name, statements)| Applied { version, name, statements })
+        .map(|(version, name, statements)| HistoryRow { version, name, statements })
         .collect();
     let to_roll = rollback_plan(&history, &scripts);
     if to_roll.is_empty() {
@@ -143,7 +143,13 @@ async fn leftovers(
     };
     let now = CatalogSnapshot::take(conn).await?;
     let left: Vec<&String> = added.iter().filter(|name| now.objects.contains_key(*name)).collect();
-    report.push(if left.is_empty() {
+    report.push(if added.is_empty() {
+        // Nothing to look for is not proof: say so.
+        Check { status: Status::Warn, ..check }.value("0 added objects").detail(
+            "replaying the target's history showed no catalog object the rolled-back migrations added \
+             (data-only migrations?): nothing was checked; compare the target with your last backup",
+        )
+    } else if left.is_empty() {
         check.value(format!("{} added object(s) checked", added.len()))
     } else {
         Check { status: Status::Fail, ..check }
@@ -154,7 +160,7 @@ async fn leftovers(
 
 /// The text the target recorded for a version (its `statements`), or the local file when the
 /// history holds none.
-fn recorded_file(applied: &Applied, supabase_dir: &Path) -> anyhow::Result<MigrationFile> {
+fn recorded_file(applied: &HistoryRow, supabase_dir: &Path) -> anyhow::Result<MigrationFile> {
     let text = if applied.statements.is_empty() {
         let path = supabase_dir.join("migrations").join(format!("{}_{}.sql", applied.version, applied.name));
         std::fs::read_to_string(&path).map_err(|e| {
@@ -178,13 +184,13 @@ fn recorded_file(applied: &Applied, supabase_dir: &Path) -> anyhow::Result<Migra
 /// Objects present after the rolled-back versions and absent before, on an ephemeral Postgres
 /// replaying the target's history (not the local folder, which may hold files never applied).
 async fn added_objects(
-    history: &[Applied],
-    to_roll: &[&Applied],
+    history: &[HistoryRow],
+    to_roll: &[&HistoryRow],
     supabase_dir: &Path,
     restore: &PgOptions,
 ) -> anyhow::Result<BTreeSet<String>> {
     let rolled: BTreeSet<&str> = to_roll.iter().map(|a| a.version.as_str()).collect();
-    let (pending, baseline): (Vec<&Applied>, Vec<&Applied>) =
+    let (pending, baseline): (Vec<&HistoryRow>, Vec<&HistoryRow>) =
         history.iter().partition(|a| rolled.contains(a.version.as_str()));
     let pg = EphemeralPostgres::start(restore).await?;
     let result = async {
@@ -211,9 +217,9 @@ mod tests {
     use super::*;
 
     fn check(history: &[&str], scripts: &[&str], expected: &[&str]) {
-        let history: Vec<Applied> = history
+        let history: Vec<HistoryRow> = history
             .iter()
-            .map(|v| Applied { version: v.to_string(), name: "x".into(), statements: Vec::new() })
+            .map(|v| HistoryRow { version: v.to_string(), name: "x".into(), statements: Vec::new() })
             .collect();
         let scripts: BTreeMap<String, PathBuf> = scripts.iter().map(|v| (v.to_string(), PathBuf::new())).collect();
         let plan: Vec<&str> = rollback_plan(&history, &scripts).iter().map(|a| a.version.as_str()).collect();
