@@ -1,4 +1,4 @@
--- supabase-layer v2 (modelled on Supabase platform 15.8.1: GoTrue v2.170 auth, storage-api v1.19)
+-- supabase-layer v3 (modelled on Supabase platform 15.8.1: GoTrue v2.170 auth, storage-api v1.19, supautils 2)
 -- What a bare PostgreSQL lacks and Supabase migrations assume: its roles, the auth schema and
 -- helpers (as Supabase Auth defines them), the extensions schema, the default privileges Supabase
 -- grants on public, and the migration history table the supabase CLI reads and writes.
@@ -40,8 +40,28 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_read_only_user') THEN
     CREATE ROLE supabase_read_only_user BYPASSRLS;
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_etl_admin') THEN
+    CREATE ROLE supabase_etl_admin LOGIN REPLICATION;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_functions_admin') THEN
+    CREATE ROLE supabase_functions_admin NOINHERIT CREATEROLE LOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgbouncer') THEN
+    CREATE ROLE pgbouncer LOGIN;
+  END IF;
+  -- The migration role. On hosted Supabase `postgres` is not a superuser (supabase_admin is).
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres') THEN
+    CREATE ROLE postgres NOSUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS;
+  END IF;
 END
 $layer$;
+
+-- postgres' memberships as on the platform: the API roles and the monitoring roles, with admin.
+GRANT anon, authenticated, service_role, authenticator TO postgres WITH ADMIN OPTION;
+GRANT pg_monitor, pg_read_all_data, pg_signal_backend TO postgres WITH ADMIN OPTION;
+GRANT supabase_realtime_admin TO postgres;
+ALTER ROLE anon SET statement_timeout = '3s';
+ALTER ROLE authenticated SET statement_timeout = '8s';
 
 GRANT anon, authenticated, service_role TO authenticator;
 
@@ -218,6 +238,10 @@ ALTER FUNCTION auth.jwt() OWNER TO supabase_auth_admin;
 GRANT EXECUTE ON FUNCTION auth.uid(), auth.role(), auth.email(), auth.jwt()
   TO anon, authenticated, service_role;
 GRANT ALL ON auth.users TO service_role;
+-- postgres may use auth's tables (a trigger on auth.users, seeds) but owns none of them.
+GRANT USAGE ON SCHEMA auth TO postgres, dashboard_user;
+GRANT ALL ON ALL TABLES IN SCHEMA auth TO postgres, dashboard_user;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA auth TO postgres, dashboard_user;
 
 -- The privileges Supabase grants on public: API roles may use everything, RLS decides what rows.
 GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
@@ -350,6 +374,8 @@ ALTER FUNCTION storage.filename(text) OWNER TO supabase_storage_admin;
 ALTER FUNCTION storage.extension(text) OWNER TO supabase_storage_admin;
 GRANT ALL ON ALL TABLES IN SCHEMA storage TO anon, authenticated, service_role;
 GRANT ALL ON ALL FUNCTIONS IN SCHEMA storage TO anon, authenticated, service_role;
+GRANT USAGE ON SCHEMA storage TO postgres;
+GRANT ALL ON ALL TABLES IN SCHEMA storage TO postgres;
 
 -- Realtime's publication, graphql_public, and vault (secrets kept in clear text here: the
 -- ephemeral database has no pgsodium key; the API is the same).
@@ -409,8 +435,108 @@ BEGIN
 END
 $layer$;
 REVOKE ALL ON SCHEMA vault FROM PUBLIC;
-GRANT USAGE ON SCHEMA vault TO service_role;
-GRANT ALL ON ALL TABLES IN SCHEMA vault TO service_role;
+GRANT USAGE ON SCHEMA vault TO postgres, service_role;
+GRANT ALL ON ALL TABLES IN SCHEMA vault TO postgres, service_role;
+
+-- pg_net where this Postgres lacks the real extension: schema `net` with its functions and
+-- signatures, recording each request in net.http_request_queue instead of sending it (the
+-- ephemeral database has no network; a test reads which webhooks fired). The runner treats
+-- CREATE/DROP EXTENSION pg_net as done by this stand-in.
+DO $layer$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_net') AND to_regnamespace('net') IS NULL THEN
+    CREATE SCHEMA net;
+    COMMENT ON SCHEMA net IS 'supabase-layer stand-in for pg_net: requests are recorded, never sent';
+    CREATE TABLE net.http_request_queue (
+      id bigserial PRIMARY KEY,
+      method text NOT NULL,
+      url text NOT NULL,
+      headers jsonb NOT NULL,
+      body bytea,
+      timeout_milliseconds integer NOT NULL,
+      created timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE net._http_response (
+      id bigint,
+      status_code integer,
+      content_type text,
+      headers jsonb,
+      content text,
+      timed_out boolean,
+      error_msg text,
+      created timestamptz NOT NULL DEFAULT now()
+    );
+    EXECUTE $q$CREATE FUNCTION net.http_get(url text, params jsonb DEFAULT '{}', headers jsonb DEFAULT '{}',
+        timeout_milliseconds integer DEFAULT 5000)
+      RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = net AS $f$
+        INSERT INTO net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+        VALUES ('GET', $1 || CASE WHEN $2 = '{}' THEN '' ELSE '?' || (SELECT string_agg(k || '=' || v, '&')
+          FROM jsonb_each_text($2) AS p(k, v)) END, $3, NULL, $4)
+        RETURNING id
+      $f$$q$;
+    EXECUTE $q$CREATE FUNCTION net.http_post(url text, body jsonb DEFAULT '{}', params jsonb DEFAULT '{}',
+        headers jsonb DEFAULT '{"Content-Type": "application/json"}', timeout_milliseconds integer DEFAULT 5000)
+      RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = net AS $f$
+        INSERT INTO net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+        VALUES ('POST', $1, $4, convert_to($2::text, 'UTF8'), $5)
+        RETURNING id
+      $f$$q$;
+    EXECUTE $q$CREATE FUNCTION net.http_delete(url text, params jsonb DEFAULT '{}', headers jsonb DEFAULT '{}',
+        timeout_milliseconds integer DEFAULT 5000)
+      RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = net AS $f$
+        INSERT INTO net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+        VALUES ('DELETE', $1, $3, NULL, $4)
+        RETURNING id
+      $f$$q$;
+    REVOKE ALL ON ALL FUNCTIONS IN SCHEMA net FROM PUBLIC;
+    GRANT USAGE ON SCHEMA net TO supabase_functions_admin, postgres, anon, authenticated, service_role;
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA net TO supabase_functions_admin, postgres, anon, authenticated, service_role;
+    GRANT SELECT ON ALL TABLES IN SCHEMA net TO postgres, service_role;
+  END IF;
+END
+$layer$;
+
+-- Database webhooks: the trigger function the dashboard's webhooks call, posting the row through
+-- pg_net (or its stand-in) as Supabase's does.
+CREATE SCHEMA IF NOT EXISTS supabase_functions;
+GRANT USAGE ON SCHEMA supabase_functions TO postgres, anon, authenticated, service_role;
+CREATE TABLE IF NOT EXISTS supabase_functions.hooks (
+  id bigserial PRIMARY KEY,
+  hook_table_id integer NOT NULL,
+  hook_name text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  request_id bigint
+);
+DO $layer$
+BEGIN
+  IF to_regprocedure('supabase_functions.http_request()') IS NULL THEN
+    EXECUTE $q$CREATE FUNCTION supabase_functions.http_request() RETURNS trigger
+      LANGUAGE plpgsql SECURITY DEFINER SET search_path = supabase_functions AS $f$
+DECLARE
+  request_id bigint;
+  payload jsonb;
+  url text := TG_ARGV[0]::text;
+  method text := TG_ARGV[1]::text;
+  headers jsonb := coalesce(TG_ARGV[2]::jsonb, '{}');
+  params jsonb := coalesce(TG_ARGV[3]::jsonb, '{}');
+  timeout_ms integer := coalesce(TG_ARGV[4]::integer, 1000);
+BEGIN
+  payload := jsonb_build_object('old_record', CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END,
+    'record', CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END,
+    'type', TG_OP, 'table', TG_TABLE_NAME, 'schema', TG_TABLE_SCHEMA);
+  IF method = 'GET' THEN
+    request_id := net.http_get(url, params, headers, timeout_ms);
+  ELSE
+    request_id := net.http_post(url, payload, params, headers, timeout_ms);
+  END IF;
+  INSERT INTO supabase_functions.hooks (hook_table_id, hook_name, request_id) VALUES (TG_RELID, TG_NAME, request_id);
+  RETURN coalesce(NEW, OLD);
+END
+$f$$q$;
+  END IF;
+END
+$layer$;
+GRANT EXECUTE ON FUNCTION supabase_functions.http_request() TO postgres, anon, authenticated, service_role;
 
 -- The history table `supabase db push` and `supabase migration list` use.
 CREATE SCHEMA IF NOT EXISTS supabase_migrations;
@@ -419,3 +545,25 @@ CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (
   statements text[],
   name text
 );
+
+-- What the migration role owns on the platform: the database (so `public`, owned by
+-- pg_database_owner, is its to create in), `extensions`, the history table, the realtime
+-- publication, and default
+-- privileges for what it creates. Only where the installer can hand these over.
+DO $layer$
+BEGIN
+  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+     AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = 'postgres') THEN
+    EXECUTE format('ALTER DATABASE %I OWNER TO postgres', current_database());
+    ALTER SCHEMA extensions OWNER TO postgres;
+    ALTER SCHEMA supabase_migrations OWNER TO postgres;
+    ALTER TABLE supabase_migrations.schema_migrations OWNER TO postgres;
+    ALTER PUBLICATION supabase_realtime OWNER TO postgres;
+  END IF;
+  IF pg_has_role(current_user, 'postgres', 'USAGE') THEN
+    ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
+    ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
+    ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
+  END IF;
+END
+$layer$;

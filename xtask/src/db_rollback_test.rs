@@ -124,7 +124,7 @@ async fn roll_back_pending(db: &mut LocalDatabase, report: &mut Report) -> anyho
         keeps.extend(kept_objects(&std::fs::read_to_string(script)?));
         let id = format!("rollback.apply.{}", file.version);
         let title = format!("rollback of {} applies", file.file_name());
-        match crate::runner::roll_back(&mut db.conn, &file.version, script).await {
+        match crate::runner::roll_back_as(&mut db.conn, &file.version, script, Some(&db.role.session)).await {
             Ok(applied) => report.push(Check::new(id, title, Status::Pass).value(format!(
                 "{} statement(s) in {} ms",
                 applied.statements,

@@ -29,6 +29,8 @@ pub struct LocalDatabase {
     pub app_missing: Option<String>,
     /// The schemas the API exposes (`[api] schemas` in config.toml; default `public`).
     pub exposed_schemas: Vec<String>,
+    /// Who files run as here: hosted Supabase's non-superuser `postgres` where possible.
+    pub role: crate::supabase::layer::MigrationRole,
     app_client: Option<app_seam::Client>,
 }
 
@@ -84,14 +86,16 @@ impl LocalDatabase {
         let timer = report.phase("install Supabase layer");
         crate::supabase::layer::install(&mut conn).await?;
         report.record(timer);
-        report.push(
-            Check::new("env.supabase_layer", "Supabase roles, auth schema and history table", Status::Pass)
-                .value(crate::supabase::layer::version()),
-        );
         // A fresh connection picks up the database-level search_path the layer sets.
-        let conn = pg.connect().await?;
+        let mut conn = pg.connect().await?;
+        let role = crate::supabase::layer::platform_role(&mut conn).await?;
+        report.push(crate::supabase::layer::layer_check(&role));
+        report.push(crate::supabase::layer::role_check(&role));
         let exposed_schemas = crate::supabase::config::exposed_schemas(&supabase_dir)?;
-        Ok(LocalDatabase { pg, conn, plan, supabase_dir, app_missing: None, exposed_schemas, app_client: None })
+        let mut db =
+            LocalDatabase { pg, conn, plan, supabase_dir, app_missing: None, exposed_schemas, role, app_client: None };
+        db.load_roles_sql(report).await?;
+        Ok(db)
     }
 
     /// Applies the baseline; false (and a failed check) if a file fails.
@@ -100,7 +104,7 @@ impl LocalDatabase {
     pub async fn apply_baseline(&mut self, report: &mut Report) -> anyhow::Result<bool> {
         let timer = report.phase("apply baseline");
         let files = self.plan.baseline.clone();
-        let result = apply_all(&mut self.conn, &files, &timer).await;
+        let result = apply_all(&mut self.conn, &files, Some(&self.role.session), &timer).await;
         let took = report.record(timer);
         match result {
             Ok(_) => {
@@ -203,7 +207,7 @@ impl LocalDatabase {
             timer.set_message(file.file_name());
             let id = format!("{id_prefix}.{}", file.version);
             let title = format!("{} applies", file.file_name());
-            match crate::runner::apply(&mut self.conn, file).await {
+            match crate::runner::apply_as(&mut self.conn, file, Some(&self.role.session)).await {
                 Ok(applied) => report.push(crate::runner::applied_check(id, title, &applied)),
                 Err(e) => {
                     missing_extension(&e, &self.pg)?;
@@ -312,12 +316,13 @@ fn missing_extension(error: &crate::runner::ApplyError, pg: &EphemeralPostgres) 
 pub async fn apply_all(
     conn: &mut PgConnection,
     files: &[MigrationFile],
+    as_role: Option<&crate::runner::PlatformRole>,
     timer: &crate::report::PhaseTimer,
 ) -> Result<Vec<crate::runner::Applied>, crate::runner::ApplyError> {
     let mut applied = Vec::new();
     for file in files {
         timer.set_message(file.file_name());
-        applied.push(crate::runner::apply(conn, file).await?);
+        applied.push(crate::runner::apply_as(conn, file, as_role).await?);
     }
     Ok(applied)
 }

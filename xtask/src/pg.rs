@@ -36,7 +36,9 @@ pub const CONTAINER_LABEL: &str = "dev.supabase-xtask.ephemeral";
 pub const OWNER_LABEL: &str = "dev.supabase-xtask.owner-pid";
 const OWNER_FILE: &str = "owner.pid";
 const READY_LINE: &str = "database system is ready to accept connections";
-const SUPERUSER: &str = "postgres";
+/// The bootstrap superuser, named as on the platform: `postgres` is created by the Supabase
+/// layer as the non-superuser migration role hosted Supabase has.
+pub const SUPERUSER: &str = "supabase_admin";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -21,6 +21,18 @@ use notices::Notice;
 pub use outcome::{applied_check, failed_check, server_error};
 use sql_split::Statement;
 
+use crate::supabase::supautils::{self, Verdict};
+
+/// Who a file runs as on an ephemeral database that plays hosted Supabase: the migration role
+/// (`postgres`, not a superuser) of a superuser session, with supautils' exceptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformRole {
+    /// The role files run as (`postgres`); `None`: the connected user, with only the stand-ins.
+    pub role: Option<String>,
+    /// Extensions the layer stands in for (`pg_net` where the real one is absent).
+    pub stand_ins: Vec<&'static str>,
+}
+
 /// A file applied: its timing and what the server said along the way.
 #[derive(Debug, Clone)]
 pub struct Applied {
@@ -89,18 +101,47 @@ enum History {
 
 /// Applies `file` the way `supabase db push` does. On error nothing of a transactional file stays.
 pub async fn apply(conn: &mut PgConnection, file: &MigrationFile) -> Result<Applied, ApplyError> {
-    run_file(conn, file, History::Record).await
+    run_file(conn, file, History::Record, None).await
+}
+
+/// Applies `file` as `supabase db push` does on hosted Supabase: as `as_role` when given (see
+/// [`PlatformRole`]), else as the connected user.
+pub async fn apply_as(
+    conn: &mut PgConnection,
+    file: &MigrationFile,
+    as_role: Option<&PlatformRole>,
+) -> Result<Applied, ApplyError> {
+    run_file(conn, file, History::Record, as_role).await
+}
+
+/// Runs a file with no history row (a seed, `roles.sql`) as `as_role` when given.
+pub async fn run_unrecorded(
+    conn: &mut PgConnection,
+    file: &MigrationFile,
+    as_role: Option<&PlatformRole>,
+) -> Result<Applied, ApplyError> {
+    run_file(conn, file, History::Untouched, as_role).await
 }
 
 /// Runs a rollback script for migration `version` and deletes that version's history row, in
 /// one transaction.
 pub async fn roll_back(conn: &mut PgConnection, version: &str, script: &Path) -> Result<Applied, ApplyError> {
-    rollback_script(conn, version, script, History::Revert).await
+    rollback_script(conn, version, script, History::Revert, None).await
+}
+
+/// [`roll_back`] as `as_role` when given.
+pub async fn roll_back_as(
+    conn: &mut PgConnection,
+    version: &str,
+    script: &Path,
+    as_role: Option<&PlatformRole>,
+) -> Result<Applied, ApplyError> {
+    rollback_script(conn, version, script, History::Revert, as_role).await
 }
 
 /// Runs a rollback script in one transaction without touching the history table.
 pub async fn run_rollback_script(conn: &mut PgConnection, version: &str, script: &Path) -> Result<Applied, ApplyError> {
-    rollback_script(conn, version, script, History::Untouched).await
+    rollback_script(conn, version, script, History::Untouched, None).await
 }
 
 async fn rollback_script(
@@ -108,6 +149,7 @@ async fn rollback_script(
     version: &str,
     script: &Path,
     history: History,
+    as_role: Option<&PlatformRole>,
 ) -> Result<Applied, ApplyError> {
     let text = std::fs::read_to_string(script).map_err(|e| ApplyError {
         file: script.display().to_string(),
@@ -120,10 +162,15 @@ async fn rollback_script(
     let name = script.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let name = name.trim_end_matches(".sql").split_once('_').map(|(_, n)| n.to_string()).unwrap_or(name);
     let file = MigrationFile { version: version.to_string(), name, path: script.to_path_buf(), text };
-    run_file(conn, &file, history).await
+    run_file(conn, &file, history, as_role).await
 }
 
-async fn run_file(conn: &mut PgConnection, file: &MigrationFile, history: History) -> Result<Applied, ApplyError> {
+async fn run_file(
+    conn: &mut PgConnection,
+    file: &MigrationFile,
+    history: History,
+    as_role: Option<&PlatformRole>,
+) -> Result<Applied, ApplyError> {
     if file.text.starts_with('\u{feff}') {
         // The CLI sends it to Postgres as is, which fails on an invisible character.
         return Err(ApplyError {
@@ -142,7 +189,7 @@ async fn run_file(conn: &mut PgConnection, file: &MigrationFile, history: Histor
     let statements = file.statements();
     let mode = FileMode::of(&statements);
     let atomic = mode == FileMode::Atomic;
-    let (result, notices) = notices::capture(apply_inner(conn, file, &statements, mode, history)).await;
+    let (result, notices) = notices::capture(apply_as_role(conn, file, &statements, mode, history, as_role)).await;
     match result {
         Ok(()) => Ok(Applied {
             version: file.version.clone(),
@@ -160,12 +207,54 @@ async fn run_file(conn: &mut PgConnection, file: &MigrationFile, history: Histor
     }
 }
 
+/// The file as `as_role`: the session takes that role for the file and gives it back after,
+/// whatever happened.
+async fn apply_as_role(
+    conn: &mut PgConnection,
+    file: &MigrationFile,
+    statements: &[Statement],
+    mode: FileMode,
+    history: History,
+    as_role: Option<&PlatformRole>,
+) -> Result<(), ApplyError> {
+    let Some(role) = as_role.and_then(|p| p.role.as_deref()) else {
+        return apply_inner(conn, file, statements, mode, history, as_role).await;
+    };
+    let take = format!("SET SESSION AUTHORIZATION {}", quote_ident(role));
+    sqlx::raw_sql(&take).execute(&mut *conn).await.map_err(|e| ApplyError {
+        file: file.file_name(),
+        line: 0,
+        statement: String::new(),
+        message: format!("taking the migration role {role}: {e}"),
+        notices: Vec::new(),
+        stayed: Vec::new(),
+    })?;
+    let result = apply_inner(conn, file, statements, mode, history, as_role).await;
+    if let Err(e) = sqlx::raw_sql("RESET SESSION AUTHORIZATION").execute(&mut *conn).await {
+        // A session stuck as the migration role would run later checks as it: say so loudly.
+        return Err(result.err().unwrap_or(ApplyError {
+            file: file.file_name(),
+            line: 0,
+            statement: String::new(),
+            message: format!("giving the migration role back: {e}"),
+            notices: Vec::new(),
+            stayed: Vec::new(),
+        }));
+    }
+    result
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 async fn apply_inner(
     conn: &mut PgConnection,
     file: &MigrationFile,
     statements: &[Statement],
     mode: FileMode,
     history: History,
+    as_role: Option<&PlatformRole>,
 ) -> Result<(), ApplyError> {
     let file_error = |message: String| ApplyError {
         file: file.file_name(),
@@ -180,13 +269,13 @@ async fn apply_inner(
         FileMode::Atomic => {
             let mut tx = conn.begin().await.map_err(|e| file_error(e.to_string()))?;
             for stmt in statements {
-                run_statement(&mut tx, file, stmt).await?;
+                run_statement(&mut tx, file, stmt, as_role).await?;
             }
             write_history(&mut tx, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
             tx.commit().await.map_err(|e| file_error(format!("commit failed: {e}")))?;
         }
-        FileMode::StatementByStatement => modes::statement_by_statement(conn, file, statements).await?,
-        FileMode::OwnTransactions => modes::own_transactions(conn, file, statements).await?,
+        FileMode::StatementByStatement => modes::statement_by_statement(conn, file, statements, as_role).await?,
+        FileMode::OwnTransactions => modes::own_transactions(conn, file, statements, as_role).await?,
     }
     // Files that are not one transaction record their history row once they are through.
     if mode != FileMode::Atomic {
@@ -195,7 +284,86 @@ async fn apply_inner(
     Ok(())
 }
 
-async fn run_statement(conn: &mut PgConnection, file: &MigrationFile, stmt: &Statement) -> Result<(), ApplyError> {
+/// One statement; as the platform role, supautils' verdict decides how (or whether) it is sent.
+async fn run_statement(
+    conn: &mut PgConnection,
+    file: &MigrationFile,
+    stmt: &Statement,
+    as_role: Option<&PlatformRole>,
+) -> Result<(), ApplyError> {
+    let Some(platform) = as_role else { return send(conn, file, stmt, None).await };
+    let verdict = supautils::classify(&stmt.sql, &platform.stand_ins);
+    let Some(role) = platform.role.as_deref() else {
+        // As the connected user: Postgres decides, except what a stand-in provides.
+        return match verdict {
+            Verdict::StandIn(why) => say_notice(conn, file, stmt, &why).await,
+            _ => send(conn, file, stmt, None).await,
+        };
+    };
+    match verdict {
+        Verdict::AsMigrationRole => send(conn, file, stmt, Some(role)).await,
+        Verdict::AsSuperuser(_) => {
+            let elevated = sqlx::raw_sql("RESET SESSION AUTHORIZATION").execute(&mut *conn).await;
+            let result = match elevated {
+                Ok(_) => send(conn, file, stmt, Some(role)).await,
+                Err(e) => Err(statement_error(file, stmt, stmt.code_line(), e.to_string())),
+            };
+            // In an aborted transaction this fails; its ROLLBACK restores the role anyway.
+            let back = format!("SET SESSION AUTHORIZATION {}", quote_ident(role));
+            let _ = sqlx::raw_sql(&back).execute(&mut *conn).await;
+            result
+        }
+        Verdict::Refused(words) => Err(statement_error(
+            file,
+            stmt,
+            stmt.code_line(),
+            format!(
+                "ERROR 42501: {words} (supautils, as hosted Supabase runs it: migrations run as {role}, which is \
+                 not a superuser)"
+            ),
+        )),
+        Verdict::StandIn(why) => say_notice(conn, file, stmt, &why).await,
+    }
+}
+
+/// A statement not sent: the server says why as a NOTICE, so it lands with the file's others.
+async fn say_notice(
+    conn: &mut PgConnection,
+    file: &MigrationFile,
+    stmt: &Statement,
+    why: &str,
+) -> Result<(), ApplyError> {
+    let say = format!("DO $xtask$BEGIN RAISE NOTICE '%', {}; END$xtask$", quote_literal(why));
+    sqlx::raw_sql(&say)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+        .map_err(|e| statement_error(file, stmt, stmt.code_line(), e.to_string()))
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn statement_error(file: &MigrationFile, stmt: &Statement, line: usize, message: String) -> ApplyError {
+    ApplyError {
+        file: file.file_name(),
+        line,
+        statement: excerpt(&stmt.sql),
+        message,
+        notices: Vec::new(),
+        stayed: Vec::new(),
+    }
+}
+
+/// Sends one statement; errors name the file line. As the platform role, a permission error says
+/// that production would raise it too.
+async fn send(
+    conn: &mut PgConnection,
+    file: &MigrationFile,
+    stmt: &Statement,
+    as_role: Option<&str>,
+) -> Result<(), ApplyError> {
     sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await.map(drop).map_err(|e| {
         let (line, message) = match &e {
             sqlx::Error::Database(db) => {
@@ -208,18 +376,17 @@ async fn run_statement(conn: &mut PgConnection, file: &MigrationFile, stmt: &Sta
                 if let Some(detail) = pg.and_then(|p| p.detail()) {
                     message.push_str(&format!(" ({detail})"));
                 }
+                if let (Some(role), Some("42501")) = (as_role, db.code().as_deref()) {
+                    message.push_str(&format!(
+                        " — hosted Supabase runs migrations as {role}, which is not a superuser: production raises \
+                         this too"
+                    ));
+                }
                 (line, message)
             }
             other => (stmt.code_line(), other.to_string()),
         };
-        ApplyError {
-            file: file.file_name(),
-            line,
-            statement: excerpt(&stmt.sql),
-            message,
-            notices: Vec::new(),
-            stayed: Vec::new(),
-        }
+        statement_error(file, stmt, line, message)
     })
 }
 

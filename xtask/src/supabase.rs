@@ -5,3 +5,4 @@ pub mod act_as;
 pub mod cli;
 pub mod config;
 pub mod layer;
+pub mod supautils;

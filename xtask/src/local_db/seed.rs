@@ -1,6 +1,7 @@
-//! The project's seeds, as `supabase db reset` loads them: the files `[db.seed] sql_paths` names
-//! (or `seed.sql`), each as the owner without a history row. Here they load after the baseline,
-//! so the pre-migration state holds them; the report says so.
+//! The project's seeds, as `supabase db reset` loads them: `roles.sql` before the migrations, and
+//! the files `[db.seed] sql_paths` names (or `seed.sql`), each as the migration role without a
+//! history row. Here seeds load after the baseline, so the pre-migration state holds them; the
+//! report says so.
 
 use anyhow::Context;
 
@@ -23,21 +24,32 @@ impl LocalDatabase {
         for (path, name) in files.iter().zip(&names) {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let file = MigrationFile { version: "seed".into(), name: name.clone(), path: path.clone(), text };
-            let mut tx = sqlx::Connection::begin(&mut self.conn).await?;
-            for stmt in file.statements() {
-                if let Err(e) = sqlx::raw_sql(&stmt.sql).execute(&mut *tx).await {
-                    report.push(
-                        Check { status: Status::Fail, ..check }.detail(format!("{name}:{}: {e}", stmt.code_line())),
-                    );
-                    return Ok(());
-                }
+            if let Err(e) = crate::runner::run_unrecorded(&mut self.conn, &file, Some(&self.role.session)).await {
+                report.push(Check { status: Status::Fail, ..check }.detail(e.to_string()));
+                return Ok(());
             }
-            tx.commit().await?;
         }
         report.push(check.value(names.join(", ")).detail(format!(
             "from {source}; loaded after the baseline (the state before the pending migrations), where \
              `supabase db reset` loads them after every migration"
         )));
+        Ok(())
+    }
+
+    /// `supabase/roles.sql` (the project's own roles, as `supabase db dump --role-only` writes
+    /// them), loaded before the migrations as `supabase start` does.
+    pub(super) async fn load_roles_sql(&mut self, report: &mut Report) -> anyhow::Result<()> {
+        let path = self.supabase_dir.join("roles.sql");
+        if !path.is_file() {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let file = MigrationFile { version: "roles".into(), name: "roles.sql".into(), path, text };
+        let check = Check::new("data.roles_sql", "the project's roles.sql loads before the migrations", Status::Pass);
+        report.push(match crate::runner::run_unrecorded(&mut self.conn, &file, Some(&self.role.session)).await {
+            Ok(applied) => check.value(format!("{} statement(s)", applied.statements)),
+            Err(e) => Check { status: Status::Fail, ..check }.detail(e.to_string()),
+        });
         Ok(())
     }
 }

@@ -55,6 +55,20 @@ pub(super) fn docker_status(image: &str) -> DockerStatus {
     }
 }
 
+/// The server's flags: throwaway durability, and the preload Supabase's servers have
+/// (`pg_stat_statements`, in every image built on the official one's contrib). Supabase's own
+/// image keeps its configuration, which preloads far more.
+fn server_args(image_name: &str) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            .map(String::from)
+            .to_vec();
+    if !image_name.contains("supabase/") {
+        args.extend(["-c".to_string(), "shared_preload_libraries=pg_stat_statements".to_string()]);
+    }
+    args
+}
+
 pub(super) async fn start_docker(image: &str) -> anyhow::Result<(String, Inner)> {
     let (name, tag) = match image.rsplit_once(':') {
         Some((n, t)) if !t.contains('/') => (n, t),
@@ -67,12 +81,14 @@ pub(super) async fn start_docker(image: &str) -> anyhow::Result<(String, Inner)>
         .with_exposed_port(5432.tcp())
         .with_wait_for(WaitFor::message_on_stdout(READY_LINE))
         .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
+        .with_env_var("POSTGRES_USER", SUPERUSER)
+        .with_env_var("POSTGRES_DB", "postgres")
         .with_env_var("POSTGRES_PASSWORD", &password)
         // Throwaway data: initdb need not fsync (the official image passes these to initdb).
         .with_env_var("POSTGRES_INITDB_ARGS", "--no-sync")
         .with_label(CONTAINER_LABEL, "true")
         .with_label(OWNER_LABEL, std::process::id().to_string())
-        .with_cmd(["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+        .with_cmd(server_args(name))
         .with_startup_timeout(Duration::from_secs(120))
         .start()
         .await

@@ -67,7 +67,8 @@ impl NativeCluster {
         let key: String =
             self.bin.display().to_string().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let user = self.run_as.map(|r| r.uid).unwrap_or(0);
-        let template = std::env::temp_dir().join(format!("xtask-template-{key}-{user}"));
+        // The superuser's name is part of the key: a template from before it changed is not reused.
+        let template = std::env::temp_dir().join(format!("xtask-template-{key}-{user}-{SUPERUSER}"));
         if template.join("PG_VERSION").is_file() {
             return Ok(template);
         }

@@ -8,6 +8,8 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     // Environment and plan (every local command).
     ("env.postgres", "which Postgres backend was started, and why it was chosen"),
     ("env.supabase_layer", "the Supabase platform layer (roles, auth schema, extensions) was installed"),
+    ("env.migration_role", "migrations run as hosted Supabase's postgres (not a superuser), or why not"),
+    ("data.roles_sql", "the project's supabase/roles.sql loaded before the migrations"),
     ("plan.baseline", "migrations treated as already in production"),
     ("plan.pending", "migrations under test; fails when there are none"),
     ("runner.order", "the CLI's file-name order differs from numeric version order"),

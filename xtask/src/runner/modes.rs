@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use super::{
     excerpt, run_statement,
     sql_split::{Statement, TransactionControl},
-    ApplyError, MigrationFile,
+    ApplyError, MigrationFile, PlatformRole,
 };
 
 /// How what a file's own COMMIT kept is named (outcome.rs words the failure from it).
@@ -41,11 +41,12 @@ pub(super) async fn statement_by_statement(
     conn: &mut PgConnection,
     file: &MigrationFile,
     statements: &[Statement],
+    as_role: Option<&PlatformRole>,
 ) -> Result<(), ApplyError> {
     // A failure leaves what ran before it, and what a failed CONCURRENTLY build leaves behind.
     let invalid_before = invalid_indexes(conn).await.unwrap_or_default();
     for (i, stmt) in statements.iter().enumerate() {
-        if let Err(mut e) = run_statement(&mut *conn, file, stmt).await {
+        if let Err(mut e) = run_statement(&mut *conn, file, stmt, as_role).await {
             e.stayed = statements[..i].iter().map(|s| format!("committed: {}", excerpt(&s.sql))).collect();
             let invalid_after = invalid_indexes(conn).await.unwrap_or_default();
             e.stayed.extend(invalid_after.difference(&invalid_before).map(|index| {
@@ -66,6 +67,7 @@ pub(super) async fn own_transactions(
     conn: &mut PgConnection,
     file: &MigrationFile,
     statements: &[Statement],
+    as_role: Option<&PlatformRole>,
 ) -> Result<(), ApplyError> {
     let mut in_transaction = false;
     let mut committed = 0;
@@ -79,7 +81,7 @@ pub(super) async fn own_transactions(
         if control == Some(TransactionControl::Begin) && in_transaction {
             continue; // already in one: Postgres would only warn
         }
-        if let Err(mut e) = run_statement(&mut *conn, file, stmt).await {
+        if let Err(mut e) = run_statement(&mut *conn, file, stmt, as_role).await {
             if in_transaction {
                 let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
             }

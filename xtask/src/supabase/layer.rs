@@ -1,9 +1,16 @@
 //! Installs what a bare PostgreSQL lacks and Supabase migrations assume (roles, `auth`,
-//! `extensions`, default privileges, the CLI's history table). Idempotent; leaves existing
-//! objects alone, so it is safe on a real Supabase database too.
+//! `storage`, `extensions`, vault, a pg_net stand-in, default privileges, the CLI's history
+//! table), and says which role migrations then run as. Idempotent; leaves existing objects
+//! alone, so it is safe on a real Supabase database too.
 
 use anyhow::Context;
 use sqlx::{Connection, PgConnection};
+
+use super::supautils;
+use crate::{
+    report::{Check, Status},
+    runner::PlatformRole,
+};
 
 /// The layer's SQL, versioned in its first line.
 pub const SQL: &str = include_str!("../../sql/supabase_layer.sql");
@@ -26,4 +33,86 @@ pub async fn install(conn: &mut PgConnection) -> anyhow::Result<()> {
     })?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Who migrations run as after the layer, measured on `conn`: hosted Supabase's non-superuser
+/// `postgres` (with supautils' exceptions) where this session can take that role, else the
+/// connected user, with why.
+pub async fn platform_role(conn: &mut PgConnection) -> anyhow::Result<MigrationRole> {
+    let (me, me_super, postgres_super, net_stand_in): (String, bool, Option<bool>, bool) = sqlx::query_as(
+        "SELECT current_user::text, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), \
+                (SELECT rolsuper FROM pg_roles WHERE rolname = $1), \
+                coalesce(obj_description(to_regnamespace('net'), 'pg_namespace') LIKE 'supabase-layer stand-in%', false)",
+    )
+    .bind(supautils::MIGRATION_ROLE)
+    .fetch_one(&mut *conn)
+    .await
+    .context("reading which role migrations can run as")?;
+    let stand_ins = if net_stand_in { vec!["pg_net"] } else { Vec::new() };
+    let role = supautils::MIGRATION_ROLE;
+    let (role, why_not) = match postgres_super {
+        Some(false) if me_super => (Some(role.to_string()), None),
+        Some(true) => (
+            None,
+            Some(format!(
+                "role {role} is a superuser on this server, as it is not on hosted Supabase: migrations run as a \
+                 superuser here, so a statement production refuses (42501) passes; use the native or docker \
+                 backend, where it is not"
+            )),
+        ),
+        _ => (
+            None,
+            Some(format!(
+                "the connected role {me} is not a superuser, so it cannot take the role {role}: migrations run as {me}"
+            )),
+        ),
+    };
+    Ok(MigrationRole { session: PlatformRole { role, stand_ins }, why_not })
+}
+
+/// See [`platform_role`].
+#[derive(Debug, Clone)]
+pub struct MigrationRole {
+    /// What the runner takes for every file it applies on the ephemeral database.
+    pub session: PlatformRole,
+    /// Why migrations do not run as hosted Supabase's `postgres`, when they do not.
+    pub why_not: Option<String>,
+}
+
+/// What production has that the layer does not reproduce: printed with every report.
+pub const NOT_REPRODUCED: [&str; 6] = [
+    "the auth, storage and realtime servers (GoTrue, storage-api, Realtime): their tables exist, their \
+     processes do not (no e-mails, no file bytes, no broadcasts)",
+    "pg_net sends nothing: where the real extension is absent, a stand-in records requests in \
+     net.http_request_queue",
+    "vault keeps secrets in clear text (no pgsodium key)",
+    "supautils is reproduced by the runner from each statement's text (privileged extensions, policy and \
+     trigger grants, reserved roles): a statement built inside a DO block or function is not seen",
+    "extensions this Postgres does not have (pg_graphql, pgsodium, vector, …) unless installed or run on \
+     the supabase/postgres image",
+    "the platform's event triggers and extension after-create scripts",
+];
+
+/// The layer's check: its version, and what it does not reproduce.
+pub fn layer_check(role: &MigrationRole) -> Check {
+    let mut missing: Vec<String> = NOT_REPRODUCED.iter().map(|m| format!("  - {m}")).collect();
+    if !role.session.stand_ins.contains(&"pg_net") {
+        missing.retain(|m| !m.contains("pg_net sends nothing"));
+    }
+    Check::new("env.supabase_layer", "Supabase roles, auth schema and history table", Status::Pass)
+        .value(version())
+        .detail(format!("not reproduced compared with hosted Supabase:\n{}", missing.join("\n")))
+}
+
+/// Which role migrations run as: a warning when it is not hosted Supabase's.
+pub fn role_check(role: &MigrationRole) -> Check {
+    let check = Check::new("env.migration_role", "migrations run as hosted Supabase runs them", Status::Pass);
+    match (&role.session.role, &role.why_not) {
+        (Some(name), _) => check.value(format!("{name}, not a superuser")).detail(format!(
+            "as `supabase db push` on hosted Supabase: {name} owns what migrations create; supautils' \
+             exceptions apply (privileged extensions, policies and dropped triggers on auth/storage tables, \
+             reserved roles refused)"
+        )),
+        (None, why) => Check { status: Status::Warn, ..check }.detail(why.clone().unwrap_or_default()),
+    }
 }
