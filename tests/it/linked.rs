@@ -17,7 +17,7 @@ for a in "$@"; do [ "$prev" = "-f" ] && file="$a"; prev="$a"; done
 case "$*" in
   "db dump"*"--role-only"*)
     "$PG_BIN/pg_dumpall" --roles-only --no-role-passwords -d "$FAKE_DB_URL" \
-      | grep -vE '^(CREATE|ALTER) ROLE "?(postgres|anon|authenticated|service_role|authenticator|supabase_[a-z_]+|dashboard_user)"?[ ;]' > "$file" ;;
+      | grep -vE '^(CREATE|ALTER) ROLE "?(postgres|anon|authenticated|service_role|authenticator|supabase_[a-z_]+|dashboard_user|pgbouncer)"?[ ;]' > "$file" ;;
   "db dump"*"--data-only"*) "$PG_BIN/pg_dump" --data-only -n public -n auth -n supabase_migrations -d "$FAKE_DB_URL" -f "$file" ;;
   "db dump"*) "$PG_BIN/pg_dump" --schema-only -n public -d "$FAKE_DB_URL" \
       | sed 's/^CREATE SCHEMA public;/CREATE SCHEMA IF NOT EXISTS public;/' > "$file" ;;

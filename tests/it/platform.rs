@@ -27,9 +27,145 @@ async fn a_project_on_the_whole_platform_runs_to_the_end_on_every_backend() {
         assert_eq!((seeds.status, seeds.value.as_deref()), (Status::Pass, Some("seed.sql")), "{backend}: {seeds:?}");
         assert!(seeds.detail.as_deref().is_some_and(|d| d.contains("[db.seed] sql_paths")), "{seeds:?}");
         let layer = report.check("env.supabase_layer").and_then(|c| c.value.clone()).unwrap_or_default();
-        assert!(layer.starts_with("supabase-layer v2"), "{layer}");
+        assert!(layer.starts_with("supabase-layer v3"), "{layer}");
 
         let report = run_rollback_test(&dir, backend, None).await;
         assert_passes(&report);
+    }
+}
+
+/// A migration file of one statement, for the runner.
+fn one_statement(version: &str, sql: &str) -> xtask::runner::MigrationFile {
+    xtask::runner::MigrationFile {
+        version: version.into(),
+        name: "hosted".into(),
+        path: format!("{version}_hosted.sql").into(),
+        text: format!("{sql};\n"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_hosted_supabase_refuses_postgres_fails_here_in_its_words() {
+    for backend in backends() {
+        let pg = crate::support::start(backend).await;
+        let mut conn = pg.connect().await.expect("connect");
+        xtask::supabase::layer::install(&mut conn).await.expect("layer");
+        let mut conn = pg.connect().await.expect("connect");
+        let role = xtask::supabase::layer::platform_role(&mut conn).await.expect("role");
+        assert_eq!(role.session.role.as_deref(), Some("postgres"), "{backend}: {:?}", role.why_not);
+        let as_role = Some(&role.session);
+        let refused = [
+            ("create role app_owner; alter role app_owner nosuperuser", "must be superuser"),
+            (
+                "alter role authenticator nosuperuser",
+                "\"authenticator\" is a reserved role, only superusers can modify it",
+            ),
+            ("alter table auth.users owner to postgres", "must be owner of table users"),
+            ("alter table storage.objects enable row level security", "must be owner of table objects"),
+            ("alter system set work_mem = '64MB'", "permission denied to set parameter"),
+            ("grant pg_read_server_files to authenticated", "role memberships are reserved"),
+            ("set session authorization supabase_admin", "permission denied to set session authorization"),
+        ];
+        for (i, (sql, expected)) in refused.iter().enumerate() {
+            let file = one_statement(&format!("2025010100000{i}"), sql);
+            let err = xtask::runner::apply_as(&mut conn, &file, as_role).await.expect_err(sql);
+            let text = err.to_string();
+            assert!(text.contains(expected) && text.contains("42501"), "{backend}: {sql}: {text}");
+            assert!(text.contains("postgres, which is not a superuser"), "{backend}: {text}");
+        }
+        // What supautils lets postgres do, and what it owns afterwards.
+        let allowed = [
+            "create table public.notes (id int primary key, owner uuid references auth.users)",
+            "create policy \"own files\" on storage.objects for select to authenticated using (owner = (select auth.uid()))",
+            "create function public.touch() returns trigger language plpgsql as $$ begin return new; end $$; \
+             create trigger touch after insert on auth.users for each row execute function public.touch(); \
+             drop trigger touch on auth.users",
+            "create extension if not exists pg_stat_statements with schema extensions",
+            "alter role authenticated set statement_timeout = '15s'",
+            "alter publication supabase_realtime add table public.notes",
+        ];
+        for (i, sql) in allowed.iter().enumerate() {
+            let file = one_statement(&format!("2025020100000{i}"), sql);
+            xtask::runner::apply_as(&mut conn, &file, as_role).await.unwrap_or_else(|e| panic!("{backend}: {e}"));
+        }
+        let (owner, me): (String, String) = sqlx::query_as(
+            "SELECT tableowner::text, current_user::text FROM pg_tables WHERE schemaname = 'public' AND tablename = 'notes'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("owner");
+        assert_eq!((owner.as_str(), me.as_str()), ("postgres", "supabase_admin"), "{backend}: the role is given back");
+        drop(conn);
+        pg.close().await.expect("close");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_touching_a_reserved_role_fails_db_local_test_as_production_would() {
+    let project = fixture("platform");
+    let dir = project.path().join("supabase");
+    std::fs::write(dir.join("migrations/20250301000000_demote.sql"), "alter role authenticator nologin;\n")
+        .expect("write");
+    std::fs::write(dir.join("rollbacks/20250301000000_demote.sql"), "alter role authenticator login;\n")
+        .expect("write");
+    let report = run_local_test(&dir, crate::support::any_backend()).await;
+    crate::support::assert_fails_on(&report, "pending.apply.20250301000000");
+    let detail = crate::support::detail(&report, "pending.apply.20250301000000");
+    assert!(detail.contains("\"authenticator\" is a reserved role") && detail.contains("hosted Supabase"), "{detail}");
+    let role = report.check("env.migration_role").expect("role check");
+    assert_eq!((role.status, role.value.as_deref()), (Status::Pass, Some("postgres, not a superuser")), "{role:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_fire_into_the_pg_net_stand_in_and_the_project_runs_to_the_end() {
+    for backend in backends() {
+        let project = fixture("webhooks");
+        let dir = project.path().join("supabase");
+        let report = run_local_test(&dir, backend).await;
+        assert_passes(&report);
+        let roles = report.check("data.roles_sql").expect("roles.sql check");
+        assert_eq!(roles.status, Status::Pass, "{backend}: {roles:?}");
+        let webhooks = report.check("pending.apply.20250302000000").and_then(|c| c.detail.clone()).unwrap_or_default();
+        assert!(webhooks.contains("stand-in"), "{backend}: the report says pg_net is a stand-in: {webhooks}");
+        assert_passes(&run_rollback_test(&dir, backend, None).await);
+
+        // What the webhooks would have sent, read from the stand-in's queue.
+        let pg = crate::support::start(backend).await;
+        let mut conn = pg.connect().await.expect("connect");
+        xtask::supabase::layer::install(&mut conn).await.expect("layer");
+        let mut conn = pg.connect().await.expect("connect");
+        let role = xtask::supabase::layer::platform_role(&mut conn).await.expect("role");
+        let scan = xtask::runner::scan(&dir).expect("scan");
+        let roles_sql = one_statement("roles", "create role order_reporter nologin");
+        xtask::runner::run_unrecorded(&mut conn, &roles_sql, Some(&role.session)).await.expect("roles");
+        for file in &scan.files {
+            xtask::runner::apply_as(&mut conn, file, Some(&role.session)).await.expect("apply");
+        }
+        sqlx::raw_sql(
+            "insert into auth.users (id, email) values ('b1000000-0000-4000-8000-000000000001', 'cy@example.test'); \
+             insert into public.orders (owner_id, item) values ('b1000000-0000-4000-8000-000000000001', 'tea')",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("insert an order");
+        let sent: Vec<(String, String)> = sqlx::query_as("SELECT method, url FROM net.http_request_queue ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .expect("queue");
+        assert_eq!(
+            sent,
+            [
+                ("POST".into(), "https://ship.example.test/orders".into()),
+                ("POST".into(), "https://hooks.example.test/orders".into())
+            ],
+            "{backend}: row triggers fire in name order"
+        );
+        let hooks: i64 = sqlx::query_scalar("SELECT count(*) FROM supabase_functions.hooks")
+            .fetch_one(&mut conn)
+            .await
+            .expect("hooks");
+        assert_eq!(hooks, 1, "{backend}: the dashboard webhook is recorded");
+        drop(conn);
+        pg.close().await.expect("close");
     }
 }

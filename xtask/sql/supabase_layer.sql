@@ -1,4 +1,4 @@
--- supabase-layer v3 (modelled on Supabase platform 15.8.1: GoTrue v2.170 auth, storage-api v1.19, supautils 2)
+-- supabase-layer v3 (modelled on Supabase platform 15.8.1: GoTrue v2.170 auth, storage-api v1.19, its supautils.conf)
 -- What a bare PostgreSQL lacks and Supabase migrations assume: its roles, the auth schema and
 -- helpers (as Supabase Auth defines them), the extensions schema, the default privileges Supabase
 -- grants on public, and the migration history table the supabase CLI reads and writes.

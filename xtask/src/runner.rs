@@ -6,6 +6,7 @@ mod folder;
 mod modes;
 pub mod notices;
 mod outcome;
+mod platform;
 pub mod sql_split;
 
 use sqlx::{Connection, PgConnection};
@@ -19,19 +20,9 @@ pub use folder::{scan, scan_rollbacks, MigrationDir, MigrationFile, MigrationPla
 use modes::FileMode;
 use notices::Notice;
 pub use outcome::{applied_check, failed_check, server_error};
+pub use platform::PlatformRole;
+use platform::{apply_as_role, run_statement, statement_error};
 use sql_split::Statement;
-
-use crate::supabase::supautils::{self, Verdict};
-
-/// Who a file runs as on an ephemeral database that plays hosted Supabase: the migration role
-/// (`postgres`, not a superuser) of a superuser session, with supautils' exceptions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformRole {
-    /// The role files run as (`postgres`); `None`: the connected user, with only the stand-ins.
-    pub role: Option<String>,
-    /// Extensions the layer stands in for (`pg_net` where the real one is absent).
-    pub stand_ins: Vec<&'static str>,
-}
 
 /// A file applied: its timing and what the server said along the way.
 #[derive(Debug, Clone)]
@@ -207,47 +198,6 @@ async fn run_file(
     }
 }
 
-/// The file as `as_role`: the session takes that role for the file and gives it back after,
-/// whatever happened.
-async fn apply_as_role(
-    conn: &mut PgConnection,
-    file: &MigrationFile,
-    statements: &[Statement],
-    mode: FileMode,
-    history: History,
-    as_role: Option<&PlatformRole>,
-) -> Result<(), ApplyError> {
-    let Some(role) = as_role.and_then(|p| p.role.as_deref()) else {
-        return apply_inner(conn, file, statements, mode, history, as_role).await;
-    };
-    let take = format!("SET SESSION AUTHORIZATION {}", quote_ident(role));
-    sqlx::raw_sql(&take).execute(&mut *conn).await.map_err(|e| ApplyError {
-        file: file.file_name(),
-        line: 0,
-        statement: String::new(),
-        message: format!("taking the migration role {role}: {e}"),
-        notices: Vec::new(),
-        stayed: Vec::new(),
-    })?;
-    let result = apply_inner(conn, file, statements, mode, history, as_role).await;
-    if let Err(e) = sqlx::raw_sql("RESET SESSION AUTHORIZATION").execute(&mut *conn).await {
-        // A session stuck as the migration role would run later checks as it: say so loudly.
-        return Err(result.err().unwrap_or(ApplyError {
-            file: file.file_name(),
-            line: 0,
-            statement: String::new(),
-            message: format!("giving the migration role back: {e}"),
-            notices: Vec::new(),
-            stayed: Vec::new(),
-        }));
-    }
-    result
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 async fn apply_inner(
     conn: &mut PgConnection,
     file: &MigrationFile,
@@ -282,78 +232,6 @@ async fn apply_inner(
         write_history(&mut *conn, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
     }
     Ok(())
-}
-
-/// One statement; as the platform role, supautils' verdict decides how (or whether) it is sent.
-async fn run_statement(
-    conn: &mut PgConnection,
-    file: &MigrationFile,
-    stmt: &Statement,
-    as_role: Option<&PlatformRole>,
-) -> Result<(), ApplyError> {
-    let Some(platform) = as_role else { return send(conn, file, stmt, None).await };
-    let verdict = supautils::classify(&stmt.sql, &platform.stand_ins);
-    let Some(role) = platform.role.as_deref() else {
-        // As the connected user: Postgres decides, except what a stand-in provides.
-        return match verdict {
-            Verdict::StandIn(why) => say_notice(conn, file, stmt, &why).await,
-            _ => send(conn, file, stmt, None).await,
-        };
-    };
-    match verdict {
-        Verdict::AsMigrationRole => send(conn, file, stmt, Some(role)).await,
-        Verdict::AsSuperuser(_) => {
-            let elevated = sqlx::raw_sql("RESET SESSION AUTHORIZATION").execute(&mut *conn).await;
-            let result = match elevated {
-                Ok(_) => send(conn, file, stmt, Some(role)).await,
-                Err(e) => Err(statement_error(file, stmt, stmt.code_line(), e.to_string())),
-            };
-            // In an aborted transaction this fails; its ROLLBACK restores the role anyway.
-            let back = format!("SET SESSION AUTHORIZATION {}", quote_ident(role));
-            let _ = sqlx::raw_sql(&back).execute(&mut *conn).await;
-            result
-        }
-        Verdict::Refused(words) => Err(statement_error(
-            file,
-            stmt,
-            stmt.code_line(),
-            format!(
-                "ERROR 42501: {words} (supautils, as hosted Supabase runs it: migrations run as {role}, which is \
-                 not a superuser)"
-            ),
-        )),
-        Verdict::StandIn(why) => say_notice(conn, file, stmt, &why).await,
-    }
-}
-
-/// A statement not sent: the server says why as a NOTICE, so it lands with the file's others.
-async fn say_notice(
-    conn: &mut PgConnection,
-    file: &MigrationFile,
-    stmt: &Statement,
-    why: &str,
-) -> Result<(), ApplyError> {
-    let say = format!("DO $xtask$BEGIN RAISE NOTICE '%', {}; END$xtask$", quote_literal(why));
-    sqlx::raw_sql(&say)
-        .execute(&mut *conn)
-        .await
-        .map(drop)
-        .map_err(|e| statement_error(file, stmt, stmt.code_line(), e.to_string()))
-}
-
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-fn statement_error(file: &MigrationFile, stmt: &Statement, line: usize, message: String) -> ApplyError {
-    ApplyError {
-        file: file.file_name(),
-        line,
-        statement: excerpt(&stmt.sql),
-        message,
-        notices: Vec::new(),
-        stayed: Vec::new(),
-    }
 }
 
 /// Sends one statement; errors name the file line. As the platform role, a permission error says

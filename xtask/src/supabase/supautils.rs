@@ -28,72 +28,19 @@ pub const POLICY_GRANTS: [&str; 11] = [
 ];
 
 /// Extensions `postgres` may create although they are not trusted: created as the superuser.
-pub const PRIVILEGED_EXTENSIONS: [&str; 64] = [
-    "address_standardizer",
-    "address_standardizer_data_us",
-    "autoinc",
-    "bloom",
-    "btree_gin",
-    "btree_gist",
-    "citext",
-    "cube",
-    "dblink",
-    "dict_int",
-    "dict_xsyn",
-    "earthdistance",
-    "fuzzystrmatch",
-    "hstore",
-    "http",
-    "hypopg",
-    "index_advisor",
-    "insert_username",
-    "intarray",
-    "isn",
-    "ltree",
-    "moddatetime",
-    "pg_cron",
-    "pg_graphql",
-    "pg_hashids",
-    "pg_jsonschema",
-    "pg_net",
-    "pg_repack",
-    "pg_stat_monitor",
-    "pg_stat_statements",
-    "pg_trgm",
-    "pg_walinspect",
-    "pgaudit",
-    "pgcrypto",
-    "pgjwt",
-    "pgmq",
-    "pgroonga",
-    "pgroonga_database",
-    "pgrouting",
-    "pgrowlocks",
-    "pgsodium",
-    "pgtap",
-    "plcoffee",
-    "plls",
-    "plpgsql",
-    "plpgsql_check",
-    "plv8",
-    "postgis",
-    "postgis_raster",
-    "postgis_sfcgal",
-    "postgis_tiger_geocoder",
-    "postgis_topology",
-    "postgres_fdw",
-    "refint",
-    "rum",
-    "seg",
-    "sslinfo",
-    "supabase_vault",
-    "tablefunc",
-    "tcn",
-    "tsm_system_rows",
-    "unaccent",
-    "uuid-ossp",
-    "wrappers",
-];
+const PRIVILEGED_EXTENSIONS: &str = "\
+    address_standardizer address_standardizer_data_us autoinc bloom btree_gin btree_gist citext \
+    cube dblink dict_int dict_xsyn earthdistance fuzzystrmatch hstore http hypopg index_advisor \
+    insert_username intarray isn ltree moddatetime pg_cron pg_graphql pg_hashids pg_jsonschema \
+    pg_net pg_repack pg_stat_monitor pg_stat_statements pg_trgm pg_walinspect pgaudit pgcrypto \
+    pgjwt pgmq pgroonga pgroonga_database pgrouting pgrowlocks pgsodium pgtap plcoffee plls plpgsql \
+    plpgsql_check plv8 postgis postgis_raster postgis_sfcgal postgis_tiger_geocoder \
+    postgis_topology postgres_fdw refint rum seg sslinfo supabase_vault tablefunc tcn \
+    tsm_system_rows unaccent uuid-ossp wrappers";
+
+fn privileged_extension(name: &str) -> bool {
+    PRIVILEGED_EXTENSIONS.split_whitespace().any(|e| e == name)
+}
 
 /// Roles only a superuser may alter, rename or drop.
 pub const RESERVED_ROLES: [&str; 14] = [
@@ -141,108 +88,34 @@ pub enum Verdict {
 
 /// Decides how `sql` runs; `stand_ins` are the extensions the layer stands in for.
 pub fn classify(sql: &str, stand_ins: &[&str]) -> Verdict {
-    let tokens = tokens(&strip_comments(sql));
-    let word = |i: usize| tokens.get(i).map(|t| t.to_ascii_uppercase()).unwrap_or_default();
-    let name = |i: usize| tokens.get(i).map(|t| identifier(t)).unwrap_or_default();
-    // Index of the token after an optional `IF [NOT] EXISTS`.
-    let after_if = |i: usize| match (word(i).as_str(), word(i + 1).as_str()) {
-        ("IF", "NOT") => i + 3,
-        ("IF", "EXISTS") => i + 2,
-        _ => i,
-    };
-    let position_of = |keyword: &str, from: usize| (from..tokens.len()).find(|&i| word(i) == keyword);
-    match (word(0).as_str(), word(1).as_str()) {
-        ("CREATE" | "DROP" | "ALTER", "EXTENSION") => {
-            let first = after_if(2);
-            let mut names = vec![name(first)];
-            if word(0) == "DROP" {
-                // DROP EXTENSION a, b [CASCADE]
-                let mut i = first + 1;
-                while tokens.get(i).map(String::as_str) == Some(",") {
-                    names.push(name(i + 1));
-                    i += 2;
-                }
-            }
-            if let Some(ext) = names.iter().find(|n| stand_ins.contains(&n.as_str())) {
-                return Verdict::StandIn(format!(
-                    "`{ext}` is not installed on this Postgres; the layer's stand-in (schema `net`, requests \
-                     recorded in net.http_request_queue, never sent) takes its place, so this statement was not sent"
-                ));
-            }
-            if names.iter().all(|n| PRIVILEGED_EXTENSIONS.contains(&n.as_str())) {
-                return Verdict::AsSuperuser("supautils.privileged_extensions");
-            }
-            Verdict::AsMigrationRole
-        }
-        ("CREATE" | "ALTER" | "DROP", "POLICY") => {
-            let on = position_of("ON", 2);
-            match on.map(|i| name(i + 1)) {
-                Some(table) if POLICY_GRANTS.contains(&table.as_str()) => {
-                    Verdict::AsSuperuser("supautils.policy_grants")
-                }
-                _ => Verdict::AsMigrationRole,
-            }
-        }
-        ("DROP", "TRIGGER") => match position_of("ON", 2).map(|i| name(i + 1)) {
-            Some(table) if POLICY_GRANTS.contains(&table.as_str()) => {
-                Verdict::AsSuperuser("supautils.drop_trigger_grants")
-            }
-            _ => Verdict::AsMigrationRole,
-        },
-        ("ALTER", "ROLE" | "USER" | "GROUP") => {
-            let role = name(2);
-            let renamed = (word(3) == "RENAME" && word(4) == "TO").then(|| name(5));
-            if let Some(to) = renamed.filter(|to| RESERVED_ROLES.contains(&to.as_str())) {
-                return reserved_role(&to);
-            }
-            let settings_only = matches!(word(3).as_str(), "SET" | "RESET")
-                || (word(3) == "IN" && word(4) == "DATABASE" && matches!(word(6).as_str(), "SET" | "RESET"));
-            if RESERVED_ROLES.contains(&role.as_str()) && !(settings_only && SETTINGS_ALLOWED.contains(&role.as_str()))
-            {
-                return reserved_role(&role);
-            }
-            Verdict::AsMigrationRole
-        }
+    let w = Words(tokens(&strip_comments(sql)));
+    match (w.word(0).as_str(), w.word(1).as_str()) {
+        ("CREATE" | "DROP" | "ALTER", "EXTENSION") => extension(&w, stand_ins),
+        ("CREATE" | "ALTER" | "DROP", "POLICY") => on_granted_table(&w, "supautils.policy_grants"),
+        ("DROP", "TRIGGER") => on_granted_table(&w, "supautils.drop_trigger_grants"),
+        ("ALTER", "ROLE" | "USER" | "GROUP") => alter_role(&w),
         ("DROP", "ROLE" | "USER" | "GROUP") => {
-            let mut i = after_if(2);
-            loop {
-                let role = name(i);
-                if RESERVED_ROLES.contains(&role.as_str()) {
-                    return reserved_role(&role);
-                }
-                if tokens.get(i + 1).map(String::as_str) != Some(",") {
-                    return Verdict::AsMigrationRole;
-                }
-                i += 2;
-            }
+            let dropped = w.list(w.after_if(2));
+            dropped
+                .iter()
+                .find(|r| RESERVED_ROLES.contains(&r.as_str()))
+                .map_or(Verdict::AsMigrationRole, |r| reserved_role(r))
         }
         ("CREATE", "ROLE" | "USER" | "GROUP") => {
             // CREATE ROLE r IN ROLE a, b / IN GROUP a
-            let granted = position_of("IN", 3).filter(|&i| matches!(word(i + 1).as_str(), "ROLE" | "GROUP"));
-            let mut i = granted.map_or(tokens.len(), |i| i + 2);
-            while i < tokens.len() {
-                let role = name(i);
-                if RESERVED_MEMBERSHIPS.contains(&role.as_str()) {
-                    return reserved_membership(&role);
-                }
-                if tokens.get(i + 1).map(String::as_str) != Some(",") {
-                    break;
-                }
-                i += 2;
-            }
-            Verdict::AsMigrationRole
+            let granted = w.position_of("IN", 3).filter(|&i| matches!(w.word(i + 1).as_str(), "ROLE" | "GROUP"));
+            let granted = granted.map(|i| w.list(i + 2)).unwrap_or_default();
+            reserved_membership_in(&granted)
         }
-        ("GRANT", _) if position_of("ON", 1).is_none() => {
+        ("GRANT", _) if w.position_of("ON", 1).is_none() => {
             // GRANT role [, role] TO grantee: a membership.
-            let to = position_of("TO", 1).unwrap_or(tokens.len());
-            let granted = (1..to).map(name).find(|r| RESERVED_MEMBERSHIPS.contains(&r.as_str()));
-            granted.map_or(Verdict::AsMigrationRole, |r| reserved_membership(&r))
+            reserved_membership_in(&w.list(1))
         }
-        ("SET" | "RESET", "SESSION") if word(2) == "AUTHORIZATION" => {
+        ("SET" | "RESET", "SESSION") if w.word(2) == "AUTHORIZATION" => {
             Verdict::Refused("permission denied to set session authorization".to_string())
         }
         ("SET", _) | ("RESET", _) => {
-            let setting = if matches!(word(1).as_str(), "SESSION" | "LOCAL") { name(2) } else { name(1) };
+            let setting = if matches!(w.word(1).as_str(), "SESSION" | "LOCAL") { w.name(2) } else { w.name(1) };
             if ALLOWED_SETTINGS.contains(&setting.as_str()) {
                 Verdict::AsSuperuser("supautils.privileged_role_allowed_configs")
             } else {
@@ -250,6 +123,91 @@ pub fn classify(sql: &str, stand_ins: &[&str]) -> Verdict {
             }
         }
         _ => Verdict::AsMigrationRole,
+    }
+}
+
+/// CREATE / ALTER / DROP EXTENSION: a stand-in, a privileged extension, or Postgres decides.
+fn extension(w: &Words, stand_ins: &[&str]) -> Verdict {
+    let first = w.after_if(2);
+    // DROP EXTENSION a, b [CASCADE]; the others name one.
+    let names = if w.word(0) == "DROP" { w.list(first) } else { vec![w.name(first)] };
+    if let Some(ext) = names.iter().find(|n| stand_ins.contains(&n.as_str())) {
+        return Verdict::StandIn(format!(
+            "`{ext}` is not installed on this Postgres; the layer's stand-in (schema `net`, requests \
+             recorded in net.http_request_queue, never sent) takes its place, so this statement was not sent"
+        ));
+    }
+    if names.iter().all(|n| privileged_extension(n)) {
+        return Verdict::AsSuperuser("supautils.privileged_extensions");
+    }
+    Verdict::AsMigrationRole
+}
+
+/// `… ON table`: as the superuser when the table is one the grant `setting` lists.
+fn on_granted_table(w: &Words, setting: &'static str) -> Verdict {
+    match w.position_of("ON", 2).map(|i| w.name(i + 1)) {
+        Some(table) if POLICY_GRANTS.contains(&table.as_str()) => Verdict::AsSuperuser(setting),
+        _ => Verdict::AsMigrationRole,
+    }
+}
+
+fn alter_role(w: &Words) -> Verdict {
+    let role = w.name(2);
+    let renamed = (w.word(3) == "RENAME" && w.word(4) == "TO").then(|| w.name(5));
+    if let Some(to) = renamed.filter(|to| RESERVED_ROLES.contains(&to.as_str())) {
+        return reserved_role(&to);
+    }
+    let settings_only = matches!(w.word(3).as_str(), "SET" | "RESET")
+        || (w.word(3) == "IN" && w.word(4) == "DATABASE" && matches!(w.word(6).as_str(), "SET" | "RESET"));
+    if RESERVED_ROLES.contains(&role.as_str()) && !(settings_only && SETTINGS_ALLOWED.contains(&role.as_str())) {
+        return reserved_role(&role);
+    }
+    Verdict::AsMigrationRole
+}
+
+fn reserved_membership_in(roles: &[String]) -> Verdict {
+    roles
+        .iter()
+        .find(|r| RESERVED_MEMBERSHIPS.contains(&r.as_str()))
+        .map_or(Verdict::AsMigrationRole, |r| reserved_membership(r))
+}
+
+/// A statement's tokens, read as keywords (`word`) or names (`name`).
+struct Words(Vec<String>);
+
+impl Words {
+    fn word(&self, i: usize) -> String {
+        self.0.get(i).map(|t| t.to_ascii_uppercase()).unwrap_or_default()
+    }
+
+    fn name(&self, i: usize) -> String {
+        self.0.get(i).map(|t| identifier(t)).unwrap_or_default()
+    }
+
+    /// The index after an optional `IF [NOT] EXISTS` at `i`.
+    fn after_if(&self, i: usize) -> usize {
+        match (self.word(i).as_str(), self.word(i + 1).as_str()) {
+            ("IF", "NOT") => i + 3,
+            ("IF", "EXISTS") => i + 2,
+            _ => i,
+        }
+    }
+
+    fn position_of(&self, keyword: &str, from: usize) -> Option<usize> {
+        (from..self.0.len()).find(|&i| self.word(i) == keyword)
+    }
+
+    /// The names of a comma-separated list starting at `i`.
+    fn list(&self, mut i: usize) -> Vec<String> {
+        let mut names = Vec::new();
+        while i < self.0.len() {
+            names.push(self.name(i));
+            if self.0.get(i + 1).map(String::as_str) != Some(",") {
+                break;
+            }
+            i += 2;
+        }
+        names
     }
 }
 
@@ -330,100 +288,4 @@ fn identifier(token: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(sql: &str, expected: Verdict) {
-        assert_eq!(classify(sql, &["pg_net"]), expected, "{sql}");
-    }
-
-    fn refused(text: &str) -> Verdict {
-        Verdict::Refused(text.to_string())
-    }
-
-    #[test]
-    fn privileged_extensions_run_as_the_superuser_and_others_as_postgres() {
-        let superuser = Verdict::AsSuperuser("supautils.privileged_extensions");
-        check("create extension if not exists pg_cron with schema pg_catalog", superuser.clone());
-        check("CREATE EXTENSION \"uuid-ossp\" WITH SCHEMA extensions", superuser.clone());
-        check("drop extension if exists pg_trgm, hstore cascade", superuser.clone());
-        check("alter extension pg_trgm update", superuser);
-        // Not on the list: Postgres decides (a trusted extension works, another fails as in production).
-        check("create extension vector with schema extensions", Verdict::AsMigrationRole);
-        check("drop extension pg_trgm, vector", Verdict::AsMigrationRole);
-    }
-
-    #[test]
-    fn a_stand_in_extension_is_not_sent() {
-        for sql in ["create extension if not exists \"pg_net\" with schema \"extensions\"", "drop extension pg_net"] {
-            assert!(matches!(classify(sql, &["pg_net"]), Verdict::StandIn(_)), "{sql}");
-        }
-        assert_eq!(classify("create extension pg_net", &[]), Verdict::AsSuperuser("supautils.privileged_extensions"));
-    }
-
-    #[test]
-    fn policies_and_dropped_triggers_on_platform_tables_use_the_grants() {
-        let policy = Verdict::AsSuperuser("supautils.policy_grants");
-        check(
-            "create policy \"avatars are their owner's\" on storage.objects for select to authenticated using (true)",
-            policy.clone(),
-        );
-        check("CREATE POLICY p ON \"storage\".\"objects\" FOR ALL USING (true)", policy.clone());
-        check("drop policy if exists \"Give users access\" on storage.objects", policy.clone());
-        check("alter policy p on auth.users using (false)", policy);
-        check("create policy p on public.profiles using (true)", Verdict::AsMigrationRole);
-        check(
-            "drop trigger if exists on_auth_user_created on auth.users",
-            Verdict::AsSuperuser("supautils.drop_trigger_grants"),
-        );
-        check("drop trigger t on public.profiles", Verdict::AsMigrationRole);
-        // Not covered by any grant: Postgres refuses it as in production (must be owner).
-        check("alter table storage.objects enable row level security", Verdict::AsMigrationRole);
-    }
-
-    #[test]
-    fn reserved_roles_and_memberships_are_refused_in_supautils_words() {
-        check(
-            "alter role authenticator nosuperuser",
-            refused("\"authenticator\" is a reserved role, only superusers can modify it"),
-        );
-        check(
-            "ALTER USER supabase_storage_admin WITH PASSWORD 'x'",
-            refused("\"supabase_storage_admin\" is a reserved role, only superusers can modify it"),
-        );
-        check(
-            "alter role supabase_auth_admin set search_path = auth",
-            refused("\"supabase_auth_admin\" is a reserved role, only superusers can modify it"),
-        );
-        check("alter role app rename to anon", refused("\"anon\" is a reserved role, only superusers can modify it"));
-        check(
-            "drop role if exists app_reader, anon",
-            refused("\"anon\" is a reserved role, only superusers can modify it"),
-        );
-        check(
-            "grant authenticator to app_user",
-            refused("\"authenticator\" role memberships are reserved, only superusers can grant them"),
-        );
-        check(
-            "create role spy login in role pg_read_server_files",
-            refused("\"pg_read_server_files\" role memberships are reserved, only superusers can grant them"),
-        );
-        check("set session authorization supabase_admin", refused("permission denied to set session authorization"));
-        // Allowed: settings of the API roles, ordinary roles, grants of privileges.
-        check("alter role authenticated set statement_timeout = '15s'", Verdict::AsMigrationRole);
-        check("alter role app_reader nologin", Verdict::AsMigrationRole);
-        check("grant anon to app_user", Verdict::AsMigrationRole);
-        check("grant select on all tables in schema public to authenticator", Verdict::AsMigrationRole);
-        check("alter role postgres nosuperuser", Verdict::AsMigrationRole);
-    }
-
-    #[test]
-    fn settings_the_privileged_role_may_change_run_as_the_superuser() {
-        let allowed = Verdict::AsSuperuser("supautils.privileged_role_allowed_configs");
-        check("SET session_replication_role = replica", allowed.clone());
-        check("set local session_replication_role to 'origin'", allowed.clone());
-        check("reset session_replication_role", allowed);
-        check("set search_path = public", Verdict::AsMigrationRole);
-        check("set statement_timeout = 0", Verdict::AsMigrationRole);
-    }
-}
+mod tests;

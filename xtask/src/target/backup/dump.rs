@@ -26,6 +26,7 @@ const RESERVED_ROLES: &[&str] = &[
     "supabase_read_only_user",
     "supabase_realtime_admin",
     "supabase_functions_admin",
+    "supabase_etl_admin",
     "dashboard_user",
     "pgbouncer",
     "pgsodium_keyholder",
