@@ -75,6 +75,8 @@ async fn layer_is_idempotent_and_leaves_existing_helpers_alone() {
     .execute(&mut conn)
     .await
     .expect("pre-existing auth.uid");
+    let present = xtask::supabase::layer::already_present(&mut conn).await.expect("present");
+    assert_eq!(present, ["schema auth"], "only what the database had is named");
     xtask::supabase::layer::install(&mut conn).await.expect("first install");
     xtask::supabase::layer::install(&mut conn).await.expect("second install");
     let uid: String = sqlx::query_scalar("select auth.uid()::text").fetch_one(&mut conn).await.expect("q");

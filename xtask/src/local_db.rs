@@ -84,12 +84,13 @@ impl LocalDatabase {
 
         let mut conn = pg.connect().await?;
         let timer = report.phase("install Supabase layer");
+        let present = crate::supabase::layer::already_present(&mut conn).await?;
         crate::supabase::layer::install(&mut conn).await?;
         report.record(timer);
         // A fresh connection picks up the database-level search_path the layer sets.
         let mut conn = pg.connect().await?;
         let role = crate::supabase::layer::platform_role(&mut conn).await?;
-        report.push(crate::supabase::layer::layer_check(&role));
+        report.push(crate::supabase::layer::layer_check(&role, &present));
         report.push(crate::supabase::layer::role_check(&role));
         let exposed_schemas = crate::supabase::config::exposed_schemas(&supabase_dir)?;
         let mut db =
@@ -304,8 +305,9 @@ fn missing_extension(error: &crate::runner::ApplyError, pg: &EphemeralPostgres) 
     let Some(name) = error.missing_extension() else { return Ok(()) };
     anyhow::bail!(
         "{}:{}: extension `{name}` is not available on this Postgres ({} backend); this is the machine, not \
-         the migration: install it (Debian/Ubuntu: `apt install postgresql-15-{}`), or run on Supabase's own \
-         image: --backend docker --image supabase/postgres:15.8.1.085",
+         the migration: install it for PostgreSQL 15 (Debian/Ubuntu with the PGDG repository: `apt install \
+         postgresql-15-{}`, where packaged), or run on Supabase's own image, which has every extension the \
+         platform offers: --backend docker --image supabase/postgres:15.8.1.085",
         error.file,
         error.line,
         pg.backend(),

@@ -93,15 +93,38 @@ pub const NOT_REPRODUCED: [&str; 6] = [
     "the platform's event triggers and extension after-create scripts",
 ];
 
-/// The layer's check: its version, and what it does not reproduce.
-pub fn layer_check(role: &MigrationRole) -> Check {
+/// The platform's pieces this database already had before the layer (a `supabase/postgres`
+/// image, a real Supabase database): the layer leaves them alone, and the report says so.
+pub async fn already_present(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
+    let present: Vec<String> = sqlx::query_scalar(
+        "SELECT 'schema ' || nspname FROM pg_namespace \
+           WHERE nspname IN ('auth', 'storage', 'vault', 'net', 'realtime', 'graphql', 'supabase_functions', 'extensions') \
+         UNION ALL SELECT 'role ' || rolname FROM pg_roles \
+           WHERE rolname IN ('anon', 'authenticated', 'service_role', 'authenticator', 'supabase_auth_admin', \
+                             'supabase_storage_admin') \
+         UNION ALL SELECT 'publication ' || pubname FROM pg_publication WHERE pubname = 'supabase_realtime' \
+         ORDER BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .context("reading what the platform already has")?;
+    Ok(present)
+}
+
+/// The layer's check: its version, what was already there, and what it does not reproduce.
+pub fn layer_check(role: &MigrationRole, present: &[String]) -> Check {
     let mut missing: Vec<String> = NOT_REPRODUCED.iter().map(|m| format!("  - {m}")).collect();
     if !role.session.stand_ins.contains(&"pg_net") {
         missing.retain(|m| !m.contains("pg_net sends nothing"));
     }
+    let mut detail = Vec::new();
+    if !present.is_empty() {
+        detail.push(format!("already there, left alone (only what was missing was added): {}", present.join(", ")));
+    }
+    detail.push(format!("not reproduced compared with hosted Supabase:\n{}", missing.join("\n")));
     Check::new("env.supabase_layer", "Supabase roles, auth schema and history table", Status::Pass)
         .value(version())
-        .detail(format!("not reproduced compared with hosted Supabase:\n{}", missing.join("\n")))
+        .detail(detail.join("\n"))
 }
 
 /// Which role migrations run as: a warning when it is not hosted Supabase's.
