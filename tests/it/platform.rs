@@ -139,8 +139,15 @@ async fn webhooks_fire_into_the_pg_net_stand_in_and_the_project_runs_to_the_end(
         let roles_sql = one_statement("roles", "create role order_reporter nologin");
         xtask::runner::run_unrecorded(&mut conn, &roles_sql, Some(&role.session)).await.expect("roles");
         for file in &scan.files {
-            xtask::runner::apply_as(&mut conn, file, Some(&role.session)).await.expect("apply");
+            let applied = xtask::runner::apply_as(&mut conn, file, Some(&role.session)).await.expect("apply");
+            assert_eq!(applied.commits_on_its_own, file.version == "20250301000001", "{backend}: {}", file.file_name());
         }
+        let streamed: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_publication_tables WHERE pubname = 'supabase_realtime'")
+                .fetch_all(&mut conn)
+                .await
+                .expect("publication");
+        assert_eq!(streamed, ["orders"], "{backend}: the file's own transaction re-created the publication");
         sqlx::raw_sql(
             "insert into auth.users (id, email) values ('b1000000-0000-4000-8000-000000000001', 'cy@example.test'); \
              insert into public.orders (owner_id, item) values ('b1000000-0000-4000-8000-000000000001', 'tea')",
