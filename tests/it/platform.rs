@@ -176,3 +176,32 @@ async fn webhooks_fire_into_the_pg_net_stand_in_and_the_project_runs_to_the_end(
         pg.close().await.expect("close");
     }
 }
+
+/// Regression: seeds loaded after the baseline failed the run when they fill a table a pending
+/// migration creates, though `supabase db reset` (seeds after every migration) loads them fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_that_needs_the_pending_migrations_loads_after_them() {
+    let project = crate::support::ProjectCopy::empty();
+    project
+        .write(
+            "migrations/20250101000000_base.sql",
+            "create table public.notes (id int primary key);\nalter table public.notes enable row level security;\n",
+        )
+        .write(
+            "migrations/20250102000000_tags.sql",
+            "create table public.tags (name text primary key);\nalter table public.tags enable row level security;\n",
+        )
+        .write("rollbacks/20250102000000_tags.sql", "drop table public.tags;\n")
+        .write("seed.sql", "insert into public.notes values (1);\ninsert into public.tags values ('urgent');\n");
+    let report = run_local_test(&project.path(), crate::support::any_backend()).await;
+    assert_passes(&report);
+    let seed = report.check("data.seed_sql").expect("seed check");
+    assert_eq!(seed.status, Status::Warn, "{seed:?}");
+    assert!(seed.detail.as_deref().is_some_and(|d| d.contains("relation \"public.tags\" does not exist")), "{seed:?}");
+    let after = report.check("data.seed_sql.after_pending").expect("deferred seed check");
+    assert_eq!((after.status, after.value.as_deref()), (Status::Pass, Some("seed.sql")), "{after:?}");
+    // A seed that is simply wrong still fails.
+    project.write("seed.sql", "insert into public.notes values ('not a number');\n");
+    let report = run_local_test(&project.path(), crate::support::any_backend()).await;
+    crate::support::assert_fails_on(&report, "data.seed_sql");
+}

@@ -31,6 +31,8 @@ pub struct LocalDatabase {
     pub exposed_schemas: Vec<String>,
     /// Who files run as here: hosted Supabase's non-superuser `postgres` where possible.
     pub role: crate::supabase::layer::MigrationRole,
+    /// Seed files that need what the pending migrations create: loaded after them.
+    deferred_seeds: Vec<PathBuf>,
     app_client: Option<app_seam::Client>,
 }
 
@@ -93,8 +95,17 @@ impl LocalDatabase {
         report.push(crate::supabase::layer::layer_check(&role, &present));
         report.push(crate::supabase::layer::role_check(&role));
         let exposed_schemas = crate::supabase::config::exposed_schemas(&supabase_dir)?;
-        let mut db =
-            LocalDatabase { pg, conn, plan, supabase_dir, app_missing: None, exposed_schemas, role, app_client: None };
+        let mut db = LocalDatabase {
+            pg,
+            conn,
+            plan,
+            supabase_dir,
+            app_missing: None,
+            exposed_schemas,
+            role,
+            deferred_seeds: Vec::new(),
+            app_client: None,
+        };
         db.load_roles_sql(report).await?;
         Ok(db)
     }

@@ -59,10 +59,20 @@ pub(super) fn docker_status(image: &str) -> DockerStatus {
 /// (`pg_stat_statements`, in every image built on the official one's contrib). Supabase's own
 /// image keeps its configuration, which preloads far more.
 fn server_args(image_name: &str) -> Vec<String> {
-    let mut args: Vec<String> =
-        ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-            .map(String::from)
-            .to_vec();
+    let mut args: Vec<String> = [
+        "postgres",
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+        // As Supabase's servers: publications stream (Realtime) without a warning on each.
+        "-c",
+        "wal_level=logical",
+    ]
+    .map(String::from)
+    .to_vec();
     if !image_name.contains("supabase/") {
         args.extend(["-c".to_string(), "shared_preload_libraries=pg_stat_statements".to_string()]);
     }

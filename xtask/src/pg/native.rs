@@ -129,7 +129,7 @@ fn start_native_blocking(bin: PathBuf) -> anyhow::Result<(String, Inner)> {
         let port = free_port()?;
         let mut opts = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=50"
+             -c full_page_writes=off -c max_connections=50 -c wal_level=logical"
         );
         if let Some(preload) = preload_libraries(&cluster.bin) {
             opts.push_str(&preload);

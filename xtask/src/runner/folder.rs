@@ -21,8 +21,12 @@ pub struct MigrationFile {
 }
 
 impl MigrationFile {
+    /// The file's name as the user sees it (a seed is `seed.sql`, not a made-up version).
     pub fn file_name(&self) -> String {
-        format!("{}_{}.sql", self.version, self.name)
+        match self.path.file_name() {
+            Some(name) if name.to_string_lossy().ends_with(".sql") => name.to_string_lossy().to_string(),
+            _ => format!("{}_{}.sql", self.version, self.name),
+        }
     }
 
     pub fn statements(&self) -> Vec<Statement> {
