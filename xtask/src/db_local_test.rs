@@ -40,6 +40,7 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
         return Ok(());
     }
     db.load_deferred_seeds(report).await?;
+    db.generate_for_new_tables(report).await?;
     db.run_checks("post", "", report).await?;
     let rls_after = db.rls_state("after", Some(&rls_before), report).await?;
     db.rls_compare(&rls_before, &rls_after, "rls.matrix", crate::local_db::Expect::DeclaredChanges, report);

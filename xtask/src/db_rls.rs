@@ -49,6 +49,7 @@ async fn steps(flags: &DbRls, db: &mut LocalDatabase, report: &mut Report) -> an
         return Ok(());
     }
     db.load_deferred_seeds(report).await?;
+    db.generate_for_new_tables(report).await?;
     let after = db.rls_state("after", Some(&before), report).await?;
     db.rls_compare(&before, &after, "rls.matrix", crate::local_db::Expect::DeclaredChanges, report);
     db.lint_compare(&before, &after, report);

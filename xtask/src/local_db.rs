@@ -2,6 +2,7 @@
 //! start Postgres, install the Supabase layer, apply the baseline, load test data, run a phase of
 //! the project's checks, apply the pending runner, run the app smoke.
 
+mod generate;
 mod rls_state;
 mod seed;
 
@@ -33,6 +34,9 @@ pub struct LocalDatabase {
     pub role: crate::supabase::layer::MigrationRole,
     /// Seed files that need what the pending migrations create: loaded after them.
     deferred_seeds: Vec<PathBuf>,
+    /// The tables the generator filled at the baseline (when the app contract is absent), and its
+    /// seed: after the pending migrations it fills the tables they add.
+    generated: Option<(std::collections::BTreeSet<String>, u64)>,
     app_client: Option<app_seam::Client>,
 }
 
@@ -104,6 +108,7 @@ impl LocalDatabase {
             exposed_schemas,
             role,
             deferred_seeds: Vec::new(),
+            generated: None,
             app_client: None,
         };
         db.load_roles_sql(report).await?;
@@ -162,8 +167,10 @@ impl LocalDatabase {
 
     /// The app's generator (if the app applies), then the project's `seed.sql` (if it exists).
     pub async fn load_data(&mut self, size: app_seam::FixtureSize, report: &mut Report) -> anyhow::Result<()> {
-        if let Some(why) = &self.app_missing {
-            report.push(Check::new("data.generate", "deterministic test data", Status::Skip).detail(why.clone()));
+        if self.app_missing.is_some() {
+            self.load_seeds(report).await?;
+            // The project's own seed first (its users and rows), then generated rows on top.
+            return self.generate(size.seed, None, report).await;
         } else {
             let timer = report.phase("load test data");
             let mut tx = sqlx::Connection::begin(&mut self.conn).await?;

@@ -144,7 +144,9 @@ impl AccessMatrix {
             for table in &tables {
                 let key = table.key_expr();
                 let select = format!("SELECT {key} FROM {}", table.name);
-                let update = format!("UPDATE {} SET {k} = {k} RETURNING {key}", table.name, k = table.key[0]);
+                // A no-op write of a column that may be written (an identity ALWAYS key may not).
+                let writable = table.columns.iter().find(|c| !c.computed).map_or(&table.key[0], |c| &c.name);
+                let update = format!("UPDATE {} SET {k} = {k} RETURNING {key}", table.name, k = writable);
                 let delete = format!("DELETE FROM {} RETURNING {key}", table.name);
                 for (op, sql) in [(Op::Select, select), (Op::Update, update), (Op::Delete, delete)] {
                     let rows = match in_savepoint(&mut tx, &sql).await {

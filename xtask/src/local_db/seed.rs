@@ -99,3 +99,37 @@ impl LocalDatabase {
 fn needs_what_is_missing(message: &str) -> bool {
     ["42P01", "42703", "42883", "42704", "3F000"].iter().any(|code| message.starts_with(&format!("ERROR {code}")))
 }
+
+impl LocalDatabase {
+    /// Generated rows for the project's tables (`only`: just these), reported as `data.generate`
+    /// (`data.generate.after_pending` for the tables the pending migrations add).
+    pub(super) async fn generate(
+        &mut self,
+        seed: u64,
+        only: Option<&std::collections::BTreeSet<String>>,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let id = if only.is_some() { "data.generate.after_pending" } else { "data.generate" };
+        let timer = report.phase("generate data from the schema");
+        let generated = super::generate::generate(&mut self.conn, seed, only).await?;
+        report.record(timer);
+        if only.is_none() {
+            let tables = super::generate::project_tables(&mut self.conn).await?;
+            self.generated = Some((tables.into_iter().collect(), seed));
+        }
+        report.push(super::generate::check(id, &generated, self.app_missing.as_deref()));
+        Ok(())
+    }
+
+    /// After the pending migrations: rows for the tables they created.
+    pub async fn generate_for_new_tables(&mut self, report: &mut Report) -> anyhow::Result<()> {
+        let Some((before, seed)) = self.generated.clone() else { return Ok(()) };
+        let now: std::collections::BTreeSet<String> =
+            super::generate::project_tables(&mut self.conn).await?.into_iter().collect();
+        let new: std::collections::BTreeSet<String> = now.difference(&before).cloned().collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.generate(seed, Some(&new), report).await
+    }
+}

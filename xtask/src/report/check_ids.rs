@@ -10,6 +10,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("env.supabase_layer", "the Supabase platform layer (roles, auth schema, extensions) was installed"),
     ("env.migration_role", "migrations run as hosted Supabase's postgres (not a superuser), or why not"),
     ("data.roles_sql", "the project's supabase/roles.sql loaded before the migrations"),
+    ("data.generate.after_pending", "rows generated for the tables the pending migrations add"),
     ("data.seed_sql.after_pending", "seed files that need the pending migrations loaded after them"),
     ("plan.baseline", "migrations treated as already in production"),
     ("plan.pending", "migrations under test; fails when there are none"),

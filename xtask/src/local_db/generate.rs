@@ -1,0 +1,460 @@
+//! Data for any project, read from its schema: two users signed up as Supabase Auth signs them
+//! up, then rows in every table of every project schema, each owned by one of them (a child row
+//! of A's parent belongs to A), and objects in each storage bucket under each user's folder. It
+//! exists so the access matrix has something to prove on projects that seed no users.
+//! Deterministic from the seed; every table it cannot fill is named with the reason.
+
+mod values;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use values::{ColumnFacts, Fill};
+
+use crate::report::{Check, Status};
+
+/// Rows each user gets in each table.
+const ROWS_PER_USER: usize = 2;
+
+/// Schemas that are Postgres's or the platform's own: never generated into (storage's buckets
+/// and objects are handled on their own).
+pub const PLATFORM_SCHEMAS: [&str; 24] = [
+    "auth",
+    "storage",
+    "realtime",
+    "_realtime",
+    "vault",
+    "net",
+    "supabase_functions",
+    "supabase_migrations",
+    "extensions",
+    "graphql",
+    "graphql_public",
+    "pgsodium",
+    "pgsodium_masks",
+    "cron",
+    "pgbouncer",
+    "pgtle",
+    "_analytics",
+    "tiger",
+    "tiger_data",
+    "topology",
+    "information_schema",
+    "pg_catalog",
+    "pg_toast",
+    "tests",
+];
+
+/// What the generator did.
+#[derive(Debug, Default)]
+pub struct Generated {
+    pub users: Vec<(Uuid, String)>,
+    /// Rows written per table (`schema.table`).
+    pub rows: BTreeMap<String, usize>,
+    /// Tables left empty, with why.
+    pub unfilled: Vec<(String, String)>,
+    /// Tables with no generated rows but rows of the project's own seed: (table, rows, why).
+    pub kept: Vec<(String, i64, String)>,
+    /// Signing a user up as Supabase Auth does failed (the project's auth trigger), with the error.
+    pub sign_up_error: Option<String>,
+}
+
+/// A table to fill, with what its columns need.
+#[derive(Debug, Clone)]
+struct Table {
+    name: String,
+    columns: Vec<ColumnFacts>,
+    /// (columns, referenced table, referenced columns).
+    foreign_keys: Vec<(Vec<String>, String, Vec<String>)>,
+}
+
+/// Generates into every table of the project's schemas that `only` names (all when `None`):
+/// users first (reused when they exist), then tables in foreign-key order.
+pub async fn generate(
+    conn: &mut PgConnection,
+    seed: u64,
+    only: Option<&BTreeSet<String>>,
+) -> anyhow::Result<Generated> {
+    let mut out = Generated::default();
+    let (users, sign_up_error) = sign_up(conn, seed).await?;
+    out.users = users;
+    out.sign_up_error = sign_up_error;
+    let mut tables = load(conn).await?;
+    if let Some(only) = only {
+        tables.retain(|t| only.contains(&t.name));
+    }
+    let order = foreign_key_order(&tables);
+    // Rows written per table, with the user who owns each (for ownership chains).
+    let mut written: BTreeMap<String, Vec<(Uuid, Value)>> = BTreeMap::new();
+    for table in order {
+        let mut tx = conn.begin().await?;
+        let mut count = 0;
+        let mut last_error = None;
+        for (u, (user, _)) in out.users.iter().enumerate() {
+            // Rows the project's own triggers made for this user (a profile on sign-up) are its rows.
+            let made = rows_made_for(&mut tx, table, *user).await?;
+            if !made.is_empty() {
+                count += made.len();
+                written.entry(table.name.clone()).or_default().extend(made.into_iter().map(|r| (*user, r)));
+                continue;
+            }
+            // The owner's claims, so triggers that stamp `auth.uid()` on a row see who owns it.
+            let claims = serde_json::json!({ "sub": user.to_string(), "role": "authenticated" }).to_string();
+            sqlx::query("SELECT set_config('request.jwt.claims', $1, true)").bind(&claims).execute(&mut *tx).await?;
+            for r in 0..ROWS_PER_USER {
+                match insert_row(&mut tx, table, *user, u * ROWS_PER_USER + r, &written).await {
+                    Ok(row) => {
+                        written.entry(table.name.clone()).or_default().push((*user, row));
+                        count += 1;
+                    }
+                    Err(why) => last_error = Some(why),
+                }
+            }
+        }
+        tx.commit().await?;
+        let why = last_error.unwrap_or_else(|| "no users to own rows".into());
+        if count > 0 {
+            out.rows.insert(table.name.clone(), count);
+        } else {
+            let existing: i64 =
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table.name)).fetch_one(&mut *conn).await?;
+            if existing > 0 {
+                out.kept.push((table.name.clone(), existing, why));
+            } else {
+                out.unfilled.push((table.name.clone(), why));
+            }
+        }
+    }
+    storage_objects(conn, &mut out).await?;
+    Ok(out)
+}
+
+/// Two users, inserted into auth.users and auth.identities as Supabase Auth does (as
+/// supabase_auth_admin, so the project's triggers on auth.users run as in production). When that
+/// fails, the users are written as the superuser and the error is returned for the report.
+async fn sign_up(conn: &mut PgConnection, seed: u64) -> anyhow::Result<(Vec<(Uuid, String)>, Option<String>)> {
+    let mut users = Vec::new();
+    let mut error = None;
+    for label in ["a", "b"] {
+        let email = format!("generated-{label}@xtask.test");
+        let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("xtask-generated-{seed}-{label}").as_bytes());
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM auth.users WHERE id = $1)")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !exists {
+            let as_auth = sign_up_one(conn, id, &email, Some("supabase_auth_admin")).await;
+            if let Err(e) = as_auth {
+                error.get_or_insert(e.to_string());
+                sign_up_one(conn, id, &email, None).await.with_context(|| format!("signing up {email}"))?;
+            }
+        }
+        users.push((id, email));
+    }
+    Ok((users, error))
+}
+
+async fn sign_up_one(conn: &mut PgConnection, id: Uuid, email: &str, role: Option<&str>) -> sqlx::Result<()> {
+    let mut tx = conn.begin().await?;
+    if let Some(role) = role {
+        sqlx::raw_sql(&format!("SET LOCAL ROLE {role}")).execute(&mut *tx).await?;
+    }
+    let name = email.split('@').next().unwrap_or(email).to_string();
+    let meta = serde_json::json!({
+        "sub": id.to_string(), "email": email, "email_verified": true, "phone_verified": false,
+        "full_name": name, "name": name, "user_name": name, "username": name,
+        "avatar_url": format!("https://example.test/{name}.png"),
+    });
+    sqlx::query(
+        "INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, \
+           raw_app_meta_data, raw_user_meta_data, created_at, updated_at, last_sign_in_at) \
+         VALUES ('00000000-0000-0000-0000-000000000000', $1, 'authenticated', 'authenticated', $2, '', now(), \
+           '{\"provider\": \"email\", \"providers\": [\"email\"]}', $3, now(), now(), now())",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(&meta)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, \
+           updated_at) VALUES ($1::text, $1, $2, 'email', now(), now(), now())",
+    )
+    .bind(id)
+    .bind(&meta)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Every ordinary table of the project's schemas that no extension owns.
+pub async fn project_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
+    Ok(table_oids(conn).await?.into_iter().map(|(_, name)| name).collect())
+}
+
+async fn table_oids(conn: &mut PgConnection) -> anyhow::Result<Vec<(i64, String)>> {
+    let platform: Vec<String> = PLATFORM_SCHEMAS.iter().map(|s| s.to_string()).collect();
+    sqlx::query_as(
+        "SELECT c.oid::bigint, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname <> ALL($1) \
+           AND n.nspname NOT LIKE 'pg\\_%' \
+           AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+                           AND d.deptype = 'e') \
+         ORDER BY 2",
+    )
+    .bind(&platform)
+    .fetch_all(&mut *conn)
+    .await
+    .context("listing the project's tables")
+}
+
+/// The project's tables with their columns and foreign keys.
+async fn load(conn: &mut PgConnection) -> anyhow::Result<Vec<Table>> {
+    let mut tables = Vec::new();
+    for (oid, name) in table_oids(conn).await? {
+        let columns = values::column_facts(conn, oid).await?;
+        let foreign_keys: Vec<(Vec<String>, String, Vec<String>)> = sqlx::query_as(
+            "SELECT (SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(con.conkey) WITH ORDINALITY \
+                       k(attnum, n) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum), \
+                    con.confrelid::regclass::text, \
+                    (SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(con.confkey) WITH ORDINALITY \
+                       k(attnum, n) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum) \
+             FROM pg_constraint con WHERE con.conrelid = $1::oid AND con.contype = 'f' ORDER BY con.conname",
+        )
+        .bind(oid)
+        .fetch_all(&mut *conn)
+        .await?;
+        tables.push(Table { name, columns, foreign_keys });
+    }
+    Ok(tables)
+}
+
+/// Parents before children; a cycle is broken where it is met (its foreign key is then filled
+/// from rows already there, or left NULL when it may be).
+fn foreign_key_order(tables: &[Table]) -> Vec<&Table> {
+    let by_name: BTreeMap<&str, &Table> = tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut order = Vec::new();
+    fn visit<'a>(
+        t: &'a Table,
+        by_name: &BTreeMap<&str, &'a Table>,
+        visiting: &mut BTreeSet<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+        order: &mut Vec<&'a Table>,
+    ) {
+        if done.contains(t.name.as_str()) || !visiting.insert(t.name.as_str()) {
+            return;
+        }
+        for (_, parent, _) in &t.foreign_keys {
+            if let Some(p) = by_name.get(parent.as_str()) {
+                visit(p, by_name, visiting, done, order);
+            }
+        }
+        done.insert(t.name.as_str());
+        order.push(t);
+    }
+    for t in tables {
+        visit(t, &by_name, &mut BTreeSet::new(), &mut done, &mut order);
+    }
+    order
+}
+
+/// The rows of `table` that reference `user` in auth.users already (made by a trigger when the
+/// user signed up).
+async fn rows_made_for(conn: &mut PgConnection, table: &Table, user: Uuid) -> anyhow::Result<Vec<Value>> {
+    let Some((columns, _, _)) = table.foreign_keys.iter().find(|(c, parent, _)| parent == "auth.users" && c.len() == 1)
+    else {
+        return Ok(Vec::new());
+    };
+    let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE t.{} = $1", table.name, columns[0]);
+    Ok(sqlx::query_scalar(&sql).bind(user).fetch_all(&mut *conn).await?)
+}
+
+/// One row of `table` owned by `user`, in a savepoint (a violation leaves the transaction
+/// usable); tries a few variants of the values before giving up with the database's words.
+async fn insert_row(
+    conn: &mut PgConnection,
+    table: &Table,
+    user: Uuid,
+    n: usize,
+    written: &BTreeMap<String, Vec<(Uuid, Value)>>,
+) -> Result<Value, String> {
+    let mut last = String::new();
+    for attempt in 0..3 {
+        let values = match row_values(conn, table, user, n + attempt * 1000, written).await {
+            Ok(v) => v,
+            Err(why) => return Err(why),
+        };
+        let (columns, literals): (Vec<String>, Vec<String>) = values.into_iter().unzip();
+        let sql = if columns.is_empty() {
+            format!("INSERT INTO {} AS t DEFAULT VALUES RETURNING to_jsonb(t)", table.name)
+        } else {
+            format!(
+                "INSERT INTO {} AS t ({}) VALUES ({}) RETURNING to_jsonb(t)",
+                table.name,
+                columns.join(", "),
+                literals.join(", ")
+            )
+        };
+        let sp = sqlx::raw_sql("SAVEPOINT generate").execute(&mut *conn).await;
+        let result: Result<Value, sqlx::Error> = sqlx::query_scalar(&sql).fetch_one(&mut *conn).await;
+        let undo = if result.is_ok() { "RELEASE SAVEPOINT generate" } else { "ROLLBACK TO SAVEPOINT generate" };
+        let _ = sqlx::raw_sql(undo).execute(&mut *conn).await;
+        if let Err(e) = sp {
+            return Err(e.to_string());
+        }
+        match result {
+            Ok(row) => return Ok(row),
+            Err(sqlx::Error::Database(db)) => {
+                last = format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message());
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
+/// (column, SQL literal) for one row: foreign keys from `user`'s own parent rows (or the
+/// parent's existing rows), owner columns with `user`, the rest as the column's type needs.
+async fn row_values(
+    conn: &mut PgConnection,
+    table: &Table,
+    user: Uuid,
+    n: usize,
+    written: &BTreeMap<String, Vec<(Uuid, Value)>>,
+) -> Result<Vec<(String, String)>, String> {
+    let mut values: Vec<(String, String)> = Vec::new();
+    let mut set: BTreeSet<String> = BTreeSet::new();
+    for (columns, parent, parent_columns) in &table.foreign_keys {
+        if columns.iter().any(|c| set.contains(c)) {
+            continue;
+        }
+        let parent_row = if parent == "auth.users" {
+            Some(serde_json::json!({ "id": user.to_string() }))
+        } else if let Some(rows) = written.get(parent) {
+            let own: Vec<&Value> = rows.iter().filter(|(o, _)| *o == user).map(|(_, r)| r).collect();
+            let pool: Vec<&Value> = if own.is_empty() { rows.iter().map(|(_, r)| r).collect() } else { own };
+            pool.get(n % pool.len().max(1)).map(|r| (*r).clone())
+        } else {
+            let sql = format!("SELECT to_jsonb(p) FROM {parent} p ORDER BY 1 LIMIT 1 OFFSET $1");
+            let any: Option<Value> = sqlx::query_scalar(&sql)
+                .bind(0i64)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| format!("reading {parent}: {e}"))?;
+            any
+        };
+        let facts: Vec<&ColumnFacts> =
+            columns.iter().filter_map(|c| table.columns.iter().find(|f| &f.name == c)).collect();
+        match parent_row {
+            Some(row) => {
+                for (c, pc) in columns.iter().zip(parent_columns) {
+                    let v = row.get(pc.trim_matches('"')).cloned().unwrap_or(Value::Null);
+                    let ty = facts.iter().find(|f| &f.name == c).map(|f| f.type_name.clone()).unwrap_or_default();
+                    values.push((c.clone(), values::literal_of(&v, &ty)));
+                    set.insert(c.clone());
+                }
+            }
+            None if facts.iter().all(|f| !f.not_null) => {}
+            None => return Err(format!("references {parent}, which has no rows")),
+        }
+    }
+    for column in &table.columns {
+        if set.contains(&column.name) {
+            continue;
+        }
+        match column.fill(user, n) {
+            Fill::Omit => {}
+            Fill::Value(literal) => values.push((column.name.clone(), literal)),
+        }
+    }
+    Ok(values)
+}
+
+/// An object under each user's folder (`<uid>/…`) in every bucket, owned by that user, as
+/// storage-api writes them.
+async fn storage_objects(conn: &mut PgConnection, out: &mut Generated) -> anyhow::Result<()> {
+    if !sqlx::query_scalar::<_, bool>("SELECT to_regclass('storage.objects') IS NOT NULL").fetch_one(&mut *conn).await?
+    {
+        return Ok(());
+    }
+    let buckets: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM storage.buckets ORDER BY id").fetch_all(&mut *conn).await?;
+    if buckets.is_empty() {
+        // Only a project with storage policies needs objects to prove them.
+        let policies: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_policies WHERE schemaname = 'storage' AND tablename = 'objects'",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if policies > 0 {
+            out.unfilled.push((
+                "storage.objects".into(),
+                format!("{policies} policies on it, but no bucket in storage.buckets to put objects in"),
+            ));
+        }
+        return Ok(());
+    }
+    let mut count = 0;
+    for bucket in &buckets {
+        for (user, _) in &out.users {
+            for r in 0..ROWS_PER_USER {
+                let done = sqlx::query(
+                    "INSERT INTO storage.objects (bucket_id, name, owner, owner_id, metadata) \
+                     VALUES ($1, $2, $3, $3::text, '{\"mimetype\": \"image/png\", \"size\": 68}') \
+                     ON CONFLICT (bucket_id, name) DO NOTHING",
+                )
+                .bind(bucket)
+                .bind(format!("{user}/generated-{r}.png"))
+                .bind(user)
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("writing objects into bucket {bucket}"))?;
+                count += done.rows_affected() as usize;
+            }
+        }
+    }
+    out.rows.insert("storage.objects".into(), count);
+    Ok(())
+}
+
+/// The generator's check: what it wrote, and every table it could not fill with why.
+pub fn check(id: &str, generated: &Generated, app_missing: Option<&str>) -> Check {
+    let title = "test data generated from the schema (every project table, two users)";
+    let check = Check::new(id, title, Status::Pass);
+    let total = generated.rows.len() + generated.unfilled.len() + generated.kept.len();
+    if total == 0 {
+        return Check { status: Status::Skip, ..check }.detail("the project has no tables to fill");
+    }
+    let rows: usize = generated.rows.values().sum();
+    let users: Vec<&str> = generated.users.iter().map(|(_, e)| e.as_str()).collect();
+    let mut detail = vec![format!(
+        "{}; written as the tables' owner (a data import), triggers firing, each row owned by one of {}",
+        app_missing.unwrap_or("the app's own fixture is not used here"),
+        users.join(", ")
+    )];
+    let mut status = Status::Pass;
+    if let Some(e) = &generated.sign_up_error {
+        status = Status::Warn;
+        detail.push(format!(
+            "signing up as Supabase Auth does (as supabase_auth_admin) failed: {e}; production sign-ups would \
+             fail the same way (\"Database error saving new user\"); the users were written as the superuser instead"
+        ));
+    }
+    for (table, rows, why) in &generated.kept {
+        detail.push(format!("{table}: kept the seed's {rows} row(s), no generated row fits ({why})"));
+    }
+    if !generated.unfilled.is_empty() {
+        status = Status::Warn;
+        detail.push("not filled (the access matrix cannot exercise them):".to_string());
+        detail.extend(generated.unfilled.iter().map(|(t, why)| format!("  - {t}: {why}")));
+    }
+    Check { status, ..check }
+        .value(format!("{rows} rows in {} of {total} tables", generated.rows.len()))
+        .detail(detail.join("\n"))
+}
