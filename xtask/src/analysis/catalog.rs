@@ -31,6 +31,9 @@ pub const MANAGED_SCHEMAS: &[&str] = &[
     "cron",
     "_analytics",
     "pgtle",
+    "tiger",
+    "tiger_data",
+    "topology",
 ];
 
 /// Attributes as a catalog query returns them (`jsonb`).

@@ -1,5 +1,5 @@
 //! Row-level security proven, not assumed: the `AccessMatrix` says, for every persona (anon,
-//! service_role, each signed-in user) and every RLS table of the exposed schemas, which rows it can
+//! service_role, each signed-in user) and every RLS table of the project (and storage's), which rows it can
 //! select, update and delete, and what its insert and move probes do. Probes act as PostgREST does
 //! (role + JWT claims) inside transactions that are always rolled back: nothing changes.
 
@@ -15,8 +15,10 @@ mod measure;
 mod render;
 
 pub use crate::supabase::act_as::Persona;
-pub use judge::{compare, Declared};
-use measure::{in_savepoint, load_personas, load_tables, run_probe, Rows};
+pub use judge::{compare, exposed, Declared};
+use measure::{
+    delete_reach_without_foreign_keys, in_savepoint, load_personas, load_tables, policy_counts, run_probe, Rows,
+};
 
 use crate::supabase::act_as::act_as;
 
@@ -120,22 +122,26 @@ pub struct AccessMatrix {
     pub probe_users: Option<(Persona, Persona)>,
     /// Measurements that failed (a trigger or a policy erroring): never counted as "0 rows".
     pub errors: Vec<String>,
+    /// Policies per table.
+    pub policies: BTreeMap<String, i64>,
+}
+
+/// A foreign key refused the write (23503).
+fn foreign_key_violation<T>(result: &Result<T, sqlx::Error>) -> bool {
+    matches!(result, Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23503"))
 }
 
 impl AccessMatrix {
     /// Computes the matrix. The write probes act as users A and B: those of `like` when given
     /// (so a later matrix probes with the same users), else the first two users by email.
-    pub async fn compute(
-        conn: &mut PgConnection,
-        schemas: &[String],
-        like: Option<&AccessMatrix>,
-    ) -> anyhow::Result<AccessMatrix> {
-        let (tables, untracked) = load_tables(conn, schemas).await?;
+    pub async fn compute(conn: &mut PgConnection, like: Option<&AccessMatrix>) -> anyhow::Result<AccessMatrix> {
+        let (tables, untracked) = load_tables(conn).await?;
         let personas = load_personas(conn).await?;
         let mut m = AccessMatrix {
             personas: personas.clone(),
             tables: tables.iter().map(|t| t.name.clone()).collect(),
             untracked,
+            policies: policy_counts(conn).await?,
             ..AccessMatrix::default()
         };
         for persona in &personas {
@@ -149,9 +155,21 @@ impl AccessMatrix {
                 let update = format!("UPDATE {} SET {k} = {k} RETURNING {key}", table.name, k = writable);
                 let delete = format!("DELETE FROM {} RETURNING {key}", table.name);
                 for (op, sql) in [(Op::Select, select), (Op::Update, update), (Op::Delete, delete)] {
-                    let rows = match in_savepoint(&mut tx, &sql).await {
+                    let mut result = in_savepoint(&mut tx, &sql).await;
+                    if op == Op::Delete && foreign_key_violation(&result) {
+                        result = delete_reach_without_foreign_keys(&mut tx, persona, &sql).await;
+                    }
+                    let rows = match result {
                         Ok(rows) => rows,
+                        // Refused by a privilege (no grant on the table or schema): it reaches nothing.
+                        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501") => Rows::new(),
                         Err(e) => {
+                            let e = match &e {
+                                sqlx::Error::Database(db) => {
+                                    format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message())
+                                }
+                                other => other.to_string(),
+                            };
                             m.errors.push(format!("{} {} {}: {e}", persona.label(), op.verb(), table.name));
                             Rows::new()
                         }

@@ -15,39 +15,13 @@ use uuid::Uuid;
 
 use values::{ColumnFacts, Fill};
 
-use crate::report::{Check, Status};
+use crate::{
+    analysis::catalog::MANAGED_SCHEMAS,
+    report::{Check, Status},
+};
 
 /// Rows each user gets in each table.
 const ROWS_PER_USER: usize = 2;
-
-/// Schemas that are Postgres's or the platform's own: never generated into (storage's buckets
-/// and objects are handled on their own).
-pub const PLATFORM_SCHEMAS: [&str; 24] = [
-    "auth",
-    "storage",
-    "realtime",
-    "_realtime",
-    "vault",
-    "net",
-    "supabase_functions",
-    "supabase_migrations",
-    "extensions",
-    "graphql",
-    "graphql_public",
-    "pgsodium",
-    "pgsodium_masks",
-    "cron",
-    "pgbouncer",
-    "pgtle",
-    "_analytics",
-    "tiger",
-    "tiger_data",
-    "topology",
-    "information_schema",
-    "pg_catalog",
-    "pg_toast",
-    "tests",
-];
 
 /// What the generator did.
 #[derive(Debug, Default)]
@@ -197,7 +171,7 @@ pub async fn project_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<Strin
 }
 
 async fn table_oids(conn: &mut PgConnection) -> anyhow::Result<Vec<(i64, String)>> {
-    let platform: Vec<String> = PLATFORM_SCHEMAS.iter().map(|s| s.to_string()).collect();
+    let platform: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| s.to_string()).collect();
     sqlx::query_as(
         "SELECT c.oid::bigint, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \

@@ -33,14 +33,22 @@ impl LocalDatabase {
         report: &mut Report,
     ) -> anyhow::Result<RlsState> {
         let timer = report.phase(&format!("access matrix ({label})"));
-        let matrix =
-            crate::analysis::rls::AccessMatrix::compute(&mut self.conn, &self.exposed_schemas, like.map(|l| &l.matrix))
-                .await?;
+        let matrix = crate::analysis::rls::AccessMatrix::compute(&mut self.conn, like.map(|l| &l.matrix)).await?;
         let lints = crate::analysis::lints::run(&mut self.conn, &self.exposed_schemas).await?;
         let catalog = CatalogSnapshot::take(&mut self.conn).await?;
         let took = report.record(timer);
+        let exposed = matrix.tables.iter().filter(|t| crate::analysis::rls::exposed(t, &self.exposed_schemas)).count();
+        let with_rows = matrix
+            .tables
+            .iter()
+            .filter(|t| {
+                let key = (crate::analysis::rls::Persona::ServiceRole, (*t).clone(), crate::analysis::rls::Op::Select);
+                matrix.reach.get(&key).is_some_and(|r| !r.is_empty())
+            })
+            .count();
         let value = format!(
-            "{} personas × {} RLS tables in {} in {} ms",
+            "{} personas × {} RLS tables, {with_rows} with rows ({exposed} exposed through the API: {}, storage) in \
+             {} ms",
             matrix.personas.len(),
             matrix.tables.len(),
             self.exposed_schemas.join(", "),
@@ -69,7 +77,9 @@ impl LocalDatabase {
                     .detail(why.clone()),
             );
         }
-        for check in crate::analysis::rls::compare(&before.matrix, &after.matrix, &declared, prefix) {
+        for check in
+            crate::analysis::rls::compare(&before.matrix, &after.matrix, &declared, prefix, &self.exposed_schemas)
+        {
             report.push(check);
         }
         for t in &after.matrix.untracked {
@@ -99,8 +109,8 @@ fn matrix_coverage(matrix: &crate::analysis::rls::AccessMatrix, schemas: &[Strin
     let mut gaps = Vec::new();
     if matrix.tables.is_empty() {
         gaps.push(format!(
-            "no table with row-level security in {}: nothing was checked; list the schemas your API exposes \
-             under [api] schemas in config.toml",
+            "no table with row-level security in any project schema or storage (the API exposes {}): nothing \
+             was checked",
             schemas.join(", ")
         ));
     }

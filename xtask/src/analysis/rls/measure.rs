@@ -10,7 +10,7 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{AccessMatrix, Op, Persona, Probe, ProbeOutcome, MAX_USERS};
-use crate::supabase::act_as::act_as;
+use crate::{analysis::catalog::MANAGED_SCHEMAS, supabase::act_as::act_as};
 
 #[derive(Debug, Clone)]
 pub(super) struct Column {
@@ -56,6 +56,38 @@ pub(super) async fn in_savepoint(tx: &mut Transaction<'_, Postgres>, sql: &str) 
     result.map(|rows| rows.into_iter().collect())
 }
 
+/// A delete that a foreign key refused (children reference the rows, without ON DELETE
+/// CASCADE): which rows the persona's policies let it delete, measured again with foreign-key
+/// enforcement off for the savepoint (`session_replication_role = replica`, set as the session's
+/// own role, then the persona again). Triggers do not fire in that run.
+pub(super) async fn delete_reach_without_foreign_keys(
+    tx: &mut Transaction<'_, Postgres>,
+    persona: &super::Persona,
+    sql: &str,
+) -> Result<Rows, sqlx::Error> {
+    sqlx::raw_sql("SAVEPOINT probe").execute(&mut **tx).await?;
+    let result = async {
+        sqlx::raw_sql("RESET ROLE; SET LOCAL session_replication_role = replica").execute(&mut **tx).await?;
+        act_as(tx, persona).await?;
+        sqlx::query_scalar::<_, String>(sql).fetch_all(&mut **tx).await
+    }
+    .await;
+    // Rolling back to the savepoint restores the role and the setting.
+    sqlx::raw_sql("ROLLBACK TO SAVEPOINT probe").execute(&mut **tx).await?;
+    result.map(|rows| rows.into_iter().collect())
+}
+
+/// Policies per table (`schema.name`): storage's tables are judged only where the project
+/// wrote policies for them or stored something in them.
+pub(super) async fn policy_counts(conn: &mut PgConnection) -> sqlx::Result<std::collections::BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename), count(*) FROM pg_policies GROUP BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 pub(super) async fn load_personas(conn: &mut PgConnection) -> anyhow::Result<Vec<Persona>> {
     let has_users: bool =
         sqlx::query_scalar("SELECT to_regclass('auth.users') IS NOT NULL").fetch_one(&mut *conn).await?;
@@ -75,16 +107,22 @@ pub(super) async fn load_personas(conn: &mut PgConnection) -> anyhow::Result<Vec
     Ok(personas)
 }
 
-pub(super) async fn load_tables(
-    conn: &mut PgConnection,
-    schemas: &[String],
-) -> anyhow::Result<(Vec<RlsTable>, Vec<String>)> {
+/// Every table with RLS in a project schema (exposed or not: exposure decides severity, not
+/// whether a table is examined), plus storage's buckets and objects, which storage-api serves
+/// under the user's JWT.
+pub(super) async fn load_tables(conn: &mut PgConnection) -> anyhow::Result<(Vec<RlsTable>, Vec<String>)> {
+    let managed: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| s.to_string()).collect();
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT c.oid::bigint, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND n.nspname = ANY($1) ORDER BY 2",
+         WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND NOT c.relispartition \
+           AND ((n.nspname <> ALL($1) AND n.nspname NOT LIKE 'pg\\_%' \
+                 AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                                 AND d.objid = c.oid AND d.deptype = 'e')) \
+                OR (n.nspname = 'storage' AND c.relname IN ('buckets', 'objects'))) \
+         ORDER BY 2",
     )
-    .bind(schemas)
+    .bind(&managed)
     .fetch_all(&mut *conn)
     .await
     .context("listing tables with RLS")?;
