@@ -17,6 +17,7 @@ mod production;
 mod rehearse;
 mod report;
 mod rls;
+mod rls_any_project;
 mod rollback;
 mod runner;
 mod tidy;

@@ -251,7 +251,7 @@ mod tests {
     fn check(after_rows: &[&str], probe: ProbeOutcome, declarations: &str, expected: Status, says: &str) {
         let before = matrix(&["1"], ProbeOutcome::DeniedByPolicy);
         let after = matrix(after_rows, probe);
-        let checks = compare(&before, &after, &Declared::parse([declarations]), "rls");
+        let checks = compare(&before, &after, &Declared::parse([declarations]), "rls", &exposed());
         let c = &checks[0];
         assert_eq!((c.id.as_str(), c.status), ("rls.public.notes", expected), "{c:#?}");
         assert!(c.detail.clone().unwrap_or_default().contains(says), "{says:?} in {c:#?}");
@@ -297,12 +297,60 @@ mod tests {
     fn a_table_that_loses_rls_fails() {
         let before = matrix(&["1"], ProbeOutcome::DeniedByPolicy);
         let after = AccessMatrix::default();
-        let checks = compare(&before, &after, &Declared::default(), "rls");
+        let checks = compare(&before, &after, &Declared::default(), "rls", &exposed());
         assert_eq!(checks.len(), 1);
         assert_eq!(
             (checks[0].status, checks[0].title.as_str()),
             (Status::Fail, "public.notes keeps row-level security")
         );
+    }
+
+    fn exposed() -> Vec<String> {
+        vec!["public".into()]
+    }
+
+    #[test]
+    fn a_new_table_is_judged_against_did_not_exist() {
+        let before = AccessMatrix { personas: vec![Persona::ServiceRole, user(1)], ..Default::default() };
+        let cases: [(&[&str], &str, Status, &str); 3] = [
+            (&["1", "2"], "", Status::Pass, "each user reaching only its own"),
+            (&["1", "3"], "", Status::Fail, "can see 1 row(s) of the new table public.notes that are not its own"),
+            (&["1", "3"], "-- xtask:rls-widens public.notes shared", Status::Warn, "declared: shared"),
+        ];
+        for (rows, declarations, expected, says) in cases {
+            let after = matrix(rows, ProbeOutcome::DeniedByPolicy);
+            let c = &compare(&before, &after, &Declared::parse([declarations]), "rls", &exposed())[0];
+            assert_eq!(c.status, expected, "{rows:?}: {c:#?}");
+            let text = format!("{} {}", c.value.clone().unwrap_or_default(), c.detail.clone().unwrap_or_default());
+            assert!(text.contains(says), "{says:?} in {c:#?}");
+        }
+    }
+
+    #[test]
+    fn a_table_without_data_is_not_exercised_and_storage_unused_is_not_judged() {
+        let empty = |table: &str| {
+            let mut m =
+                AccessMatrix { personas: vec![Persona::ServiceRole], tables: vec![table.into()], ..Default::default() };
+            m.reach.insert((Persona::ServiceRole, table.into(), Op::Select), BTreeSet::new());
+            m
+        };
+        let c = &compare(&empty(T), &empty(T), &Declared::default(), "rls", &exposed())[0];
+        assert_eq!((c.status, c.value.as_deref()), (Status::Warn, Some("not exercised: no data")), "{c:#?}");
+        let storage = empty("storage.objects");
+        assert!(compare(&storage, &storage, &Declared::default(), "rls", &exposed()).is_empty());
+        let mut with_policy = empty("storage.objects");
+        with_policy.policies.insert("storage.objects".into(), 1);
+        let c = &compare(&with_policy, &with_policy, &Declared::default(), "rls", &exposed())[0];
+        assert_eq!(c.status, Status::Warn, "a storage policy with nothing to prove it on: {c:#?}");
+    }
+
+    #[test]
+    fn in_a_schema_the_api_does_not_expose_what_would_fail_warns() {
+        let before = matrix(&["1"], ProbeOutcome::DeniedByPolicy);
+        let after = matrix(&["1", "3"], ProbeOutcome::DeniedByPolicy);
+        let c = &compare(&before, &after, &Declared::default(), "rls", &["api".into()])[0];
+        assert_eq!(c.status, Status::Warn, "{c:#?}");
+        assert!(c.detail.clone().unwrap_or_default().contains("not exposed through the API"), "{c:#?}");
     }
 
     #[test]
