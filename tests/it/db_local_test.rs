@@ -134,10 +134,14 @@ async fn another_project_runs_the_generic_steps_and_says_what_did_not_apply() {
     assert_eq!(report.check("smoke.app").map(|c| c.status), Some(Status::Skip));
     assert_eq!(report.check("post.done_column").map(|c| c.status), Some(Status::Pass));
     assert_eq!(report.check("data.seed_sql").map(|c| c.status), Some(Status::Pass));
-    // Regression: with no signed-in users the matrix checked nothing and still read like a pass.
-    let matrix = report.check("rls.state.before").expect("matrix");
-    assert_eq!(matrix.status, Status::Warn, "{matrix:?}");
-    assert!(matrix.detail.as_deref().is_some_and(|d| d.contains("0 signed-in user(s)")), "{matrix:?}");
+    // Regression: with no signed-in users the matrix checked nothing and still read like a pass;
+    // now the generator signs up two and gives every table rows.
+    let generated = report.check("data.generate").expect("generator");
+    assert_eq!((generated.status, generated.value.as_deref()), (Status::Pass, Some("4 rows in 1 of 1 tables")));
+    let matrix = report.check("rls.state.before").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(matrix.starts_with("4 personas × 3 RLS tables, 1 with rows"), "{matrix}");
+    let todos = report.check("rls.matrix.public.todos").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(todos.contains("6 row(s)"), "the seed's 2 and the generated 4: {todos}");
 }
 
 /// Regression: `CREATE EXTENSION` of something this Postgres lacks was a failed check (exit 1),

@@ -10,10 +10,17 @@ use crate::support::{any_backend, assert_fails_on, assert_passes, copy_dir, deta
 
 /// The platform fixture with `sql` as a pending migration (and a rollback that is never run).
 async fn with_pending(sql: &str) -> Report {
+    with_pending_and_config(sql, "").await
+}
+
+/// As [`with_pending`], with `config` appended to config.toml.
+async fn with_pending_and_config(sql: &str, config: &str) -> Report {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/platform/supabase");
     let project = tempfile::tempdir().expect("tmp");
     let dir = project.path().join("supabase");
     copy_dir(&from, &dir);
+    let toml = std::fs::read_to_string(dir.join("config.toml")).expect("config") + config;
+    std::fs::write(dir.join("config.toml"), toml).expect("write config");
     std::fs::write(dir.join("migrations/20250301000000_under_test.sql"), sql).expect("write");
     std::fs::write(dir.join("rollbacks/20250301000000_under_test.sql"), "select 1;\n").expect("write");
     run_local_test(&dir, any_backend()).await
@@ -97,4 +104,52 @@ async fn an_erroring_trigger_shows_its_sqlstate_in_the_matrix() {
     assert_eq!(state.status, Status::Warn, "{state:?}");
     let d = state.detail.clone().unwrap_or_default();
     assert!(d.contains("delete public.profiles: ERROR XT001: profiles are never deleted"), "{d}");
+}
+
+/// A policy that reads a claim only the project's access-token hook adds is exercised through the
+/// hook, as production tokens carry it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_reading_a_custom_claim_is_exercised_through_the_hook() {
+    let migration = "create function public.custom_access_token_hook(event jsonb) returns jsonb \
+         language plpgsql stable as $$ \
+         declare claims jsonb := event -> 'claims'; \
+         begin \
+           if (select email from auth.users where id = (event ->> 'user_id')::uuid) like 'generated-a%' then \
+             claims := jsonb_set(claims, '{user_role}', '\"admin\"'); \
+           end if; \
+           return jsonb_set(event, '{claims}', claims); \
+         end $$;\n\
+         grant usage on schema public to supabase_auth_admin;\n\
+         grant execute on function public.custom_access_token_hook(jsonb) to supabase_auth_admin;\n\
+         create policy \"admins read every profile\" on public.profiles for select to authenticated \
+           using ((select auth.jwt() ->> 'user_role') = 'admin');\n";
+    let hook = "\n[auth.hook.custom_access_token]\nenabled = true\n\
+                uri = \"pg-functions://postgres/public/custom_access_token_hook\"\n";
+    let report = with_pending_and_config(migration, hook).await;
+    let said = report.check("env.access_token_hook").and_then(|c| c.value.clone());
+    assert_eq!(said.as_deref(), Some("public.custom_access_token_hook"));
+    assert_fails_on(&report, "rls.matrix.public.profiles");
+    let d = detail(&report, "rls.matrix.public.profiles");
+    assert!(
+        d.contains("generated-a@xtask.test can now see") && !d.contains("generated-b@xtask.test can now see"),
+        "{d}"
+    );
+    // Without the hook no token carries the claim: the policy is dead and access is unchanged.
+    let report = with_pending(migration).await;
+    assert_eq!(report.check("rls.matrix.public.profiles").map(|c| c.status), Some(Status::Pass));
+}
+
+/// With anonymous sign-ins on, an anonymous user (role authenticated, `is_anonymous` true) is a
+/// persona: a policy for every authenticated user reaches it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_sign_in_is_a_persona_when_the_project_allows_them() {
+    let report = with_pending_and_config(
+        "create policy \"signed-in users read every profile\" on public.profiles for select to authenticated \
+         using (true);\n",
+        "\n[auth]\nenable_anonymous_sign_ins = true\n",
+    )
+    .await;
+    assert_fails_on(&report, "rls.matrix.public.profiles");
+    let d = detail(&report, "rls.matrix.public.profiles");
+    assert!(d.lines().any(|l| l.starts_with("anonymous ") && l.contains("can now see")), "{d}");
 }

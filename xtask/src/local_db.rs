@@ -30,6 +30,8 @@ pub struct LocalDatabase {
     pub app_missing: Option<String>,
     /// The schemas the API exposes (`[api] schemas` in config.toml; default `public`).
     pub exposed_schemas: Vec<String>,
+    /// The project's access-token hook function (`schema.function`), which shapes personas' claims.
+    pub access_token_hook: Option<String>,
     /// Who files run as here: hosted Supabase's non-superuser `postgres` where possible.
     pub role: crate::supabase::layer::MigrationRole,
     /// Seed files that need what the pending migrations create: loaded after them.
@@ -99,6 +101,7 @@ impl LocalDatabase {
         report.push(crate::supabase::layer::layer_check(&role, &present));
         report.push(crate::supabase::layer::role_check(&role));
         let exposed_schemas = crate::supabase::config::exposed_schemas(&supabase_dir)?;
+        let access_token_hook = hook_check(&supabase_dir, report)?;
         let mut db = LocalDatabase {
             pg,
             conn,
@@ -106,6 +109,7 @@ impl LocalDatabase {
             supabase_dir,
             app_missing: None,
             exposed_schemas,
+            access_token_hook,
             role,
             deferred_seeds: Vec::new(),
             generated: None,
@@ -295,6 +299,32 @@ impl LocalDatabase {
         report.record(timer);
         Ok(())
     }
+}
+
+/// The project's custom access-token hook, said in the report: a function shapes the personas'
+/// claims as Supabase Auth's tokens; an HTTP hook cannot be called here, which the report warns.
+fn hook_check(supabase_dir: &std::path::Path, report: &mut Report) -> anyhow::Result<Option<String>> {
+    use crate::supabase::config::AccessTokenHook;
+    let check =
+        Check::new("env.access_token_hook", "the project's custom access-token hook shapes the claims", Status::Info);
+    Ok(match crate::supabase::config::access_token_hook(supabase_dir)? {
+        None => None,
+        Some(AccessTokenHook::Function(f)) => {
+            report.push(
+                check
+                    .value(&f)
+                    .detail("every signed-in persona's claims pass through it, as Supabase Auth's tokens do"),
+            );
+            Some(f)
+        }
+        Some(AccessTokenHook::Http(uri)) => {
+            report.push(Check { status: Status::Warn, ..check }.value(&uri).detail(
+                "an HTTP hook cannot be called from the database: personas carry Supabase Auth's claims without it, \
+                 so policies that read claims the hook adds are not exercised as in production",
+            ));
+            None
+        }
+    })
 }
 
 fn report_dir(dir: &MigrationDir, report: &mut Report) {

@@ -12,13 +12,13 @@ pub const MAX_USERS: i64 = 50;
 
 mod judge;
 mod measure;
+mod personas;
 mod render;
 
 pub use crate::supabase::act_as::Persona;
 pub use judge::{compare, exposed, Declared};
-use measure::{
-    delete_reach_without_foreign_keys, in_savepoint, load_personas, load_tables, policy_counts, run_probe, Rows,
-};
+use measure::{load_tables, policy_counts, reach, run_probe, Rows};
+use personas::load_personas;
 
 use crate::supabase::act_as::act_as;
 
@@ -126,22 +126,25 @@ pub struct AccessMatrix {
     pub policies: BTreeMap<String, i64>,
 }
 
-/// A foreign key refused the write (23503).
-fn foreign_key_violation<T>(result: &Result<T, sqlx::Error>) -> bool {
-    matches!(result, Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23503"))
-}
-
 impl AccessMatrix {
     /// Computes the matrix. The write probes act as users A and B: those of `like` when given
     /// (so a later matrix probes with the same users), else the first two users by email.
-    pub async fn compute(conn: &mut PgConnection, like: Option<&AccessMatrix>) -> anyhow::Result<AccessMatrix> {
+    /// `hook`: the project's custom access-token hook (`schema.function`), which shapes the
+    /// users' claims as in production.
+    pub async fn compute(
+        conn: &mut PgConnection,
+        like: Option<&AccessMatrix>,
+        hook: Option<&str>,
+    ) -> anyhow::Result<AccessMatrix> {
         let (tables, untracked) = load_tables(conn).await?;
-        let personas = load_personas(conn).await?;
+        let mut errors = Vec::new();
+        let personas = load_personas(conn, hook, &mut errors).await?;
         let mut m = AccessMatrix {
             personas: personas.clone(),
             tables: tables.iter().map(|t| t.name.clone()).collect(),
             untracked,
             policies: policy_counts(conn).await?,
+            errors,
             ..AccessMatrix::default()
         };
         for persona in &personas {
@@ -155,25 +158,10 @@ impl AccessMatrix {
                 let update = format!("UPDATE {} SET {k} = {k} RETURNING {key}", table.name, k = writable);
                 let delete = format!("DELETE FROM {} RETURNING {key}", table.name);
                 for (op, sql) in [(Op::Select, select), (Op::Update, update), (Op::Delete, delete)] {
-                    let mut result = in_savepoint(&mut tx, &sql).await;
-                    if op == Op::Delete && foreign_key_violation(&result) {
-                        result = delete_reach_without_foreign_keys(&mut tx, persona, &sql).await;
-                    }
-                    let rows = match result {
-                        Ok(rows) => rows,
-                        // Refused by a privilege (no grant on the table or schema): it reaches nothing.
-                        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501") => Rows::new(),
-                        Err(e) => {
-                            let e = match &e {
-                                sqlx::Error::Database(db) => {
-                                    format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message())
-                                }
-                                other => other.to_string(),
-                            };
-                            m.errors.push(format!("{} {} {}: {e}", persona.label(), op.verb(), table.name));
-                            Rows::new()
-                        }
-                    };
+                    let rows = reach(&mut tx, persona, op == Op::Delete, &sql).await.unwrap_or_else(|e| {
+                        m.errors.push(format!("{} {} {}: {e}", persona.label(), op.verb(), table.name));
+                        Rows::new()
+                    });
                     m.reach.insert((persona.clone(), table.name.clone(), op), rows);
                 }
             }

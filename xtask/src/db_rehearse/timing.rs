@@ -24,7 +24,7 @@ pub async fn time_queries(
 ) -> anyhow::Result<BTreeMap<String, Timing>> {
     let mut out = BTreeMap::new();
     let Some(user) = user else { return Ok(out) };
-    let persona = Persona::User { email: String::new(), auth_id: user };
+    let persona = Persona::User { email: String::new(), auth_id: user, token: Default::default() };
     let mut conn = crate::pg::connect(url).await?;
     for q in queries {
         let mut samples = Vec::new();

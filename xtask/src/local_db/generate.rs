@@ -4,6 +4,7 @@
 //! exists so the access matrix has something to prove on projects that seed no users.
 //! Deterministic from the seed; every table it cannot fill is named with the reason.
 
+mod platform;
 mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,13 +49,15 @@ struct Table {
 
 /// Generates into every table of the project's schemas that `only` names (all when `None`):
 /// users first (reused when they exist), then tables in foreign-key order.
+/// `anonymous`: the project allows anonymous sign-ins, so one user signs in anonymously.
 pub async fn generate(
     conn: &mut PgConnection,
     seed: u64,
     only: Option<&BTreeSet<String>>,
+    anonymous: bool,
 ) -> anyhow::Result<Generated> {
     let mut out = Generated::default();
-    let (users, sign_up_error) = sign_up(conn, seed).await?;
+    let (users, sign_up_error) = platform::sign_up(conn, seed, anonymous).await?;
     out.users = users;
     out.sign_up_error = sign_up_error;
     let mut tables = load(conn).await?;
@@ -103,66 +106,8 @@ pub async fn generate(
             }
         }
     }
-    storage_objects(conn, &mut out).await?;
+    platform::storage_objects(conn, &mut out).await?;
     Ok(out)
-}
-
-/// Two users, inserted into auth.users and auth.identities as Supabase Auth does (as
-/// supabase_auth_admin, so the project's triggers on auth.users run as in production). When that
-/// fails, the users are written as the superuser and the error is returned for the report.
-async fn sign_up(conn: &mut PgConnection, seed: u64) -> anyhow::Result<(Vec<(Uuid, String)>, Option<String>)> {
-    let mut users = Vec::new();
-    let mut error = None;
-    for label in ["a", "b"] {
-        let email = format!("generated-{label}@xtask.test");
-        let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("xtask-generated-{seed}-{label}").as_bytes());
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM auth.users WHERE id = $1)")
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !exists {
-            let as_auth = sign_up_one(conn, id, &email, Some("supabase_auth_admin")).await;
-            if let Err(e) = as_auth {
-                error.get_or_insert(e.to_string());
-                sign_up_one(conn, id, &email, None).await.with_context(|| format!("signing up {email}"))?;
-            }
-        }
-        users.push((id, email));
-    }
-    Ok((users, error))
-}
-
-async fn sign_up_one(conn: &mut PgConnection, id: Uuid, email: &str, role: Option<&str>) -> sqlx::Result<()> {
-    let mut tx = conn.begin().await?;
-    if let Some(role) = role {
-        sqlx::raw_sql(&format!("SET LOCAL ROLE {role}")).execute(&mut *tx).await?;
-    }
-    let name = email.split('@').next().unwrap_or(email).to_string();
-    let meta = serde_json::json!({
-        "sub": id.to_string(), "email": email, "email_verified": true, "phone_verified": false,
-        "full_name": name, "name": name, "user_name": name, "username": name,
-        "avatar_url": format!("https://example.test/{name}.png"),
-    });
-    sqlx::query(
-        "INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, \
-           raw_app_meta_data, raw_user_meta_data, created_at, updated_at, last_sign_in_at) \
-         VALUES ('00000000-0000-0000-0000-000000000000', $1, 'authenticated', 'authenticated', $2, '', now(), \
-           '{\"provider\": \"email\", \"providers\": [\"email\"]}', $3, now(), now(), now())",
-    )
-    .bind(id)
-    .bind(email)
-    .bind(&meta)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, \
-           updated_at) VALUES ($1::text, $1, $2, 'email', now(), now(), now())",
-    )
-    .bind(id)
-    .bind(&meta)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
 }
 
 /// Every ordinary table of the project's schemas that no extension owns.
@@ -350,63 +295,17 @@ async fn row_values(
     Ok(values)
 }
 
-/// An object under each user's folder (`<uid>/…`) in every bucket, owned by that user, as
-/// storage-api writes them.
-async fn storage_objects(conn: &mut PgConnection, out: &mut Generated) -> anyhow::Result<()> {
-    if !sqlx::query_scalar::<_, bool>("SELECT to_regclass('storage.objects') IS NOT NULL").fetch_one(&mut *conn).await?
-    {
-        return Ok(());
-    }
-    let buckets: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM storage.buckets ORDER BY id").fetch_all(&mut *conn).await?;
-    if buckets.is_empty() {
-        // Only a project with storage policies needs objects to prove them.
-        let policies: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_policies WHERE schemaname = 'storage' AND tablename = 'objects'",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        if policies > 0 {
-            out.unfilled.push((
-                "storage.objects".into(),
-                format!("{policies} policies on it, but no bucket in storage.buckets to put objects in"),
-            ));
-        }
-        return Ok(());
-    }
-    let mut count = 0;
-    for bucket in &buckets {
-        for (user, _) in &out.users {
-            for r in 0..ROWS_PER_USER {
-                let done = sqlx::query(
-                    "INSERT INTO storage.objects (bucket_id, name, owner, owner_id, metadata) \
-                     VALUES ($1, $2, $3, $3::text, '{\"mimetype\": \"image/png\", \"size\": 68}') \
-                     ON CONFLICT (bucket_id, name) DO NOTHING",
-                )
-                .bind(bucket)
-                .bind(format!("{user}/generated-{r}.png"))
-                .bind(user)
-                .execute(&mut *conn)
-                .await
-                .with_context(|| format!("writing objects into bucket {bucket}"))?;
-                count += done.rows_affected() as usize;
-            }
-        }
-    }
-    out.rows.insert("storage.objects".into(), count);
-    Ok(())
-}
-
 /// The generator's check: what it wrote, and every table it could not fill with why.
 pub fn check(id: &str, generated: &Generated, app_missing: Option<&str>) -> Check {
-    let title = "test data generated from the schema (every project table, two users)";
+    let title = "test data generated from the schema (every project table, users that own its rows)";
     let check = Check::new(id, title, Status::Pass);
     let total = generated.rows.len() + generated.unfilled.len() + generated.kept.len();
     if total == 0 {
         return Check { status: Status::Skip, ..check }.detail("the project has no tables to fill");
     }
     let rows: usize = generated.rows.values().sum();
-    let users: Vec<&str> = generated.users.iter().map(|(_, e)| e.as_str()).collect();
+    let users: Vec<&str> =
+        generated.users.iter().map(|(_, e)| if e.is_empty() { "an anonymous sign-in" } else { e.as_str() }).collect();
     let mut detail = vec![format!(
         "{}; written as the tables' owner (a data import), triggers firing, each row owned by one of {}",
         app_missing.unwrap_or("the app's own fixture is not used here"),

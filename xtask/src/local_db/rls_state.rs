@@ -33,7 +33,8 @@ impl LocalDatabase {
         report: &mut Report,
     ) -> anyhow::Result<RlsState> {
         let timer = report.phase(&format!("access matrix ({label})"));
-        let matrix = crate::analysis::rls::AccessMatrix::compute(&mut self.conn, like.map(|l| &l.matrix)).await?;
+        let hook = self.access_token_hook.as_deref();
+        let matrix = crate::analysis::rls::AccessMatrix::compute(&mut self.conn, like.map(|l| &l.matrix), hook).await?;
         let lints = crate::analysis::lints::run(&mut self.conn, &self.exposed_schemas).await?;
         let catalog = CatalogSnapshot::take(&mut self.conn).await?;
         let took = report.record(timer);

@@ -111,7 +111,8 @@ impl LocalDatabase {
     ) -> anyhow::Result<()> {
         let id = if only.is_some() { "data.generate.after_pending" } else { "data.generate" };
         let timer = report.phase("generate data from the schema");
-        let generated = super::generate::generate(&mut self.conn, seed, only).await?;
+        let anonymous = crate::supabase::config::anonymous_sign_ins(&self.supabase_dir)?;
+        let generated = super::generate::generate(&mut self.conn, seed, only, anonymous).await?;
         report.record(timer);
         if only.is_none() {
             let tables = super::generate::project_tables(&mut self.conn).await?;

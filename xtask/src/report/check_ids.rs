@@ -8,6 +8,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     // Environment and plan (every local command).
     ("env.postgres", "which Postgres backend was started, and why it was chosen"),
     ("env.supabase_layer", "the Supabase platform layer (roles, auth schema, extensions) was installed"),
+    ("env.access_token_hook", "the custom access-token hook that shapes the personas' claims (or why it cannot)"),
     ("env.migration_role", "migrations run as hosted Supabase's postgres (not a superuser), or why not"),
     ("data.roles_sql", "the project's supabase/roles.sql loaded before the migrations"),
     ("data.generate.after_pending", "rows generated for the tables the pending migrations add"),

@@ -11,7 +11,34 @@ use uuid::Uuid;
 pub enum Persona {
     Anon,
     ServiceRole,
-    User { email: String, auth_id: Uuid },
+    User { email: String, auth_id: Uuid, token: TokenClaims },
+}
+
+/// The claims a signed-in user's token carries as Supabase Auth issues them (`app_metadata`,
+/// `user_metadata`, `aal`, `amr`, `session_id`, `is_anonymous` …, after the project's
+/// access-token hook). `None`: only sub, role, aud and email. They never tell two personas
+/// apart: the same user before and after a migration is one persona.
+#[derive(Debug, Clone, Default)]
+pub struct TokenClaims(pub Option<Value>);
+
+impl PartialEq for TokenClaims {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for TokenClaims {}
+
+impl PartialOrd for TokenClaims {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TokenClaims {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
 }
 
 impl Persona {
@@ -36,10 +63,11 @@ impl Persona {
         match self {
             Persona::Anon => serde_json::json!({"role": "anon"}),
             Persona::ServiceRole => serde_json::json!({"role": "service_role"}),
-            Persona::User { email, auth_id } if email.is_empty() => serde_json::json!({
+            Persona::User { token: TokenClaims(Some(claims)), .. } => claims.clone(),
+            Persona::User { email, auth_id, .. } if email.is_empty() => serde_json::json!({
                 "sub": auth_id.to_string(), "role": "authenticated", "aud": "authenticated"
             }),
-            Persona::User { email, auth_id } => serde_json::json!({
+            Persona::User { email, auth_id, .. } => serde_json::json!({
                 "sub": auth_id.to_string(), "role": "authenticated", "aud": "authenticated", "email": email
             }),
         }
@@ -74,7 +102,7 @@ mod tests {
             (Persona::Anon, "anon", r#"{"role":"anon"}"#),
             (Persona::ServiceRole, "service_role", r#"{"role":"service_role"}"#),
             (
-                Persona::User { email: "a@x.test".into(), auth_id: id },
+                Persona::User { email: "a@x.test".into(), auth_id: id, token: TokenClaims::default() },
                 "authenticated",
                 r#"{"aud":"authenticated","email":"a@x.test","role":"authenticated","sub":"00000000-0000-0000-0000-000000000000"}"#,
             ),

@@ -23,6 +23,59 @@ pub fn exposed_schemas(supabase_dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(if schemas.is_empty() { vec!["public".to_string()] } else { schemas })
 }
 
+/// `[auth] enable_anonymous_sign_ins`: anonymous users (role `authenticated`, `is_anonymous` in
+/// their token) exist in production, so policies must be proven against one.
+pub fn anonymous_sign_ins(supabase_dir: &Path) -> anyhow::Result<bool> {
+    let path = supabase_dir.join("config.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(false) };
+    let config: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(config.get("auth").and_then(|a| a.get("enable_anonymous_sign_ins")).and_then(|e| e.as_bool()) == Some(true))
+}
+
+/// The custom access-token hook Supabase Auth calls before issuing a token:
+/// `[auth.hook.custom_access_token]` with `enabled = true`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessTokenHook {
+    /// A `pg-functions://…` hook, as `schema.function`.
+    Function(String),
+    /// An HTTP hook: it cannot be called from the database.
+    Http(String),
+}
+
+pub fn access_token_hook(supabase_dir: &Path) -> anyhow::Result<Option<AccessTokenHook>> {
+    let path = supabase_dir.join("config.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    let config: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let hook = config.get("auth").and_then(|a| a.get("hook")).and_then(|h| h.get("custom_access_token"));
+    let Some(hook) = hook.filter(|h| h.get("enabled").and_then(|e| e.as_bool()) == Some(true)) else {
+        return Ok(None);
+    };
+    let uri = hook.get("uri").and_then(|u| u.as_str()).unwrap_or_default();
+    if uri.starts_with("http://") || uri.starts_with("https://") {
+        return Ok(Some(AccessTokenHook::Http(uri.to_string())));
+    }
+    // pg-functions://<database>/<schema>/<function>
+    let parts: Vec<&str> = uri.strip_prefix("pg-functions://").unwrap_or_default().split('/').collect();
+    match parts.as_slice() {
+        [_, schema, function] if !schema.is_empty() && !function.is_empty() => {
+            Ok(Some(AccessTokenHook::Function(format!("{}.{}", quote_ident(schema), quote_ident(function)))))
+        }
+        _ => anyhow::bail!(
+            "{}: [auth.hook.custom_access_token] uri {uri:?} is neither pg-functions://<database>/<schema>/<function> \
+             nor an http(s) URL",
+            path.display()
+        ),
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    if name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
 /// The seed files `supabase db reset` loads, in its order: `[db.seed] sql_paths` (globs relative
 /// to the project folder, each sorted, duplicates once), default `./seed.sql`; none when
 /// `[db.seed] enabled = false`. The second value says where the list came from.

@@ -230,7 +230,7 @@ mod tests {
     const T: &str = "public.notes";
 
     fn user(n: u8) -> Persona {
-        Persona::User { email: format!("u{n}@x.test"), auth_id: Uuid::from_bytes([n; 16]) }
+        Persona::User { email: format!("u{n}@x.test"), auth_id: Uuid::from_bytes([n; 16]), token: Default::default() }
     }
 
     /// A matrix where `user(1)` selects `rows`, service_role sees rows 1..=4, user 1 owns 1 and 2.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{AccessMatrix, Op, Persona, Probe, ProbeOutcome, MAX_USERS};
+use super::{AccessMatrix, Op, Persona, Probe, ProbeOutcome};
 use crate::{analysis::catalog::MANAGED_SCHEMAS, supabase::act_as::act_as};
 
 #[derive(Debug, Clone)]
@@ -49,20 +49,42 @@ impl RlsTable {
 pub(super) type Rows = BTreeSet<String>;
 
 /// Runs `sql` (returning one text column) inside a savepoint that is always rolled back.
-pub(super) async fn in_savepoint(tx: &mut Transaction<'_, Postgres>, sql: &str) -> Result<Rows, sqlx::Error> {
+async fn in_savepoint(tx: &mut Transaction<'_, Postgres>, sql: &str) -> Result<Rows, sqlx::Error> {
     sqlx::raw_sql("SAVEPOINT probe").execute(&mut **tx).await?;
     let result: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(sql).fetch_all(&mut **tx).await;
     sqlx::raw_sql("ROLLBACK TO SAVEPOINT probe").execute(&mut **tx).await?;
     result.map(|rows| rows.into_iter().collect())
 }
 
+/// What `persona` reaches with `sql` (in its transaction `tx`): the rows, nothing when a
+/// privilege refuses it (no grant on the table or schema), or the error that stopped the
+/// measurement, with its SQLSTATE. A delete a foreign key refuses is measured without it.
+pub(super) async fn reach(
+    tx: &mut Transaction<'_, Postgres>,
+    persona: &Persona,
+    is_delete: bool,
+    sql: &str,
+) -> Result<Rows, String> {
+    let mut result = in_savepoint(tx, sql).await;
+    let foreign_key = matches!(&result, Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23503"));
+    if is_delete && foreign_key {
+        result = delete_reach_without_foreign_keys(tx, persona, sql).await;
+    }
+    match result {
+        Ok(rows) => Ok(rows),
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501") => Ok(Rows::new()),
+        Err(sqlx::Error::Database(db)) => Err(format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// A delete that a foreign key refused (children reference the rows, without ON DELETE
 /// CASCADE): which rows the persona's policies let it delete, measured again with foreign-key
 /// enforcement off for the savepoint (`session_replication_role = replica`, set as the session's
 /// own role, then the persona again). Triggers do not fire in that run.
-pub(super) async fn delete_reach_without_foreign_keys(
+async fn delete_reach_without_foreign_keys(
     tx: &mut Transaction<'_, Postgres>,
-    persona: &super::Persona,
+    persona: &Persona,
     sql: &str,
 ) -> Result<Rows, sqlx::Error> {
     sqlx::raw_sql("SAVEPOINT probe").execute(&mut **tx).await?;
@@ -86,25 +108,6 @@ pub(super) async fn policy_counts(conn: &mut PgConnection) -> sqlx::Result<std::
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().collect())
-}
-
-pub(super) async fn load_personas(conn: &mut PgConnection) -> anyhow::Result<Vec<Persona>> {
-    let has_users: bool =
-        sqlx::query_scalar("SELECT to_regclass('auth.users') IS NOT NULL").fetch_one(&mut *conn).await?;
-    let mut personas = vec![Persona::Anon, Persona::ServiceRole];
-    if has_users {
-        let users: Vec<(Uuid, Option<String>)> =
-            sqlx::query_as("SELECT id, email::text FROM auth.users ORDER BY email, id LIMIT $1")
-                .bind(MAX_USERS)
-                .fetch_all(&mut *conn)
-                .await?;
-        personas.extend(
-            users
-                .into_iter()
-                .map(|(auth_id, email)| Persona::User { email: email.unwrap_or_else(|| auth_id.to_string()), auth_id }),
-        );
-    }
-    Ok(personas)
 }
 
 /// Every table with RLS in a project schema (exposed or not: exposure decides severity, not

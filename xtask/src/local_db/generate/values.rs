@@ -23,7 +23,13 @@ pub struct ColumnFacts {
     pub enum_labels: Vec<String>,
     /// Single-column CHECK constraints on it (and its domain's), as `pg_get_constraintdef` says.
     pub checks: Vec<String>,
+    /// Part of the primary key or a unique index: generated numbers start far from the small
+    /// literal ids seeds use.
+    pub is_key: bool,
 }
+
+/// Where generated key numbers start.
+const KEY_BASE: i64 = 1_000_000;
 
 /// What to write in a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +83,8 @@ impl ColumnFacts {
             "uuid" => cast(&Uuid::new_v5(&user, format!("{bare}-{n}").as_bytes()).to_string()),
             "boolean" => cast("false"),
             "smallint" | "integer" | "bigint" | "numeric" | "real" | "double precision" => {
-                cast(&(self.lower_bound().unwrap_or(0) + 1 + n as i64).to_string())
+                let base = if self.is_key { KEY_BASE } else { 0 };
+                cast(&(self.lower_bound().unwrap_or(0).max(base) + 1 + n as i64).to_string())
             }
             "json" | "jsonb" => cast("{}"),
             "bytea" => cast("\\x00"),
@@ -150,7 +157,7 @@ pub fn literal_of(value: &Value, type_name: &str) -> String {
 
 /// The facts of every column of table `oid`.
 pub async fn column_facts(conn: &mut PgConnection, oid: i64) -> sqlx::Result<Vec<ColumnFacts>> {
-    type Row = (String, String, String, bool, Option<String>, bool, Vec<String>, Vec<String>);
+    type Row = (String, String, String, bool, Option<String>, bool, Vec<String>, Vec<String>, bool);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), \
                 format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), \
@@ -161,7 +168,9 @@ pub async fn column_facts(conn: &mut PgConnection, oid: i64) -> sqlx::Result<Vec
                    WHERE e.enumtypid = coalesce(nullif(t.typbasetype, 0), a.atttypid) ORDER BY e.enumsortorder), \
                 ARRAY(SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c \
                       WHERE c.contype = 'c' AND ((c.conrelid = a.attrelid AND c.conkey = ARRAY[a.attnum]) \
-                                                 OR c.contypid = a.atttypid)) \
+                                                 OR c.contypid = a.atttypid)), \
+                EXISTS (SELECT FROM pg_index x WHERE x.indrelid = a.attrelid AND x.indisunique \
+                        AND a.attnum = ANY (x.indkey)) \
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -171,7 +180,7 @@ pub async fn column_facts(conn: &mut PgConnection, oid: i64) -> sqlx::Result<Vec
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(name, type_name, base_type, not_null, default, computed, enum_labels, checks)| ColumnFacts {
+        .map(|(name, type_name, base_type, not_null, default, computed, enum_labels, checks, is_key)| ColumnFacts {
             name,
             type_name,
             base_type,
@@ -181,6 +190,7 @@ pub async fn column_facts(conn: &mut PgConnection, oid: i64) -> sqlx::Result<Vec
             computed,
             enum_labels,
             checks,
+            is_key,
         })
         .collect())
 }
@@ -199,6 +209,7 @@ mod tests {
             computed: false,
             enum_labels: Vec::new(),
             checks: Vec::new(),
+            is_key: false,
         }
     }
 
@@ -225,6 +236,7 @@ mod tests {
         check(column("title", "text", true), value("'title-00000000-0'::text"));
         check(column("code", "character varying(4)", true), value("'code'::character varying(4)"));
         check(column("count", "integer", true), value("'1'::integer"));
+        check(ColumnFacts { is_key: true, ..column("id", "bigint", true) }, value("'1000001'::bigint"));
         check(column("flags", "text[]", true), value("'{}'::text[]"));
         check(column("data", "jsonb", true), value("'{}'::jsonb"));
         check(column("day", "date", true), value("current_date"));
