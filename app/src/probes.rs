@@ -49,13 +49,30 @@ pub async fn run(client: &Client, tag: &str) -> SmokeRun {
     run
 }
 
-/// Ok when the call is refused; Err (naming who and where) when it went through.
+/// How a probe that failed without being refused begins (a broken call, not a hole).
+pub const NOT_A_REFUSAL: &str = "failed for another reason than a refusal";
+
+/// Ok when the call is refused for the right reason (a privilege, a policy, or the function's own
+/// refusal); Err (naming who and where) when it went through, or when it failed for another
+/// reason (a broken function refuses everyone, which proves nothing about who may call it).
 async fn refused(session: &Session, conv: uuid::Uuid, owner: &str) -> Result<String, String> {
     match session.try_send_message(conv, "probe").await {
         Ok(id) => Err(format!(
             "{} added message {id} to conversation {conv} owned by {owner}; it must be refused",
             session.persona()
         )),
-        Err(e) => Ok(format!("refused: {e}")),
+        Err(e) if is_refusal(&e.source) => Ok(format!("refused: {e}")),
+        Err(e) => Err(format!(
+            "{NOT_A_REFUSAL}: {e}; a broken call refuses everyone, so this proves nothing about who may call it"
+        )),
+    }
+}
+
+/// Insufficient privilege (a grant, a policy, or the function raising 42501), or the function's
+/// own RAISE (class P0).
+fn is_refusal(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c == "42501" || c.starts_with("P0")),
+        _ => false,
     }
 }

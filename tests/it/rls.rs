@@ -84,9 +84,13 @@ async fn runbook_migration_holes_are_each_caught() {
     let d = detail(&report, "rls.matrix.public.messages");
     assert!(d.contains("probe insert_into_other_parent: now allowed on public.messages for conversation_id"), "{d}");
     assert!(d.contains("probe move_to_other_parent: now allowed on public.messages"), "{d}");
-    // The NULL-unsafe ownership check (`!=` with a NULL auth.uid()) and anon's EXECUTE.
-    assert_fails_on(&report, "rpc.add_message_without_uid");
-    assert_fails_on(&report, "rpc.add_message_as_anon");
+    // The NULL-unsafe ownership check (`!=` with a NULL auth.uid()) and anon's EXECUTE: the
+    // baseline's add_message has both holes already, so they warn as production's, not the
+    // migration's.
+    for id in ["rpc.add_message_without_uid", "rpc.add_message_as_anon"] {
+        assert_eq!(status(&report, id), Some(Status::Warn), "{id}");
+        assert!(detail(&report, id).contains("already in production"), "{id}: {}", detail(&report, id));
+    }
     assert_fails_on(&report, "lint.security_definer_executable_by_anon");
     // auth.uid() evaluated per row.
     assert_eq!(
@@ -149,4 +153,24 @@ async fn a_measurement_that_errors_is_said_never_counted_as_zero_rows() {
             && detail.contains("anon is not welcome"),
         "{detail}"
     );
+}
+
+/// Regression: any error counted as "refused", so a migration that broke add_message for everyone
+/// passed every RPC probe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_function_is_not_a_refusal() {
+    let project = ProjectCopy::new();
+    project
+        .write(
+            "migrations/20251116173508_break_add_message.sql",
+            "CREATE OR REPLACE FUNCTION public.add_message(p_conversation_id uuid, p_role text, p_content text, \
+             p_image_url text DEFAULT NULL, p_metadata jsonb DEFAULT '{}') RETURNS uuid \
+             LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$ \
+             BEGIN PERFORM 1 FROM public.no_such_table; RETURN NULL; END $$;\n",
+        )
+        .write("rollbacks/20251116173508_break_add_message.sql", "SELECT 1;\n");
+    let report = run_rls(&project.path()).await;
+    assert_fails_on(&report, "rpc.add_message_into_other_conversation");
+    let d = detail(&report, "rpc.add_message_into_other_conversation");
+    assert!(d.contains("failed for another reason than a refusal") && d.contains("42P01"), "{d}");
 }

@@ -54,6 +54,11 @@ pub async fn rpc_probes(client: &Client, tag: &str) -> SmokeRun {
     app::probes::run(client, tag).await
 }
 
+/// Two failed probes fail the same way: both let the call through (a hole), or both broke.
+pub fn same_probe_failure(before: &str, after: &str) -> bool {
+    before.starts_with(app::probes::NOT_A_REFUSAL) == after.starts_with(app::probes::NOT_A_REFUSAL)
+}
+
 /// The app's read queries and the user (auth id) to run them as.
 pub async fn timed_queries(conn: &mut PgConnection) -> sqlx::Result<(Vec<AppQuery>, Option<Uuid>)> {
     app::queries::for_busiest_user(conn).await

@@ -31,6 +31,7 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
     db.load_data(flags.data.size(), report).await?;
     db.run_checks("pre", "", report).await?;
     let rls_before = db.rls_state("before", None, report).await?;
+    let probes_before = db.rpc_probes_before("local-before").await?;
     if db.plan.pending.is_empty() {
         skip_rest(report, "there are no pending migrations");
         return Ok(());
@@ -45,7 +46,7 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
     let rls_after = db.rls_state("after", Some(&rls_before), report).await?;
     db.rls_compare(&rls_before, &rls_after, "rls.matrix", crate::local_db::Expect::DeclaredChanges, report);
     db.lint_compare(&rls_before, &rls_after, report);
-    db.rpc_probes("rpc", "local", report).await;
+    db.rpc_probes("rpc", "local", probes_before.as_ref(), report).await;
     db.smoke("smoke", "local", report).await;
     Ok(())
 }

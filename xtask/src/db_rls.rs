@@ -41,6 +41,7 @@ async fn steps(flags: &DbRls, db: &mut LocalDatabase, report: &mut Report) -> an
     db.detect_app(report).await?;
     db.load_data(flags.local.data.size(), report).await?;
     let before = db.rls_state("before", None, report).await?;
+    let probes_before = db.rpc_probes_before("rls-before").await?;
     if db.plan.pending.is_empty() || !db.apply_pending("pending.apply", report).await? {
         report.push(
             Check::new("steps.remaining", "remaining steps", Status::Skip)
@@ -53,7 +54,7 @@ async fn steps(flags: &DbRls, db: &mut LocalDatabase, report: &mut Report) -> an
     let after = db.rls_state("after", Some(&before), report).await?;
     db.rls_compare(&before, &after, "rls.matrix", crate::local_db::Expect::DeclaredChanges, report);
     db.lint_compare(&before, &after, report);
-    db.rpc_probes("rpc", "rls", report).await;
+    db.rpc_probes("rpc", "rls", probes_before.as_ref(), report).await;
     report.rendered_matrix = Some(format!("# before\n{}\n# after\n{}", before.matrix.render(), after.matrix.render()));
     Ok(())
 }
