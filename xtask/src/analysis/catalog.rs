@@ -112,10 +112,29 @@ fn describe_changes(changes: &[(String, String, String)]) -> String {
                     return format!("{attr}: {}", parts.join("; "));
                 }
             }
-            format!("{attr}: {} → {}", short(before), short(after))
+            let (b, a) = around_difference(before, after);
+            format!("{attr}: {b} → {a}")
         })
         .collect();
     what.join("; ")
+}
+
+/// Both values on one line; when long, the part around where they first differ, so a
+/// difference is never cut off.
+fn around_difference(before: &str, after: &str) -> (String, String) {
+    let one_line = |v: &str| v.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (b, a) = (one_line(before), one_line(after));
+    if b.chars().count() <= 120 && a.chars().count() <= 120 {
+        return (short(&b), short(&a));
+    }
+    let first = b.chars().zip(a.chars()).take_while(|(x, y)| x == y).count();
+    let start = first.saturating_sub(40);
+    let window = |v: &str| {
+        let tail: String = v.chars().skip(start).take(120).collect();
+        let more = if v.chars().count() > start + 120 { "…" } else { "" };
+        format!("{}{tail}{more}", if start > 0 { "…" } else { "" })
+    };
+    (window(&b), window(&a))
 }
 
 fn short(value: &str) -> String {
@@ -282,5 +301,20 @@ mod tests {
             changed("grants", "a, b", "a").describe_after_rollback(),
             "function public.f() differs from before the migration: grants: no longer b"
         );
+    }
+}
+
+#[cfg(test)]
+mod difference_tests {
+    use super::around_difference;
+
+    #[test]
+    fn long_values_show_where_they_differ() {
+        let before = format!("{} anon=r/postgres", "x".repeat(200));
+        let after = format!("{} anon=rw/postgres", "x".repeat(200));
+        let (b, a) = around_difference(&before, &after);
+        assert!(b.ends_with("anon=r/postgres") && a.ends_with("anon=rw/postgres"), "{b} | {a}");
+        assert!(b.starts_with('…'), "{b}");
+        assert_eq!(around_difference("a", "b"), ("a".to_string(), "b".to_string()));
     }
 }

@@ -177,7 +177,13 @@ fn compare_reach(before: &AccessMatrix, after: &AccessMatrix, declared: &Declare
             if !widened.is_empty() {
                 let owned = after.owned.get(&(persona.clone(), table.to_string())).cloned().unwrap_or_default();
                 let (own, other): (Vec<&String>, Vec<&String>) = widened.iter().partition(|k| owned.contains(**k));
-                if let Some(first) = other.first() {
+                if matches!(persona, Persona::Anon) {
+                    // anon owns nothing: what it newly reaches is public on purpose or a hole, and
+                    // only the migration's declaration can say which.
+                    let line =
+                        format!("anon can now {verb} {} row(s) of {table} (first: {})", widened.len(), widened[0]);
+                    found.declarable(line, declared.widens.get(table), "rls-widens", table);
+                } else if let Some(first) = other.first() {
                     found.fails.push(format!(
                         "{who} can now {verb} {} row(s) of {table} that are not its own (first: {first})",
                         other.len()
@@ -291,6 +297,23 @@ mod tests {
             "declared: private now",
         );
         check(&["1"], Allowed, "", Status::Fail, "probe insert_into_other_parent: now allowed on public.notes as u1");
+    }
+
+    #[test]
+    fn anon_reaching_rows_is_a_widening_only_a_declaration_excuses() {
+        let with_anon = |rows: &[&str]| {
+            let mut m = matrix(&["1"], ProbeOutcome::DeniedByPolicy);
+            m.personas.push(Persona::Anon);
+            m.reach.insert((Persona::Anon, T.into(), Op::Select), rows.iter().map(|s| s.to_string()).collect());
+            m
+        };
+        let (before, after) = (with_anon(&[]), with_anon(&["3"]));
+        let undeclared = &compare(&before, &after, &Declared::default(), "rls", &exposed())[0];
+        assert_eq!(undeclared.status, Status::Fail, "{undeclared:#?}");
+        let declared = Declared::parse(["-- xtask:rls-widens public.notes published notes are public"]);
+        let c = &compare(&before, &after, &declared, "rls", &exposed())[0];
+        assert_eq!(c.status, Status::Warn, "{c:#?}");
+        assert!(c.detail.clone().unwrap_or_default().contains("anon can now see 1 row(s)"), "{c:#?}");
     }
 
     #[test]
