@@ -19,6 +19,7 @@ mod report;
 mod rls;
 mod rls_any_project;
 mod rollback;
+mod rollback_platform;
 mod runner;
 mod tidy;
 mod tls;

@@ -46,9 +46,9 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
 
     // 2. S0, D0, and the app on the old schema.
     let timer = report.phase("snapshot before");
-    let s0 = CatalogSnapshot::take(&mut db.conn).await?;
+    let s0 = CatalogSnapshot::take_everything(&mut db.conn).await?;
     let snapshot_ms = report.record(timer).as_millis();
-    let d0 = DataSnapshot::take(&mut db.conn, &s0).await?;
+    let d0 = DataSnapshot::take_for_proof(&mut db.conn, &s0).await?;
     report.push(Check::new("snapshot.before", "catalog and data before the migration", Status::Info).value(format!(
         "{} objects ({snapshot_ms} ms), {} rows in {} tables",
         s0.objects.len(),
@@ -75,7 +75,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
 
     // 5. S1 == S0 (but for declared keeps), D1 == D0 for the rows that existed.
     let timer = report.phase("snapshot after");
-    let s1 = CatalogSnapshot::take(&mut db.conn).await?;
+    let s1 = CatalogSnapshot::take_everything(&mut db.conn).await?;
     report.record(timer);
     catalog_checks(&s0.diff(&s1), &keeps, report);
     data_checks(db, &d0, &smoke_writes, report).await?;

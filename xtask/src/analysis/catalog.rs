@@ -149,12 +149,30 @@ fn short(value: &str) -> String {
 }
 
 impl CatalogSnapshot {
+    /// The project's objects: every schema but Postgres's and the platform's own (what a backup
+    /// holds and a restore must match).
     pub async fn take(conn: &mut PgConnection) -> anyhow::Result<CatalogSnapshot> {
         let excluded: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| s.to_string()).collect();
+        CatalogSnapshot::take_with(conn, &excluded, QUERIES.iter()).await
+    }
+
+    /// Everything a migration can change, platform schemas included (a trigger on auth.users, a
+    /// policy on storage.objects), plus publications, default privileges, extensions, event
+    /// triggers and roles: what a rollback must restore exactly.
+    pub async fn take_everything(conn: &mut PgConnection) -> anyhow::Result<CatalogSnapshot> {
+        let excluded = vec!["information_schema".to_string()];
+        CatalogSnapshot::take_with(conn, &excluded, QUERIES.iter().chain(PLATFORM_QUERIES)).await
+    }
+
+    async fn take_with<'a>(
+        conn: &mut PgConnection,
+        excluded: &[String],
+        queries: impl Iterator<Item = &'a (&'a str, &'a str)>,
+    ) -> anyhow::Result<CatalogSnapshot> {
         let mut objects = BTreeMap::new();
-        for (kind, query) in QUERIES {
+        for (kind, query) in queries {
             let rows: Vec<(String, RawAttrs)> = sqlx::query_as(query)
-                .bind(&excluded)
+                .bind(excluded)
                 .fetch_all(&mut *conn)
                 .await
                 .with_context(|| format!("reading each {kind} from the catalog"))?;
@@ -263,6 +281,15 @@ const QUERIES: &[(&str, &str)] = &[
     catalog_query!("function"),
     catalog_query!("trigger"),
     catalog_query!("type"),
+];
+
+/// What belongs to no schema, or to the platform's, that migrations change too.
+const PLATFORM_QUERIES: &[(&str, &str)] = &[
+    catalog_query!("publication"),
+    catalog_query!("default_privileges"),
+    catalog_query!("extension"),
+    catalog_query!("event_trigger"),
+    catalog_query!("role"),
 ];
 
 #[cfg(test)]

@@ -35,11 +35,38 @@ pub struct DataComparison {
     pub added: Vec<(String, String)>,
 }
 
+/// Platform tables migrations write rows into (a bucket, a cron job, a vault secret): part of
+/// the rollback proof's data.
+const PLATFORM_DATA: [&str; 3] = ["storage.buckets", "cron.job", "vault.secrets"];
+
 impl DataSnapshot {
     /// Hashes every ordinary table of `catalog`.
     pub async fn take(conn: &mut PgConnection, catalog: &CatalogSnapshot) -> anyhow::Result<DataSnapshot> {
+        DataSnapshot::take_tables(conn, catalog, catalog.tables()).await
+    }
+
+    /// For the rollback proof, from a [`CatalogSnapshot::take_everything`]: the project's tables
+    /// and the platform tables migrations write rows into, not the platform's own bookkeeping.
+    pub async fn take_for_proof(conn: &mut PgConnection, catalog: &CatalogSnapshot) -> anyhow::Result<DataSnapshot> {
+        let managed = crate::analysis::catalog::MANAGED_SCHEMAS;
+        let tables = catalog
+            .tables()
+            .into_iter()
+            .filter(|t| {
+                let schema = t.split('.').next().unwrap_or_default().trim_matches('"');
+                !managed.contains(&schema) || PLATFORM_DATA.contains(&t.as_str())
+            })
+            .collect();
+        DataSnapshot::take_tables(conn, catalog, tables).await
+    }
+
+    async fn take_tables(
+        conn: &mut PgConnection,
+        catalog: &CatalogSnapshot,
+        names: Vec<String>,
+    ) -> anyhow::Result<DataSnapshot> {
         let mut tables = BTreeMap::new();
-        for table in catalog.tables() {
+        for table in names {
             let key: Vec<String> = sqlx::query_scalar(
                 "SELECT quote_ident(a.attname) FROM pg_index x \
                  JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey) \
