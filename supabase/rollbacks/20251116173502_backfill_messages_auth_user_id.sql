@@ -1,4 +1,6 @@
--- Rollback of 20251116173502: nothing to undo here. The backfilled values live in
--- messages.auth_user_id, a copy of conversations.auth_user_id, which the rollback of
--- 20251116173500 drops; no other data changed.
-SELECT 1;
+-- Rollback of 20251116173502: the backfilled values back to NULL, as they were before it.
+-- What the backfill wrote cannot be told from what the trigger of 20251116173500 wrote since,
+-- and both are copies of conversations.auth_user_id that the rollback of 20251116173500 drops:
+-- clearing them loses nothing. (Alone, after a push that failed later, this is the state the
+-- backfill found; the stepwise proof of db-rollback-test checks it.)
+UPDATE public.messages SET auth_user_id = NULL WHERE auth_user_id IS NOT NULL;

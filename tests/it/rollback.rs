@@ -12,6 +12,8 @@ const DROP_COLUMN: &str = "ALTER TABLE public.messages DROP COLUMN IF EXISTS aut
 /// Keeps the column on purpose (declared, nullable again), so what else the script forgets stays
 /// visible: dropping the column would silently take its index along.
 const KEEP_COLUMN: &str = "-- xtask:keeps column public.messages.auth_user_id\nALTER TABLE public.messages ALTER COLUMN auth_user_id DROP NOT NULL;";
+const ROLLBACK_BACKFILL: &str = "rollbacks/20251116173502_backfill_messages_auth_user_id.sql";
+const CLEAR_BACKFILL: &str = "UPDATE public.messages SET auth_user_id = NULL WHERE auth_user_id IS NOT NULL;\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_restores_previous_catalog_and_data_on_every_backend() {
@@ -70,6 +72,8 @@ async fn rollback_that_keeps_the_column_not_null_breaks_the_app() {
     let project = ProjectCopy::new();
     project.edit(ROLLBACK1, DROP_COLUMN, "-- xtask:keeps column public.messages.auth_user_id");
     project.edit(ROLLBACK_NOT_NULL, "ALTER TABLE public.messages ALTER COLUMN auth_user_id DROP NOT NULL;\n", "");
+    // A rollback that keeps the column keeps its values too.
+    project.edit(ROLLBACK_BACKFILL, CLEAR_BACKFILL, "SELECT 1;\n");
     let report = run_rollback_test(&project.path(), any_backend(), None).await;
     assert_fails_on(&report, "smoke.rolled_back.send_message");
     assert!(detail(&report, "smoke.rolled_back.send_message").contains("23502"), "NOT NULL violation named");
@@ -80,6 +84,8 @@ async fn rollback_that_keeps_the_column_not_null_breaks_the_app() {
 async fn keeps_directive_turns_a_kept_column_into_a_warning() {
     let project = ProjectCopy::new();
     project.edit(ROLLBACK1, DROP_COLUMN, KEEP_COLUMN);
+    // A rollback that keeps the column keeps its values too.
+    project.edit(ROLLBACK_BACKFILL, CLEAR_BACKFILL, "SELECT 1;\n");
     let report = run_rollback_test(&project.path(), any_backend(), None).await;
     let kept = report.check("rollback.kept.column public.messages.auth_user_id").expect("kept column reported");
     assert_eq!(kept.status, Status::Warn);
@@ -133,4 +139,29 @@ async fn pending_migration_without_a_rollback_fails_the_check_that_names_it() {
     assert_fails_on(&report, "rollback.script.20251116173500");
     assert!(detail(&report, "rollback.script.20251116173500")
         .contains("20251116173500_add_auth_user_id_to_messages_part1.sql"));
+}
+
+/// Regression: the proof ran every rollback, newest first, then compared, so a rollback that lost
+/// its DROP INDEX passed: the rollback of 20251116173500 drops the column under the index. A push
+/// that fails at the next file needs this rollback alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_right_only_together_with_a_later_one_fails_the_stepwise_proof() {
+    let project = ProjectCopy::new();
+    project.edit(
+        ROLLBACK_INDEX,
+        "DROP INDEX CONCURRENTLY IF EXISTS public.idx_messages_auth_user_id;\n",
+        "SELECT 1;\n",
+    );
+    let report = run_rollback_test(&project.path(), any_backend(), None).await;
+    assert_eq!(report.check("rollback.catalog").map(|c| c.status), Some(Status::Pass), "the full sequence hides it");
+    assert_fails_on(&report, "rollback.step.20251116173504");
+    assert!(
+        detail(&report, "rollback.step.20251116173504").contains("index public.idx_messages_auth_user_id still exists")
+    );
+    assert_fails_on(&report, "rollback.stepwise");
+    let d = detail(&report, "rollback.stepwise");
+    assert!(
+        d.contains("the rollback of 20251116173504 is right only together with another one — the rollback of 20251116173500 removes it"),
+        "{d}"
+    );
 }

@@ -1,7 +1,10 @@
 //! `cargo xtask db-rollback-test`: proves the rollback scripts restore the exact previous catalog
-//! and data, that the app works on the rolled-back schema, and that the migrations re-apply.
+//! and data, each on its own and all together, that the app works on the rolled-back schema, and
+//! that the migrations re-apply.
 
-use std::collections::BTreeSet;
+mod stepwise;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
     analysis::catalog::{CatalogSnapshot, Difference},
@@ -68,8 +71,9 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     db.rls_compare(&rls_before, &rls_migrated, "rls.matrix", Expect::DeclaredChanges, report);
     smoke_writes.extend(db.smoke("smoke.migrated", "migrated", report).await);
 
-    // 4. Roll back, newest first, each script with its history repair.
-    let Some(keeps) = roll_back_pending(db, report).await? else {
+    // 4. Roll back, newest first, each script with its history repair (noting which rollback
+    //    removed which object, to name the pair when one is right only with another).
+    let Some((keeps, removed_by)) = roll_back_pending(db, report).await? else {
         return skip_rest(report, "a rollback script failed");
     };
 
@@ -77,7 +81,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     let timer = report.phase("snapshot after");
     let s1 = CatalogSnapshot::take_everything(&mut db.conn).await?;
     report.record(timer);
-    catalog_checks(&s0.diff(&s1), &keeps, report);
+    let full_passed = catalog_checks(&s0.diff(&s1), &keeps, report);
     data_checks(db, &d0, &smoke_writes, report).await?;
     // Who can read and write what must be exactly as before: no declarations apply to a rollback.
     let rls_rolled_back = db.rls_state("rolled_back", Some(&rls_before), report).await?;
@@ -86,10 +90,19 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     // 6. The app on the rolled-back schema.
     db.smoke("smoke.rolled_back", "rolledback", report).await;
 
-    // 7. Re-apply: cleanly, then post checks and app again.
-    if !db.apply_pending("reapply.apply", report).await? {
+    // 7. Re-apply, each file proven alone on the way (applied, rolled back on its own, compared,
+    //    applied again), then post checks and app again.
+    let Some(leftovers) = stepwise::prove(db, "reapply.apply", report).await? else {
         return skip_rest(report, "a pending migration did not re-apply after the rollback");
-    }
+    };
+    let cleaned_by: BTreeMap<String, String> = leftovers
+        .iter()
+        .filter_map(|(version, left)| {
+            let by = left.names.iter().filter_map(|n| removed_by.get(n)).find(|v| *v != version)?;
+            Some((version.clone(), by.clone()))
+        })
+        .collect();
+    report.push(stepwise::summary(&leftovers, full_passed, &cleaned_by));
     db.run_checks("post", "reapply.", report).await?;
     db.smoke("smoke.reapplied", "reapplied", report).await;
     Ok(())
@@ -115,11 +128,18 @@ fn missing_rollback_scripts(db: &LocalDatabase, report: &mut Report) -> Option<S
 }
 
 /// Every pending migration's rollback, newest first, then the history check; the objects the
-/// scripts declare they keep, or `None` when a script failed.
-async fn roll_back_pending(db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<Option<BTreeSet<String>>> {
+/// scripts declare they keep and, for each object a rollback removed, its version; `None` when a
+/// script failed.
+async fn roll_back_pending(
+    db: &mut LocalDatabase,
+    report: &mut Report,
+) -> anyhow::Result<Option<(BTreeSet<String>, BTreeMap<String, String>)>> {
     let timer = report.phase("roll back");
     let mut keeps: BTreeSet<String> = BTreeSet::new();
-    for file in db.plan.pending.iter().rev() {
+    let mut removed_by = BTreeMap::new();
+    let mut present: BTreeSet<String> =
+        CatalogSnapshot::take_everything(&mut db.conn).await?.objects.into_keys().collect();
+    for file in db.plan.pending.clone().iter().rev() {
         let Some(script) = db.plan.rollbacks.get(&file.version) else { continue };
         keeps.extend(kept_objects(&std::fs::read_to_string(script)?));
         let id = format!("rollback.apply.{}", file.version);
@@ -136,6 +156,11 @@ async fn roll_back_pending(db: &mut LocalDatabase, report: &mut Report) -> anyho
                 return Ok(None);
             }
         }
+        let now: BTreeSet<String> = CatalogSnapshot::take_everything(&mut db.conn).await?.objects.into_keys().collect();
+        for gone in present.difference(&now) {
+            removed_by.insert(gone.clone(), file.version.clone());
+        }
+        present = now;
     }
     report.record(timer);
     let history = crate::runner::applied_versions(&mut db.conn).await?;
@@ -152,7 +177,7 @@ async fn roll_back_pending(db: &mut LocalDatabase, report: &mut Report) -> anyho
         Check::new("rollback.history", "history rows of the rolled-back versions are gone", Status::Fail)
             .detail(format!("still recorded as applied: {}", left.join(", ")))
     });
-    Ok(Some(keeps))
+    Ok(Some((keeps, removed_by)))
 }
 
 /// Objects a rollback script declares it keeps on purpose.
@@ -165,7 +190,8 @@ pub fn kept_objects(script: &str) -> Vec<String> {
         .collect()
 }
 
-fn catalog_checks(diffs: &[Difference], keeps: &BTreeSet<String>, report: &mut Report) {
+/// The full-sequence catalog check; true when nothing unexpected differs.
+fn catalog_checks(diffs: &[Difference], keeps: &BTreeSet<String>, report: &mut Report) -> bool {
     let (kept, unexpected): (Vec<&Difference>, Vec<&Difference>) = diffs.iter().partition(|d| keeps.contains(d.name()));
     for d in &kept {
         report.push(
@@ -174,12 +200,14 @@ fn catalog_checks(diffs: &[Difference], keeps: &BTreeSet<String>, report: &mut R
         );
     }
     let check = Check::new("rollback.catalog", "the catalog after rollback equals the catalog before", Status::Pass);
+    let passed = unexpected.is_empty();
     report.push(if unexpected.is_empty() {
         check.value(format!("{} kept on purpose", kept.len()))
     } else {
         let lines: Vec<String> = unexpected.iter().map(|d| d.describe_after_rollback()).collect();
         Check { status: Status::Fail, ..check }.value(format!("{} difference(s)", lines.len())).detail(lines.join("\n"))
     });
+    passed
 }
 
 async fn data_checks(

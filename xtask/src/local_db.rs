@@ -229,22 +229,37 @@ impl LocalDatabase {
         let files = self.plan.pending.clone();
         for file in &files {
             timer.set_message(file.file_name());
-            let id = format!("{id_prefix}.{}", file.version);
-            let title = format!("{} applies", file.file_name());
-            match crate::runner::apply_as(&mut self.conn, file, Some(&self.role.session)).await {
-                Ok(applied) => report.push(crate::runner::applied_check(id, title, &applied)),
-                Err(e) => {
-                    missing_extension(&e, &self.pg)?;
-                    let left = crate::runner::applied_versions(&mut self.conn).await?;
-                    let recorded = left.iter().any(|(v, _, _)| v == &file.version);
-                    report.push(crate::runner::failed_check(id, title, &e, recorded, None));
-                    report.record(timer);
-                    return Ok(false);
-                }
+            if !self.apply_one(file, id_prefix, report).await? {
+                report.record(timer);
+                return Ok(false);
             }
         }
         report.record(timer);
         Ok(true)
+    }
+
+    /// Applies one pending file as check `<id_prefix>.<version>`; false when it failed.
+    pub async fn apply_one(
+        &mut self,
+        file: &MigrationFile,
+        id_prefix: &str,
+        report: &mut Report,
+    ) -> anyhow::Result<bool> {
+        let id = format!("{id_prefix}.{}", file.version);
+        let title = format!("{} applies", file.file_name());
+        match crate::runner::apply_as(&mut self.conn, file, Some(&self.role.session)).await {
+            Ok(applied) => {
+                report.push(crate::runner::applied_check(id, title, &applied));
+                Ok(true)
+            }
+            Err(e) => {
+                missing_extension(&e, &self.pg)?;
+                let left = crate::runner::applied_versions(&mut self.conn).await?;
+                let recorded = left.iter().any(|(v, _, _)| v == &file.version);
+                report.push(crate::runner::failed_check(id, title, &e, recorded, None));
+                Ok(false)
+            }
+        }
     }
 
     pub async fn close(self, report: &mut Report) -> anyhow::Result<()> {

@@ -87,6 +87,10 @@ impl Difference {
     }
 }
 
+/// Attributes whose value is a `, `-separated list (what the catalog queries `string_agg`).
+const LIST_ATTRS: [&str; 9] =
+    ["grants", "execute_grants", "roles", "tables", "member_of", "labels", "tags", "config", "settings"];
+
 /// `attr: before → after` for each change; comma-separated lists (grants, roles) as what was
 /// added and removed, so the difference is never cut off.
 fn describe_changes(changes: &[(String, String, String)]) -> String {
@@ -94,7 +98,8 @@ fn describe_changes(changes: &[(String, String, String)]) -> String {
         .iter()
         .map(|(attr, before, after)| {
             let list = |v: &str| v.split(", ").filter(|x| !x.is_empty()).map(str::to_string).collect::<Vec<_>>();
-            if before.contains(", ") || after.contains(", ") {
+            // Only attributes that are lists (a definition has commas too, and is not one).
+            if LIST_ATTRS.contains(&attr.as_str()) && (before.contains(", ") || after.contains(", ")) {
                 let (b, a) = (list(before), list(after));
                 let added: Vec<&String> = a.iter().filter(|x| !b.contains(x)).collect();
                 let removed: Vec<&String> = b.iter().filter(|x| !a.contains(x)).collect();
