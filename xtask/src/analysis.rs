@@ -5,4 +5,5 @@ pub mod catalog;
 pub mod checks;
 pub mod data_snapshot;
 pub mod lints;
+pub mod pgtap;
 pub mod rls;

@@ -29,6 +29,7 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
     }
     db.detect_app(report).await?;
     db.load_data(flags.data.size(), report).await?;
+    db.run_db_tests("baseline", report).await?;
     db.run_checks("pre", "", report).await?;
     let rls_before = db.rls_state("before", None, report).await?;
     let probes_before = db.rpc_probes_before("local-before").await?;
@@ -42,6 +43,7 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
     }
     db.load_deferred_seeds(report).await?;
     db.generate_for_new_tables(report).await?;
+    db.run_db_tests("migrated", report).await?;
     db.run_checks("post", "", report).await?;
     let rls_after = db.rls_state("after", Some(&rls_before), report).await?;
     db.rls_compare(&rls_before, &rls_after, "rls.matrix", crate::local_db::Expect::DeclaredChanges, report);

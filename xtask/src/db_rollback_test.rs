@@ -40,6 +40,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     }
     db.detect_app(report).await?;
     db.load_data(flags.local.data.size(), report).await?;
+    db.run_db_tests("baseline", report).await?;
     if db.plan.pending.is_empty() {
         return skip_rest(report, "there are no pending migrations");
     }
@@ -66,6 +67,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     if !db.apply_pending("pending.apply", report).await? {
         return skip_rest(report, "a pending migration did not apply");
     }
+    db.run_db_tests("migrated", report).await?;
     db.run_checks("post", "", report).await?;
     let rls_migrated = db.rls_state("migrated", Some(&rls_before), report).await?;
     db.rls_compare(&rls_before, &rls_migrated, "rls.matrix", Expect::DeclaredChanges, report);
@@ -87,8 +89,9 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     let rls_rolled_back = db.rls_state("rolled_back", Some(&rls_before), report).await?;
     db.rls_compare(&rls_before, &rls_rolled_back, "rollback.rls", Expect::NoChange, report);
 
-    // 6. The app on the rolled-back schema.
+    // 6. The app and the project's tests on the rolled-back schema.
     db.smoke("smoke.rolled_back", "rolledback", report).await;
+    db.run_db_tests("rolled_back", report).await?;
 
     // 7. Re-apply, each file proven alone on the way (applied, rolled back on its own, compared,
     //    applied again), then post checks and app again.
@@ -103,6 +106,7 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
         })
         .collect();
     report.push(stepwise::summary(&leftovers, full_passed, &cleaned_by));
+    db.run_db_tests("reapplied", report).await?;
     db.run_checks("post", "reapply.", report).await?;
     db.smoke("smoke.reapplied", "reapplied", report).await;
     Ok(())

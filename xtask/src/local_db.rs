@@ -3,6 +3,7 @@
 //! the project's checks, apply the pending runner, run the app smoke.
 
 mod app_steps;
+mod db_tests;
 mod generate;
 mod rls_state;
 mod seed;
@@ -40,6 +41,8 @@ pub struct LocalDatabase {
     /// The tables the generator filled at the baseline (when the app contract is absent), and its
     /// seed: after the pending migrations it fills the tables they add.
     generated: Option<(std::collections::BTreeSet<String>, u64)>,
+    /// What the generator wrote (hidden from the project's own tests).
+    generated_data: crate::analysis::pgtap::Hidden,
     app_client: Option<app_seam::Client>,
 }
 
@@ -114,6 +117,7 @@ impl LocalDatabase {
             role,
             deferred_seeds: Vec::new(),
             generated: None,
+            generated_data: Default::default(),
             app_client: None,
         };
         db.load_roles_sql(report).await?;

@@ -30,6 +30,9 @@ pub struct Generated {
     pub users: Vec<(Uuid, String)>,
     /// Rows written per table (`schema.table`).
     pub rows: BTreeMap<String, usize>,
+    /// Every row written (or adopted), in order, as (table, its primary key as JSON): what hides
+    /// the generated data again.
+    pub inserted: Vec<(String, Value)>,
     /// Tables left empty, with why.
     pub unfilled: Vec<(String, String)>,
     /// Tables with no generated rows but rows of the project's own seed: (table, rows, why).
@@ -42,6 +45,8 @@ pub struct Generated {
 #[derive(Debug, Clone)]
 struct Table {
     name: String,
+    /// Primary-key columns, as they appear in `to_jsonb` (unquoted).
+    key: Vec<String>,
     columns: Vec<ColumnFacts>,
     /// (columns, referenced table, referenced columns).
     foreign_keys: Vec<(Vec<String>, String, Vec<String>)>,
@@ -76,6 +81,7 @@ pub async fn generate(
             let made = rows_made_for(&mut tx, table, *user).await?;
             if !made.is_empty() {
                 count += made.len();
+                out.inserted.extend(made.iter().map(|r| (table.name.clone(), key_of(table, r))));
                 written.entry(table.name.clone()).or_default().extend(made.into_iter().map(|r| (*user, r)));
                 continue;
             }
@@ -85,6 +91,7 @@ pub async fn generate(
             for r in 0..ROWS_PER_USER {
                 match insert_row(&mut tx, table, *user, u * ROWS_PER_USER + r, &written).await {
                     Ok(row) => {
+                        out.inserted.push((table.name.clone(), key_of(table, &row)));
                         written.entry(table.name.clone()).or_default().push((*user, row));
                         count += 1;
                     }
@@ -108,6 +115,14 @@ pub async fn generate(
     }
     platform::storage_objects(conn, &mut out).await?;
     Ok(out)
+}
+
+/// The row's primary key as JSON (the whole row for a table without one).
+fn key_of(table: &Table, row: &Value) -> Value {
+    if table.key.is_empty() {
+        return row.clone();
+    }
+    Value::Object(table.key.iter().map(|k| (k.clone(), row.get(k).cloned().unwrap_or(Value::Null))).collect())
 }
 
 /// Every ordinary table of the project's schemas that no extension owns.
@@ -148,7 +163,14 @@ async fn load(conn: &mut PgConnection) -> anyhow::Result<Vec<Table>> {
         .bind(oid)
         .fetch_all(&mut *conn)
         .await?;
-        tables.push(Table { name, columns, foreign_keys });
+        let key: Vec<String> = sqlx::query_scalar(
+            "SELECT a.attname::text FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid \
+               AND a.attnum = ANY (x.indkey) WHERE x.indrelid = $1::oid AND x.indisprimary",
+        )
+        .bind(oid)
+        .fetch_all(&mut *conn)
+        .await?;
+        tables.push(Table { name, key, columns, foreign_keys });
     }
     Ok(tables)
 }
@@ -186,11 +208,17 @@ fn foreign_key_order(tables: &[Table]) -> Vec<&Table> {
 /// The rows of `table` that reference `user` in auth.users already (made by a trigger when the
 /// user signed up).
 async fn rows_made_for(conn: &mut PgConnection, table: &Table, user: Uuid) -> anyhow::Result<Vec<Value>> {
-    let Some((columns, _, _)) = table.foreign_keys.iter().find(|(c, parent, _)| parent == "auth.users" && c.len() == 1)
-    else {
+    let columns: Vec<&String> = table
+        .foreign_keys
+        .iter()
+        .filter(|(c, parent, _)| parent == "auth.users" && c.len() == 1)
+        .map(|(c, _, _)| &c[0])
+        .collect();
+    if columns.is_empty() {
         return Ok(Vec::new());
-    };
-    let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE t.{} = $1", table.name, columns[0]);
+    }
+    let any: Vec<String> = columns.iter().map(|c| format!("t.{c} = $1")).collect();
+    let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE {}", table.name, any.join(" OR "));
     Ok(sqlx::query_scalar(&sql).bind(user).fetch_all(&mut *conn).await?)
 }
 

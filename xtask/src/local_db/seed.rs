@@ -101,6 +101,11 @@ fn needs_what_is_missing(message: &str) -> bool {
 }
 
 impl LocalDatabase {
+    /// What the generator wrote.
+    pub(super) fn generated_data(&self) -> crate::analysis::pgtap::Hidden {
+        self.generated_data.clone()
+    }
+
     /// Generated rows for the project's tables (`only`: just these), reported as `data.generate`
     /// (`data.generate.after_pending` for the tables the pending migrations add).
     pub(super) async fn generate(
@@ -118,6 +123,12 @@ impl LocalDatabase {
             let tables = super::generate::project_tables(&mut self.conn).await?;
             self.generated = Some((tables.into_iter().collect(), seed));
         }
+        for (user, _) in &generated.users {
+            if !self.generated_data.users.contains(user) {
+                self.generated_data.users.push(*user);
+            }
+        }
+        self.generated_data.rows.extend(generated.inserted.iter().cloned());
         report.push(super::generate::check(id, &generated, self.app_missing.as_deref()));
         Ok(())
     }
