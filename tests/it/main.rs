@@ -12,6 +12,7 @@ mod catalog;
 mod db_local_test;
 mod examples;
 mod linked;
+mod pgtap;
 mod platform;
 mod production;
 mod rehearse;

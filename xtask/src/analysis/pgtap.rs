@@ -104,9 +104,10 @@ fn meta_command(text: &str) -> Option<(usize, String)> {
 /// Makes sure pgTAP is installed; an environment error (exit 2) with the remedy when this Postgres
 /// does not have it.
 pub async fn ensure_pgtap(conn: &mut PgConnection) -> anyhow::Result<()> {
-    let available: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pgtap')")
-        .fetch_one(&mut *conn)
-        .await?;
+    let available: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pgtap')")
+            .fetch_one(&mut *conn)
+            .await?;
     if !available {
         anyhow::bail!(
             "supabase/tests/ holds pgTAP tests, but this Postgres has no pgTAP: install it (Debian/Ubuntu: `apt \
@@ -175,7 +176,8 @@ pub async fn run_file(conn: &mut PgConnection, file: &TestFile, hidden: &Hidden)
 async fn hide(conn: &mut PgConnection, hidden: &Hidden) -> sqlx::Result<()> {
     for (table, key) in hidden.rows.iter().rev() {
         // One row each: a table without a primary key may hold an identical row of the project's.
-        let sql = format!("DELETE FROM {table} WHERE ctid = (SELECT ctid FROM {table} x WHERE to_jsonb(x) @> $1 LIMIT 1)");
+        let sql =
+            format!("DELETE FROM {table} WHERE ctid = (SELECT ctid FROM {table} x WHERE to_jsonb(x) @> $1 LIMIT 1)");
         sqlx::query(&sql).bind(key).execute(&mut *conn).await?;
     }
     sqlx::query("DELETE FROM storage.objects WHERE owner = ANY($1)").bind(&hidden.users).execute(&mut *conn).await?;
@@ -190,7 +192,10 @@ async fn hide(conn: &mut PgConnection, hidden: &Hidden) -> sqlx::Result<()> {
     .fetch_all(&mut *conn)
     .await?;
     for (table, column) in references {
-        sqlx::query(&format!("DELETE FROM {table} WHERE {column} = ANY($1)")).bind(&hidden.users).execute(&mut *conn).await?;
+        sqlx::query(&format!("DELETE FROM {table} WHERE {column} = ANY($1)"))
+            .bind(&hidden.users)
+            .execute(&mut *conn)
+            .await?;
     }
     sqlx::query("DELETE FROM auth.users WHERE id = ANY($1)").bind(&hidden.users).execute(&mut *conn).await?;
     Ok(())

@@ -26,8 +26,9 @@ impl LocalDatabase {
             let generated = self.generated_data();
             let (run, hidden) = pgtap::run_file(&mut self.conn, file, &generated).await?;
             let stem = file.name.trim_end_matches(".sql").trim_end_matches(".pg").replace('/', ".");
-            let check = Check::new(format!("tests.{phase}.{stem}"), format!("{} holds ({phase})", file.name), Status::Pass)
-                .value(format!("{} assertion(s)", run.assertions.len()));
+            let check =
+                Check::new(format!("tests.{phase}.{stem}"), format!("{} holds ({phase})", file.name), Status::Pass)
+                    .value(format!("{} assertion(s)", run.assertions.len()));
             let mut problems = run.problems(&file.name);
             if !hidden && !problems.is_empty() {
                 problems.push(

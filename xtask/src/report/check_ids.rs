@@ -24,7 +24,10 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("data.seed_sql", "the project's seed files ([db.seed] sql_paths, or seed.sql) loaded after the baseline"),
     // The project's checks (checks/<phase>/*.sql).
     ("tests.<phase>", "supabase/tests/ exists but holds no test file"),
-    ("tests.<phase>.<file>", "a pgTAP file of supabase/tests/ holds at a phase (baseline, migrated, rolled_back, reapplied)"),
+    (
+        "tests.<phase>.<file>",
+        "a pgTAP file of supabase/tests/ holds at a phase (baseline, migrated, rolled_back, reapplied)",
+    ),
     ("<phase>.checks", "a phase of checks had no files, or could not run"),
     ("pre.<check>", "a pre-migration check of checks/pre (runbook phase 1)"),
     ("post.<check>", "a post-migration check of checks/post (runbook 3.4)"),

@@ -31,7 +31,9 @@ impl TapRun {
             let line = line.trim_end();
             if let Some(n) = line.strip_prefix("1..").and_then(|n| n.split_whitespace().next()?.parse().ok()) {
                 run.planned = Some(n);
-            } else if let Some(rest) = line.strip_prefix("ok ").map(|r| (true, r)).or(line.strip_prefix("not ok ").map(|r| (false, r))) {
+            } else if let Some(rest) =
+                line.strip_prefix("ok ").map(|r| (true, r)).or(line.strip_prefix("not ok ").map(|r| (false, r)))
+            {
                 let (ok, rest) = rest;
                 let (number, text) = rest.split_once(' ').unwrap_or((rest, ""));
                 let Ok(number) = number.parse() else { continue };
@@ -95,7 +97,11 @@ mod tests {
     fn failures_plans_and_diagnostics_are_read_as_pgtap_prints_them() {
         check(&["1..2", "ok 1 - schema exists", "ok 2"], &[]);
         check(
-            &["1..2", "ok 1 - a", "not ok 2 - owners only\n#   Failed test 2: \"owners only\"\n#         have: 3\n#         want: 1"],
+            &[
+                "1..2",
+                "ok 1 - a",
+                "not ok 2 - owners only\n#   Failed test 2: \"owners only\"\n#         have: 3\n#         want: 1",
+            ],
             &["t.sql: not ok 2 - owners only (Failed test 2: \"owners only\"; have: 3; want: 1)"],
         );
         check(&["1..3", "ok 1 - a", "ok 2 - b"], &["t.sql: planned 3 assertion(s) but ran 2"]);
