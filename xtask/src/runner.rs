@@ -61,6 +61,11 @@ impl fmt::Display for ApplyError {
 impl std::error::Error for ApplyError {}
 
 impl ApplyError {
+    /// An error of the file as a whole (no statement, nothing stayed).
+    fn of_file(file: String, message: String) -> ApplyError {
+        ApplyError { file, line: 0, statement: String::new(), message, notices: Vec::new(), stayed: Vec::new() }
+    }
+
     /// The extension the server could not find, when that is why the file failed (PG 15 says
     /// "could not open extension control file …/x.control"; later versions "extension "x" is
     /// not available").
@@ -142,14 +147,8 @@ async fn rollback_script(
     history: History,
     as_role: Option<&PlatformRole>,
 ) -> Result<Applied, ApplyError> {
-    let text = std::fs::read_to_string(script).map_err(|e| ApplyError {
-        file: script.display().to_string(),
-        line: 0,
-        statement: String::new(),
-        message: format!("reading the rollback script: {e}"),
-        notices: Vec::new(),
-        stayed: Vec::new(),
-    })?;
+    let text = std::fs::read_to_string(script)
+        .map_err(|e| ApplyError::of_file(script.display().to_string(), format!("reading the rollback script: {e}")))?;
     let name = script.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let name = name.trim_end_matches(".sql").split_once('_').map(|(_, n)| n.to_string()).unwrap_or(name);
     let file = MigrationFile { version: version.to_string(), name, path: script.to_path_buf(), text };
@@ -206,14 +205,7 @@ async fn apply_inner(
     history: History,
     as_role: Option<&PlatformRole>,
 ) -> Result<(), ApplyError> {
-    let file_error = |message: String| ApplyError {
-        file: file.file_name(),
-        line: 0,
-        statement: String::new(),
-        message,
-        notices: Vec::new(),
-        stayed: Vec::new(),
-    };
+    let file_error = |message: String| ApplyError::of_file(file.file_name(), message);
     sqlx::raw_sql("RESET ALL").execute(&mut *conn).await.map_err(|e| file_error(e.to_string()))?;
     match mode {
         FileMode::Atomic => {

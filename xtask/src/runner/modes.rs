@@ -103,14 +103,10 @@ pub(super) async fn own_transactions(
         }
     }
     if in_transaction {
-        sqlx::raw_sql("COMMIT").execute(&mut *conn).await.map_err(|e| ApplyError {
-            file: file.file_name(),
-            line: 0,
-            statement: String::new(),
-            message: format!("commit failed: {e}"),
-            notices: Vec::new(),
-            stayed: Vec::new(),
-        })?;
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| ApplyError::of_file(file.file_name(), format!("commit failed: {e}")))?;
     }
     Ok(())
 }

@@ -31,25 +31,16 @@ pub(super) async fn apply_as_role(
         return apply_inner(conn, file, statements, mode, history, as_role).await;
     };
     let take = format!("SET SESSION AUTHORIZATION {}", quote_ident(role));
-    sqlx::raw_sql(&take).execute(&mut *conn).await.map_err(|e| ApplyError {
-        file: file.file_name(),
-        line: 0,
-        statement: String::new(),
-        message: format!("taking the migration role {role}: {e}"),
-        notices: Vec::new(),
-        stayed: Vec::new(),
-    })?;
+    sqlx::raw_sql(&take)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| ApplyError::of_file(file.file_name(), format!("taking the migration role {role}: {e}")))?;
     let result = apply_inner(conn, file, statements, mode, history, as_role).await;
     if let Err(e) = sqlx::raw_sql("RESET SESSION AUTHORIZATION").execute(&mut *conn).await {
         // A session stuck as the migration role would run later checks as it: say so loudly.
-        return Err(result.err().unwrap_or(ApplyError {
-            file: file.file_name(),
-            line: 0,
-            statement: String::new(),
-            message: format!("giving the migration role back: {e}"),
-            notices: Vec::new(),
-            stayed: Vec::new(),
-        }));
+        return Err(result
+            .err()
+            .unwrap_or_else(|| ApplyError::of_file(file.file_name(), format!("giving the migration role back: {e}"))));
     }
     result
 }
