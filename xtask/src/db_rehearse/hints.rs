@@ -81,6 +81,11 @@ pub fn judge(file_name: &str, version: &str, traced: &[Traced], max_blocking: Du
     let slowest = traced.iter().max_by_key(|t| t.duration).map(|t| crate::runner::excerpt(&t.sql)).unwrap_or_default();
     let mut checks = Vec::new();
     for t in traced {
+        if t.held > max_blocking {
+            for table in &t.rows_blocked {
+                checks.push(row_blocking(file_name, version, t, table));
+            }
+        }
         for (table, mode) in &t.acquired {
             let blocks = mode.blocks();
             if blocks.is_empty() || t.held <= max_blocking {
@@ -112,9 +117,44 @@ pub fn judge(file_name: &str, version: &str, traced: &[Traced], max_blocking: Du
     checks
 }
 
+/// Row locks held past `--max-blocking`: the app's updates and deletes of existing rows wait
+/// (and a signed-in user's request, under `authenticated`'s 8 s statement timeout, errors).
+fn row_blocking(file_name: &str, version: &str, t: &Traced, table: &str) -> Check {
+    let name = table.split(' ').next().unwrap_or(table);
+    Check::new(
+        format!("rehearse.row_blocking.{version}.{}.{name}", t.line),
+        "no statement holds row locks the app waits on longer than --max-blocking",
+        Status::Fail,
+    )
+    .value(format!("{:.1} s", t.held.as_secs_f64()))
+    .detail(format!(
+        "{file_name}:{} `{}`: updates and deletes of existing rows of {table} blocked for {:.1} s (its row locks \
+         last until its transaction ends; no table lock shows them)\nsafe pattern: backfill in batches, each its \
+         own short transaction (by primary key range), so no row stays locked for long",
+        t.line,
+        crate::runner::excerpt(&t.sql),
+        t.held.as_secs_f64(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_locked_past_the_budget_fail_and_name_the_table() {
+        let mut t = traced("UPDATE public.messages SET a = 1", &[LockMode::RowExclusive], 5_000);
+        t.rows_blocked = vec!["public.messages".into()];
+        let checks = judge("f.sql", "1", &[t.clone()], Duration::from_secs(1));
+        let c = checks.iter().find(|c| c.id.starts_with("rehearse.row_blocking.")).expect("row check");
+        assert_eq!(c.id, "rehearse.row_blocking.1.3.public.messages");
+        assert!(c
+            .detail
+            .clone()
+            .unwrap_or_default()
+            .contains("updates and deletes of existing rows of public.messages blocked for 5.0 s"));
+        assert!(judge("f.sql", "1", &[t], Duration::from_secs(10)).is_empty(), "within the budget");
+    }
 
     fn traced(sql: &str, locks: &[LockMode], held_ms: u64) -> Traced {
         Traced {

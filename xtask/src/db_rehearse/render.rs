@@ -27,6 +27,13 @@ pub fn trace(file_name: &str, traced: &[Traced]) -> String {
         if !t.blocked.is_empty() {
             let _ = writeln!(out, "         while held, a second session could not: {}", t.blocked.join("; "));
         }
+        if !t.rows_blocked.is_empty() {
+            let _ = writeln!(
+                out,
+                "         while held, existing rows could not be updated or deleted in: {}",
+                t.rows_blocked.join("; ")
+            );
+        }
     }
     out
 }
@@ -66,6 +73,7 @@ mod tests {
             rewrote: vec!["t".into()],
             acquired: vec![("t".into(), LockMode::AccessExclusive)],
             blocked: vec!["SELECT on t".into()],
+            rows_blocked: vec!["t".into()],
             held: Duration::from_millis(40),
         };
         let text = trace("1_a.sql", &[t]);

@@ -89,6 +89,10 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
         "rehearse.blocking.<version>.<line>.<table>",
         "a statement holds a lock the app waits for longer than --max-blocking",
     ),
+    (
+        "rehearse.row_blocking.<version>.<line>.<table>",
+        "a statement holds row locks the app's updates and deletes of existing rows wait on longer than --max-blocking",
+    ),
     ("rehearse.lock_trace", "every pending statement's locks, hold times, rows, WAL and rewrites"),
     ("rehearse.query_speed", "the app's queries before and after, as a signed-in user"),
     ("rehearse.backfill", "backfill throughput, written to rehearsal.json"),
