@@ -60,6 +60,7 @@ fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
         out: backups.to_path_buf(),
         max_backup_age: "1h".parse().unwrap(),
         lock_timeout: "5s".parse().unwrap(),
+        lock_attempts: 1,
         yes: true,
         rollback_on_failure: false,
         rehearsal: dir.join("rehearsal.json"),
@@ -116,6 +117,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
         target: target(&prod),
         restore: restore(),
         lock_timeout: "5s".parse().unwrap(),
+        lock_attempts: 1,
         yes: true,
     };
     flags.run_into(&mut report).await.expect("rollback");
@@ -265,11 +267,13 @@ async fn migration_blocked_by_a_lock_fails_on_lock_timeout_and_applies_nothing()
     sqlx::query("SELECT count(*) FROM public.messages").execute(&mut *tx).await.expect("read");
 
     let mut report = Report::quiet("db-push");
-    let flags = DbPush { lock_timeout: "1s".parse().unwrap(), ..push_flags(&dir, &prod, backups.path()) };
+    let flags =
+        DbPush { lock_timeout: "300ms".parse().unwrap(), lock_attempts: 3, ..push_flags(&dir, &prod, backups.path()) };
     flags.run_into(&mut report).await.expect("push");
     assert_fails_on(&report, "push.apply.20251116173500");
     let d = detail(&report, "push.apply.20251116173500");
-    assert!(d.contains("55P03") && d.contains("--lock-timeout 1s"), "{d}");
+    assert!(d.contains("55P03") && d.contains("--lock-timeout 300ms") && d.contains("each of 3 attempt(s)"), "{d}");
+    assert!(d.contains("attempt 3: waited too long for a lock") && d.contains("no attempts left"), "{d}");
     assert!(report.check("push.apply.20251116173501").is_none(), "later files not run");
     assert!(detail(&report, "push.rollback_command").contains("cargo xtask db-rollback"));
     tx.rollback().await.expect("end the app's transaction");
@@ -285,12 +289,40 @@ async fn migration_blocked_by_a_lock_fails_on_lock_timeout_and_applies_nothing()
     prod.close().await.expect("close");
 }
 
+/// A short lock timeout with retries: the app's transaction holds messages; the push's first
+/// attempts time out (queueing the app for at most the timeout each), and once the transaction
+/// ends an attempt goes through; the report lists the attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_blocked_by_a_lock_retries_and_goes_through_once_the_lock_is_gone() {
+    let prod = production().await;
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    let mut app = prod.connect().await.expect("connect");
+    sqlx::raw_sql("BEGIN; SELECT count(*) FROM public.messages").execute(&mut app).await.expect("read");
+    let mut report = Report::quiet("db-push");
+    let flags =
+        DbPush { lock_timeout: "300ms".parse().unwrap(), lock_attempts: 8, ..push_flags(&dir, &prod, backups.path()) };
+    // The app's transaction ends after a few seconds, while the push is retrying.
+    let app_ends = async {
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        sqlx::raw_sql("ROLLBACK").execute(&mut app).await.expect("end the app's transaction");
+    };
+    let (pushed, ()) = tokio::join!(flags.run_into(&mut report), app_ends);
+    pushed.expect("push");
+    assert_passes(&report);
+    let d = detail(&report, "push.apply.20251116173500");
+    assert!(d.contains("attempt 1: waited too long for a lock") && d.contains("55P03"), "{d}");
+    assert_eq!(history(&prod).await.len(), 9, "every file applied");
+    prod.close().await.expect("close");
+}
+
 fn rollback_flags(dir: &Path, pg: &EphemeralPostgres) -> DbRollback {
     DbRollback {
         project: project(dir),
         target: target(pg),
         restore: restore(),
         lock_timeout: "5s".parse().unwrap(),
+        lock_attempts: 1,
         yes: true,
     }
 }

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use std::time::Duration;
+
 use crate::{
     db_rollback, db_validate, db_verify,
     flags::DbPush,
@@ -81,15 +83,32 @@ impl DbPush {
         for file in files {
             let id = format!("push.apply.{}", file.version);
             let title = format!("{} applies", file.file_name());
-            match runner::apply(&mut conn, file).await {
-                Ok(applied) => report.push(runner::applied_check(id, title, &applied)),
+            let retry =
+                runner::retry::LockRetry { attempts: self.lock_attempts, first_wait: Duration::from_millis(500) };
+            let attempts = runner::retry::with_retries(&mut conn, retry, runner::retry::Work::Apply(file)).await;
+            let tried = attempts.describe();
+            match attempts.result {
+                Ok(applied) => {
+                    let check = runner::applied_check(id, title, &applied);
+                    report.push(match tried {
+                        Some(t) => {
+                            let detail = [check.detail.clone().unwrap_or_default(), t].join("\n");
+                            check.detail(detail.trim_start().to_string())
+                        }
+                        None => check,
+                    })
+                }
                 Err(e) => {
                     let hint = e.message.contains("55P03").then(|| {
                         format!(
-                            "it waited longer than --lock-timeout {} for a lock: the app's traffic holds it; \
-                             retry in a quieter moment",
-                            self.lock_timeout
+                            "{}\nit waited longer than --lock-timeout {} for a lock in each of {} attempt(s): the app's \
+                             traffic holds it; retry in a quieter moment",
+                            tried.clone().unwrap_or_default(),
+                            self.lock_timeout,
+                            self.lock_attempts
                         )
+                        .trim_start()
+                        .to_string()
                     });
                     let recorded =
                         runner::applied_versions(&mut conn).await?.iter().any(|(v, _, _)| v == &file.version);
@@ -119,6 +138,10 @@ impl DbPush {
                 dir,
                 &self.restore.options(),
                 self.lock_timeout.0,
+                runner::retry::LockRetry {
+                    attempts: self.lock_attempts,
+                    first_wait: std::time::Duration::from_millis(500),
+                },
                 Confirmation::Given,
                 report,
             )

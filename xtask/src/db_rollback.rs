@@ -32,6 +32,10 @@ impl DbRollback {
             &self.project.supabase_dir,
             &self.restore.options(),
             self.lock_timeout.0,
+            runner::retry::LockRetry {
+                attempts: self.lock_attempts,
+                first_wait: std::time::Duration::from_millis(500),
+            },
             Confirmation::from_yes(self.yes),
             report,
         )
@@ -60,6 +64,7 @@ pub async fn rollback(
     supabase_dir: &Path,
     restore: &PgOptions,
     lock_timeout: std::time::Duration,
+    retry: runner::retry::LockRetry,
     confirmation: Confirmation,
     report: &mut Report,
 ) -> anyhow::Result<()> {
@@ -98,12 +103,12 @@ pub async fn rollback(
         let Some(script) = scripts.get(&applied.version) else { continue };
         let id = format!("rollback.apply.{}", applied.version);
         let title = format!("rollback of {}_{} applies", applied.version, applied.name);
-        let result = match &cli {
-            None => runner::roll_back(&mut conn, &applied.version, script).await,
-            Some(_) => runner::run_rollback_script(&mut conn, &applied.version, script).await,
-        };
-        if let Err(e) = result {
-            report.push(Check::new(id, title, Status::Fail).detail(e.to_string()));
+        let work = runner::retry::Work::RollBack { version: &applied.version, script, history_by_cli: cli.is_some() };
+        let attempts = runner::retry::with_retries(&mut conn, retry, work).await;
+        let tried = attempts.describe();
+        if let Err(e) = attempts.result {
+            let detail = [tried.unwrap_or_default(), e.to_string()].join("\n");
+            report.push(Check::new(id, title, Status::Fail).detail(detail.trim_start().to_string()));
             return Ok(());
         }
         if let Some(cli) = &cli {

@@ -235,9 +235,14 @@ pub struct DbPush {
     /// A verified backup younger than this counts (e.g. 30m, 1h)
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub max_backup_age: Span,
-    /// How long a migration statement may wait for a lock before the push fails (direct mode)
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    /// How long a migration statement may wait for a lock in one attempt (direct mode); the app's
+    /// requests queue behind a waiting ACCESS EXCLUSIVE for at most this long
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub lock_timeout: Span,
+    /// Attempts per file when a lock is not granted in time (each a fresh transaction, with
+    /// backoff from 500 ms, doubling)
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub lock_attempts: u32,
     /// Do not ask for confirmation (CI)
     #[arg(long)]
     pub yes: bool,
@@ -257,9 +262,13 @@ pub struct DbRollback {
     pub target: TargetArgs,
     #[command(flatten)]
     pub restore: RestorePg,
-    /// How long a rollback statement may wait for a lock
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    /// How long a rollback statement may wait for a lock in one attempt
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub lock_timeout: Span,
+    /// Attempts per script when a lock is not granted in time (each a fresh transaction, with
+    /// backoff from 500 ms, doubling)
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub lock_attempts: u32,
     /// Do not ask for confirmation (CI)
     #[arg(long)]
     pub yes: bool,

@@ -7,6 +7,7 @@ mod modes;
 pub mod notices;
 mod outcome;
 mod platform;
+pub mod retry;
 pub mod sql_split;
 
 use sqlx::{Connection, PgConnection};
