@@ -143,16 +143,16 @@ mod tests {
 
     #[test]
     fn rows_locked_past_the_budget_fail_and_name_the_table() {
-        let mut t = traced("UPDATE public.messages SET a = 1", &[LockMode::RowExclusive], 5_000);
-        t.rows_blocked = vec!["public.messages".into()];
+        let mut t = traced("UPDATE public.notes SET a = 1", &[LockMode::RowExclusive], 5_000);
+        t.rows_blocked = vec!["public.notes".into()];
         let checks = judge("f.sql", "1", &[t.clone()], Duration::from_secs(1));
         let c = checks.iter().find(|c| c.id.starts_with("rehearse.row_blocking.")).expect("row check");
-        assert_eq!(c.id, "rehearse.row_blocking.1.3.public.messages");
+        assert_eq!(c.id, "rehearse.row_blocking.1.3.public.notes");
         assert!(c
             .detail
             .clone()
             .unwrap_or_default()
-            .contains("updates and deletes of existing rows of public.messages blocked for 5.0 s"));
+            .contains("updates and deletes of existing rows of public.notes blocked for 5.0 s"));
         assert!(judge("f.sql", "1", &[t], Duration::from_secs(10)).is_empty(), "within the budget");
     }
 

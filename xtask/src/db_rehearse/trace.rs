@@ -116,8 +116,7 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
             table_locks(conn, pid).await?.into_iter().filter(|lock| held.insert(lock.clone())).collect();
         let tables: Vec<String> = held.iter().map(|(t, _)| t.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let probed = Instant::now();
-        let blocked = probe_app(&mut probe, &tables).await?;
-        let rows_blocked = probe_rows(&mut probe, &tables).await?;
+        let (blocked, rows_blocked) = (probe_app(&mut probe, &tables).await?, probe_rows(&mut probe, &tables).await?);
         probe_times.push(probed.elapsed());
         traced.push(Traced {
             line: stmt.code_line(),
