@@ -67,6 +67,8 @@ async fn steps(flags: &DbRollbackTest, db: &mut LocalDatabase, report: &mut Repo
     if !db.apply_pending("pending.apply", report).await? {
         return skip_rest(report, "a pending migration did not apply");
     }
+    // Rows for the tables the migrations create, so the access matrix exercises them here too.
+    db.generate_for_new_tables(report).await?;
     db.run_db_tests("migrated", report).await?;
     db.run_checks("post", "", report).await?;
     let rls_migrated = db.rls_state("migrated", Some(&rls_before), report).await?;
