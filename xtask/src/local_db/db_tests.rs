@@ -37,7 +37,10 @@ impl LocalDatabase {
                         .to_string(),
                 );
             }
-            report.push(if problems.is_empty() {
+            report.push(if problems.is_empty() && run.assertions.is_empty() {
+                // A file that asserts nothing proves nothing.
+                Check { status: Status::Warn, ..check }.detail(format!("{}: no assertion ran", file.name))
+            } else if problems.is_empty() {
                 check
             } else {
                 Check { status: Status::Fail, ..check }.detail(problems.join("\n"))
