@@ -34,6 +34,19 @@ async fn a_project_on_the_whole_platform_runs_to_the_end_on_every_backend() {
     }
 }
 
+/// A Postgres with the Supabase layer, a session on it, and the role files run as there.
+async fn layered(
+    backend: xtask::pg::Backend,
+) -> (xtask::pg::EphemeralPostgres, sqlx::PgConnection, xtask::supabase::layer::MigrationRole) {
+    let pg = crate::support::start(backend).await;
+    let mut conn = pg.connect().await.expect("connect");
+    xtask::supabase::layer::install(&mut conn).await.expect("layer");
+    // A fresh session picks up the database-level search_path the layer sets.
+    let mut conn = pg.connect().await.expect("connect");
+    let role = xtask::supabase::layer::platform_role(&mut conn).await.expect("role");
+    (pg, conn, role)
+}
+
 /// A migration file of one statement, for the runner.
 fn one_statement(version: &str, sql: &str) -> xtask::runner::MigrationFile {
     xtask::runner::MigrationFile {
@@ -47,11 +60,7 @@ fn one_statement(version: &str, sql: &str) -> xtask::runner::MigrationFile {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_hosted_supabase_refuses_postgres_fails_here_in_its_words() {
     for backend in backends() {
-        let pg = crate::support::start(backend).await;
-        let mut conn = pg.connect().await.expect("connect");
-        xtask::supabase::layer::install(&mut conn).await.expect("layer");
-        let mut conn = pg.connect().await.expect("connect");
-        let role = xtask::supabase::layer::platform_role(&mut conn).await.expect("role");
+        let (pg, mut conn, role) = layered(backend).await;
         assert_eq!(role.session.role.as_deref(), Some("postgres"), "{backend}: {:?}", role.why_not);
         let as_role = Some(&role.session);
         let refused = [
@@ -130,11 +139,7 @@ async fn webhooks_fire_into_the_pg_net_stand_in_and_the_project_runs_to_the_end(
         assert_passes(&run_rollback_test(&dir, backend, None).await);
 
         // What the webhooks would have sent, read from the stand-in's queue.
-        let pg = crate::support::start(backend).await;
-        let mut conn = pg.connect().await.expect("connect");
-        xtask::supabase::layer::install(&mut conn).await.expect("layer");
-        let mut conn = pg.connect().await.expect("connect");
-        let role = xtask::supabase::layer::platform_role(&mut conn).await.expect("role");
+        let (pg, mut conn, role) = layered(backend).await;
         let scan = xtask::runner::scan(&dir).expect("scan");
         let roles_sql = one_statement("roles", "create role order_reporter nologin");
         xtask::runner::run_unrecorded(&mut conn, &roles_sql, Some(&role.session)).await.expect("roles");
