@@ -17,8 +17,12 @@ async fn passes_on_our_migration_on_every_backend() {
         assert_eq!(report.backend.as_deref(), Some(backend.to_string().as_str()));
         let backfill = report.check("pending.apply.20251116173502").expect("backfill applied");
         assert!(
-            backfill.detail.as_deref().unwrap_or("").contains("NOTICE: backfill: 60 message(s) got auth_user_id"),
-            "the backfill NOTICE is shown: {backfill:?}"
+            backfill
+                .detail
+                .as_deref()
+                .unwrap_or("")
+                .contains("batched backfill of public.messages: 60 row(s) in 1 batch(es)"),
+            "the batched backfill is shown: {backfill:?}"
         );
         for id in
             ["smoke.send_message", "smoke.isolation_user_b", "post.new_policies", "pre.conversation_owner_mismatch"]
@@ -62,7 +66,7 @@ async fn fails_when_the_backfill_leaves_nulls() {
     // The backfill skips some rows, and nothing enforces NOT NULL any more.
     let project = ProjectCopy::new();
     project
-        .edit(BACKFILL, "    AND m.auth_user_id IS NULL;", "    AND m.auth_user_id IS NULL AND m.role = 'user';")
+        .edit(BACKFILL, "  AND m.auth_user_id IS NULL;", "  AND m.auth_user_id IS NULL AND m.role = 'user';")
         .edit(VALIDATE, "ALTER TABLE public.messages VALIDATE CONSTRAINT messages_auth_user_id_not_null;\n", "")
         .edit(VALIDATE, "ALTER TABLE public.messages ALTER COLUMN auth_user_id SET NOT NULL;\n", "");
     let report = run_local_test(&project.path(), any_backend()).await;

@@ -8,6 +8,7 @@ mod support;
 
 mod auth_layer;
 mod backends;
+mod backfill;
 mod catalog;
 mod db_local_test;
 mod examples;

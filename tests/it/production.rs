@@ -64,6 +64,7 @@ fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
         yes: true,
         rollback_on_failure: false,
         rehearsal: dir.join("rehearsal.json"),
+        batch: Default::default(),
     }
 }
 

@@ -21,6 +21,7 @@ fn rehearse(dir: &std::path::Path, summary: &std::path::Path) -> DbRehearse {
         max_blocking: "300ms".parse().unwrap(),
         runs: 3,
         summary: summary.to_path_buf(),
+        batch: Default::default(),
     }
 }
 
@@ -65,22 +66,43 @@ async fn runbook_migration_blocks_messages_for_its_whole_backfill() {
 /// messages, and deletes of conversations and users that cascade to them, wait). The row-lock
 /// probes see it; a batched backfill is what would pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn our_migration_blocks_no_reads_or_inserts_and_its_single_update_backfill_fails_the_row_lock_check() {
+async fn our_migration_with_its_batched_backfill_blocks_nothing_past_max_blocking() {
     let summary = tempfile::tempdir().expect("tmp");
     let mut report = Report::quiet("db-rehearse");
     rehearse(&our_supabase_dir(), &summary.path().join("rehearsal.json"))
         .run_into(&mut report)
         .await
         .expect("rehearse");
+    let failed: Vec<&str> = report.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.id.as_str()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let trace = detail(&report, "rehearse.lock_trace");
+    // 100,000 messages in batches of 10,000 keys (the directive's), each its own transaction.
+    assert!(trace.contains("batched backfill: 10 batch(es)"), "{trace}");
+    let backfill = report.check("rehearse.backfill").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(backfill.starts_with("100000 rows in"), "{backfill}");
+    let speed = detail(&report, "rehearse.query_speed");
+    assert!(speed.contains("count(*) of messages"), "{speed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_backfill_as_one_update_fails_the_row_lock_check() {
+    // Without its directive the file is one UPDATE, as `supabase db push` runs it: every message
+    // it touched stays row-locked until it commits.
+    let project = ProjectCopy::new();
+    let rel = "migrations/20251116173502_backfill_messages_auth_user_id.sql";
+    let one_update = project.read(rel).replace("-- xtask:backfill batch-size=10000\n", "");
+    assert!(!one_update.contains("xtask:backfill"));
+    project.write(rel, &one_update);
+    let summary = tempfile::tempdir().expect("tmp");
+    let mut report = Report::quiet("db-rehearse");
+    rehearse(&project.path(), &summary.path().join("rehearsal.json")).run_into(&mut report).await.expect("rehearse");
     let blocking: Vec<_> = report.checks.iter().filter(|c| c.id.starts_with("rehearse.blocking.")).collect();
     assert!(blocking.is_empty(), "{blocking:#?}");
     let failed: Vec<&str> = report.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.id.as_str()).collect();
-    assert!(failed.contains(&"rehearse.row_blocking.20251116173502.4.messages"), "{failed:?}");
+    assert!(failed.contains(&"rehearse.row_blocking.20251116173502.9.messages"), "{failed:?}");
     assert!(failed.iter().all(|id| id.starts_with("rehearse.row_blocking.20251116173502.")), "{failed:?}");
-    let d = detail(&report, "rehearse.row_blocking.20251116173502.4.messages");
+    let d = detail(&report, "rehearse.row_blocking.20251116173502.9.messages");
     assert!(d.contains("updates and deletes of existing rows of messages blocked for"), "{d}");
-    let speed = detail(&report, "rehearse.query_speed");
-    assert!(speed.contains("count(*) of messages"), "{speed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

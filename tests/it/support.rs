@@ -125,6 +125,7 @@ pub fn local_test(dir: &Path, backend: Backend) -> DbLocalTest {
         pg: Pg { backend, image: None, db_url: None },
         data: Data { users: 6, conversations_per_user: 2, messages_per_conversation: 5, seed: 1 },
         since: None,
+        batch: Default::default(),
     }
 }
 

@@ -123,6 +123,7 @@ impl Bench {
             max_blocking: crate::flags::Span(Duration::from_secs(1)),
             runs: 20,
             summary: std::env::temp_dir().join(format!("xtask-bench-rehearsal-{messages}.json")),
+            batch: Default::default(),
         };
         let started = Instant::now();
         let mut r = Report::quiet("db-rehearse");
@@ -170,6 +171,7 @@ impl Bench {
             pg: Pg { backend, image: self.image_for(backend), db_url: None },
             data: Data { users: 20, conversations_per_user: 3, messages_per_conversation: 20, seed: 1 },
             since: None,
+            batch: Default::default(),
         }
     }
 

@@ -10,7 +10,9 @@ use crate::{
 impl DbLocalTest {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-local-test", json.as_deref(), async |report| self.run_into(report).await).await
+        let batch = self.batch.overrides();
+        let run = run_command("db-local-test", json.as_deref(), async |report| self.run_into(report).await);
+        crate::runner::backfill::with_overrides(batch, run).await
     }
 
     /// Runs every step into `report` (tests call this with a quiet report).

@@ -18,7 +18,9 @@ use crate::{
 impl DbPush {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-push", json.as_deref(), async |report| self.run_into(report).await).await
+        let batch = self.batch.overrides();
+        let run = run_command("db-push", json.as_deref(), async |report| self.run_into(report).await);
+        crate::runner::backfill::with_overrides(batch, run).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

@@ -42,7 +42,9 @@ type Backfill = (u64, Duration, i64, String);
 impl DbRehearse {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-rehearse", json.as_deref(), async |report| self.run_into(report).await).await
+        let batch = self.batch.overrides();
+        let run = run_command("db-rehearse", json.as_deref(), async |report| self.run_into(report).await);
+        crate::runner::backfill::with_overrides(batch, run).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
@@ -57,6 +59,7 @@ impl DbRehearse {
                 seed: 1,
             },
             since: self.since.clone(),
+            batch: self.batch,
         };
         if let Some(url) = &self.like {
             local.data = shape_like(url, report).await?;

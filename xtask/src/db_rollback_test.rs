@@ -22,7 +22,9 @@ pub const KEEPS_DIRECTIVE: &str = "-- xtask:keeps ";
 impl DbRollbackTest {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         let json = self.local.project.json.clone();
-        run_command("db-rollback-test", json.as_deref(), async |report| self.run_into(report).await).await
+        let batch = self.local.batch.overrides();
+        let run = run_command("db-rollback-test", json.as_deref(), async |report| self.run_into(report).await);
+        crate::runner::backfill::with_overrides(batch, run).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

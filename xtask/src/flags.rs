@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod batch;
 mod size;
 mod span;
 
+pub use batch::Batch;
 pub use size::{check_size, MAX_MESSAGES};
 pub use span::Span;
 
@@ -131,6 +133,8 @@ pub struct DbLocalTest {
     /// First pending version; default: the trailing migrations that have a rollback script
     #[arg(long, value_name = "VERSION")]
     pub since: Option<String>,
+    #[command(flatten)]
+    pub batch: Batch,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -252,6 +256,8 @@ pub struct DbPush {
     /// What db-rehearse measured (backfill throughput), for the backfill estimate
     #[arg(long, value_name = "PATH", default_value = "rehearsal.json")]
     pub rehearsal: PathBuf,
+    #[command(flatten)]
+    pub batch: Batch,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -302,6 +308,8 @@ pub struct DbRehearse {
     /// Where the measured backfill throughput goes (db-validate reads it for its estimates)
     #[arg(long, value_name = "PATH", default_value = "rehearsal.json")]
     pub summary: PathBuf,
+    #[command(flatten)]
+    pub batch: Batch,
 }
 
 #[derive(Debug, Clone, Args)]

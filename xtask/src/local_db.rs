@@ -254,6 +254,10 @@ impl LocalDatabase {
         match crate::runner::apply_as(&mut self.conn, file, Some(&self.role.session)).await {
             Ok(applied) => {
                 report.push(crate::runner::applied_check(id, title, &applied));
+                if applied.backfill.is_some() {
+                    let rows = crate::runner::backfill::rerun_rows(&mut self.conn, &file.text).await?;
+                    report.push(crate::runner::outcome::rerun_check(&file.version, rows));
+                }
                 Ok(true)
             }
             Err(e) => {

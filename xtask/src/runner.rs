@@ -2,10 +2,11 @@
 //! file as `supabase db push` does (`RESET ALL`, the statements and the history row in one
 //! transaction), so `supabase migration list` and we agree on what is applied.
 
+pub mod backfill;
 mod folder;
 mod modes;
 pub mod notices;
-mod outcome;
+pub mod outcome;
 mod platform;
 pub mod retry;
 pub mod sql_split;
@@ -38,6 +39,8 @@ pub struct Applied {
     pub atomic: bool,
     /// The file holds its own COMMIT: a failure after it would leave the earlier part applied.
     pub commits_on_its_own: bool,
+    /// A batched backfill (`-- xtask:backfill`): what its batches did.
+    pub backfill: Option<backfill::BackfillStats>,
 }
 
 /// Why a file did not apply: the file, the statement and the database's words.
@@ -182,7 +185,7 @@ async fn run_file(
     let atomic = mode == FileMode::Atomic;
     let (result, notices) = notices::capture(apply_as_role(conn, file, &statements, mode, history, as_role)).await;
     match result {
-        Ok(()) => Ok(Applied {
+        Ok(backfill) => Ok(Applied {
             version: file.version.clone(),
             name: file.name.clone(),
             statements: statements.len(),
@@ -190,6 +193,7 @@ async fn run_file(
             notices,
             atomic,
             commits_on_its_own: mode == FileMode::OwnTransactions,
+            backfill,
         }),
         Err(mut e) => {
             e.notices = notices;
@@ -205,9 +209,16 @@ async fn apply_inner(
     mode: FileMode,
     history: History,
     as_role: Option<&PlatformRole>,
-) -> Result<(), ApplyError> {
+) -> Result<Option<backfill::BackfillStats>, ApplyError> {
     let file_error = |message: String| ApplyError::of_file(file.file_name(), message);
     sqlx::raw_sql("RESET ALL").execute(&mut *conn).await.map_err(|e| file_error(e.to_string()))?;
+    // A migration marked as a backfill runs in batches, each its own transaction.
+    if let (History::Record, Some(found)) = (history, backfill::Backfill::of(&file.text)) {
+        let plan = found.map_err(|e| ApplyError { line: 1, ..file_error(e) })?;
+        let stats = modes::batched(conn, file, &plan, as_role).await?;
+        write_history(&mut *conn, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
+        return Ok(Some(stats));
+    }
     match mode {
         FileMode::Atomic => {
             let mut tx = conn.begin().await.map_err(|e| file_error(e.to_string()))?;
@@ -224,7 +235,7 @@ async fn apply_inner(
     if mode != FileMode::Atomic {
         write_history(&mut *conn, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Sends one statement; errors name the file line. As the platform role, a permission error says
@@ -234,8 +245,8 @@ async fn send(
     file: &MigrationFile,
     stmt: &Statement,
     as_role: Option<&str>,
-) -> Result<(), ApplyError> {
-    sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await.map(drop).map_err(|e| {
+) -> Result<u64, ApplyError> {
+    sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await.map(|done| done.rows_affected()).map_err(|e| {
         let (line, message) = match &e {
             sqlx::Error::Database(db) => {
                 let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();

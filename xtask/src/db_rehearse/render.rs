@@ -17,6 +17,10 @@ pub fn trace(file_name: &str, traced: &[Traced]) -> String {
             t.held.as_secs_f64() * 1000.0,
             crate::runner::excerpt(&t.sql)
         );
+        if let Some(n) = t.batches {
+            let _ =
+                writeln!(out, "         batched backfill: {n} batch(es), each its own transaction; held = the longest");
+        }
         if !t.acquired.is_empty() {
             let locks: Vec<String> = t.acquired.iter().map(|(r, m)| format!("{m} on {r}")).collect();
             let _ = writeln!(out, "         takes {}", locks.join(", "));
@@ -75,6 +79,7 @@ mod tests {
             blocked: vec!["SELECT on t".into()],
             rows_blocked: vec!["t".into()],
             held: Duration::from_millis(40),
+            batches: None,
         };
         let text = trace("1_a.sql", &[t]);
         assert!(text.starts_with("1_a.sql\n  :5 "), "{text}");

@@ -33,8 +33,11 @@ pub struct Traced {
     /// locks, which no table lock shows), each with how: `public.messages` or `public.messages
     /// (deleting a parent in public.conversations cascades)`.
     pub rows_blocked: Vec<String>,
-    /// How long the locks this statement took stayed held (until its transaction ended).
+    /// How long the locks this statement took stayed held (until its transaction ended; for a
+    /// batched backfill, the longest batch).
     pub held: Duration,
+    /// A batched backfill: how many batches ran.
+    pub batches: Option<u64>,
 }
 
 impl Traced {
@@ -64,6 +67,9 @@ pub struct FileTrace {
 /// statement, recording what each does; a second session on `url` probes the app meanwhile. The
 /// trace is the application: the history row and the commit follow, as the runner does.
 pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile) -> anyhow::Result<FileTrace> {
+    if let Some(plan) = runner::backfill::Backfill::of(&file.text) {
+        return trace_backfill(conn, url, file, plan).await;
+    }
     let statements = file.statements();
     let atomic = !statements.iter().any(Statement::is_non_transactional);
     let mut probe = crate::pg::connect(url).await?;
@@ -129,19 +135,88 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
             blocked,
             rows_blocked,
             held: if atomic { Duration::ZERO } else { duration },
+            batches: None,
         });
     }
     runner::record_applied(conn, file).await?;
     if atomic {
         sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
-        // Hold times: from each statement's start to the end of the transaction.
-        let end = Instant::now();
-        for (i, (t, start)) in traced.iter_mut().zip(&starts).enumerate() {
-            let probing: Duration = probe_times[i..].iter().sum();
-            t.held = end.duration_since(*start).saturating_sub(probing);
-        }
+        hold_times(&mut traced, &starts, &probe_times, Instant::now());
     }
     Ok(FileTrace { statements: traced, failed: None, duration: file_started.elapsed() })
+}
+
+/// In one transaction, each statement's locks stay held from its start to the commit at `end`,
+/// less the time the second session spent probing after it.
+fn hold_times(traced: &mut [Traced], starts: &[Instant], probe_times: &[Duration], end: Instant) {
+    for (i, (t, start)) in traced.iter_mut().zip(starts).enumerate() {
+        let probing: Duration = probe_times[i..].iter().sum();
+        t.held = end.duration_since(*start).saturating_sub(probing);
+    }
+}
+
+/// A batched backfill as the runner runs it, batch by batch, each its own transaction; the
+/// second session probes while the first batch holds its locks. Locks are held for one batch at
+/// most: `held` is the longest batch.
+async fn trace_backfill(
+    conn: &mut PgConnection,
+    url: &str,
+    file: &MigrationFile,
+    plan: Result<runner::backfill::Backfill, String>,
+) -> anyhow::Result<FileTrace> {
+    let started = Instant::now();
+    let failed = |why: String, traced: Vec<Traced>| FileTrace {
+        statements: traced,
+        failed: Some(why),
+        duration: started.elapsed(),
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => return Ok(failed(format!("{}:1: {e}", file.file_name()), Vec::new())),
+    };
+    let batching = plan.effective_batching();
+    let mut batches = match runner::backfill::Batches::start(conn, &plan.table, batching.rows).await {
+        Ok(b) => b,
+        Err(e) => return Ok(failed(format!("{}:{}: {e}", file.file_name(), plan.line), Vec::new())),
+    };
+    let mut probe = crate::pg::connect(url).await?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *conn).await?;
+    sqlx::raw_sql("RESET ALL").execute(&mut *conn).await?;
+    let lsn_before: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&mut *conn).await?;
+    let sql = file.statements().into_iter().next().map(|s| s.sql).unwrap_or_default();
+    let mut t = Traced { line: plan.line, sql, batches: Some(0), ..Traced::default() };
+    while let Some(range) = batches.next(conn, &plan.table).await? {
+        sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+        let batch_started = Instant::now();
+        let result = sqlx::raw_sql(&plan.batch_sql(&batches.key, &range)).execute(&mut *conn).await;
+        let took = batch_started.elapsed();
+        match result {
+            Ok(done) => t.rows += done.rows_affected(),
+            Err(e) => {
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                return Ok(failed(format!("{}:{}: {e}", file.file_name(), plan.line), vec![t]));
+            }
+        }
+        if t.batches == Some(0) {
+            t.acquired = table_locks(conn, pid).await?;
+            let tables: Vec<String> = t.acquired.iter().map(|(r, _)| r.clone()).collect();
+            t.blocked = probe_app(&mut probe, &tables).await?;
+            t.rows_blocked = probe_rows(&mut probe, &tables).await?;
+        }
+        sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+        t.held = t.held.max(took);
+        t.batches = t.batches.map(|n| n + 1);
+        if !batching.pause.is_zero() {
+            tokio::time::sleep(batching.pause).await;
+        }
+    }
+    t.duration = started.elapsed();
+    t.wal_bytes = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint")
+        .bind(&lsn_before)
+        .fetch_one(&mut *conn)
+        .await?;
+    runner::record_applied(conn, file).await?;
+    Ok(FileTrace { statements: vec![t], failed: None, duration: started.elapsed() })
 }
 
 /// Table locks session `pid` holds, outside Postgres's and the runner's own schemas.

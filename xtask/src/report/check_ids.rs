@@ -35,6 +35,10 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     // Applying and rolling back.
     ("pending.apply.<version>", "a pending migration applies (NOTICEs in the detail)"),
     ("reapply.apply.<version>", "a pending migration applies again after its rollback"),
+    (
+        "backfill.idempotent.<version>",
+        "a batched backfill (`-- xtask:backfill`), run again in full, changes nothing: an interrupted run resumes safely",
+    ),
     ("rollback.apply.<version>", "a rollback script applies and removes its history row"),
     ("rollback.script.<version>", "a pending migration has a rollback script"),
     ("rollback.plan", "migrations db-rollback will roll back, newest first"),

@@ -28,10 +28,31 @@ pub fn applied_check(id: String, title: String, applied: &Applied) -> Check {
                 .to_string(),
         );
     }
+    if let Some(backfill) = &applied.backfill {
+        detail.push(backfill.describe());
+    }
     let warn = split || applied.commits_on_its_own;
     Check::new(id, title, if warn { Status::Warn } else { Status::Pass })
         .value(format!("{} statement(s) in {} ms", applied.statements, applied.duration.as_millis()))
         .detail(detail.join("\n"))
+}
+
+/// Whether a batched backfill, run once more in full, changed nothing (`rerun_rows`): batches
+/// that ran twice after an interruption then do no harm.
+pub fn rerun_check(version: &str, rows: u64) -> Check {
+    let check = Check::new(
+        format!("backfill.idempotent.{version}"),
+        "the batched backfill resumes safely (run again, it changes nothing)",
+        Status::Pass,
+    );
+    if rows == 0 {
+        return check.value("0 rows on a second run");
+    }
+    Check { status: Status::Fail, ..check }.value(format!("{rows} rows on a second run")).detail(format!(
+        "run again after all its batches, the UPDATE changed {rows} row(s) once more: a run interrupted after some \
+         batches and started again would apply those batches twice. Add to its WHERE a condition that rows already \
+         done no longer match (e.g. `AND new_column IS NULL`, or `IS DISTINCT FROM` the new value)"
+    ))
 }
 
 /// A file that failed: the statement, the server's words and NOTICEs, what stayed (`recorded`:
@@ -77,7 +98,16 @@ mod tests {
             notices: vec![Notice { severity: "NOTICE", message: "backfill: 3".into() }],
             atomic,
             commits_on_its_own: false,
+            backfill: None,
         }
+    }
+
+    #[test]
+    fn a_backfill_that_changes_rows_again_fails() {
+        assert_eq!(rerun_check("1", 0).status, Status::Pass);
+        let twice = rerun_check("1", 40);
+        assert_eq!((twice.status, twice.id.as_str()), (Status::Fail, "backfill.idempotent.1"));
+        assert!(twice.detail.unwrap_or_default().contains("apply those batches twice"));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub(super) async fn apply_as_role(
     mode: FileMode,
     history: History,
     as_role: Option<&PlatformRole>,
-) -> Result<(), ApplyError> {
+) -> Result<Option<super::backfill::BackfillStats>, ApplyError> {
     let Some(role) = as_role.and_then(|p| p.role.as_deref()) else {
         return apply_inner(conn, file, statements, mode, history, as_role).await;
     };
@@ -50,12 +50,13 @@ fn quote_ident(name: &str) -> String {
 }
 
 /// One statement; as the platform role, supautils' verdict decides how (or whether) it is sent.
+/// The rows it changed (0 for a statement not sent).
 pub(super) async fn run_statement(
     conn: &mut PgConnection,
     file: &MigrationFile,
     stmt: &Statement,
     as_role: Option<&PlatformRole>,
-) -> Result<(), ApplyError> {
+) -> Result<u64, ApplyError> {
     let Some(platform) = as_role else { return send(conn, file, stmt, None).await };
     let verdict = supautils::classify(&stmt.sql, &platform.stand_ins);
     let Some(role) = platform.role.as_deref() else {
@@ -97,12 +98,12 @@ async fn say_notice(
     file: &MigrationFile,
     stmt: &Statement,
     why: &str,
-) -> Result<(), ApplyError> {
+) -> Result<u64, ApplyError> {
     let say = format!("DO $xtask$BEGIN RAISE NOTICE '%', {}; END$xtask$", quote_literal(why));
     sqlx::raw_sql(&say)
         .execute(&mut *conn)
         .await
-        .map(drop)
+        .map(|_| 0)
         .map_err(|e| statement_error(file, stmt, stmt.code_line(), e.to_string()))
 }
 

@@ -1,0 +1,132 @@
+//! Walking a table's primary key in batches, on a live database: the key, the next batch's
+//! range, and a full second run (rolled back) that says whether the backfill resumes safely.
+
+use std::time::Instant;
+
+use super::overrides;
+
+/// A table's primary key: its columns (quoted) and their types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub columns: Vec<(String, String)>,
+}
+
+impl Key {
+    pub(super) fn qualified(&self, qualifier: &str) -> String {
+        self.columns.iter().map(|(c, _)| format!("{qualifier}.{c}")).collect::<Vec<_>>().join(", ")
+    }
+
+    pub(super) fn literal(&self, values: &[String]) -> String {
+        self.columns
+            .iter()
+            .zip(values)
+            .map(|((_, ty), v)| format!("'{}'::{ty}", v.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn plain(&self) -> String {
+        self.columns.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The keys one batch covers: after `after` (exclusive) through `through` (inclusive); `None`
+/// is open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    pub after: Option<Vec<String>>,
+    pub through: Option<Vec<String>>,
+}
+
+/// Walks a table's primary key in batches of `rows` keys.
+pub struct Batches {
+    pub key: Key,
+    pub rows: u64,
+    after: Option<Vec<String>>,
+    done: bool,
+    pub estimated_rows: u64,
+    pub started: Instant,
+}
+
+impl Batches {
+    /// The table's key and size; an error in words for the file's author when it has no primary
+    /// key or is partitioned.
+    pub async fn start(conn: &mut sqlx::PgConnection, table: &str, rows: u64) -> Result<Batches, String> {
+        let found: Vec<(String, String, f32)> = sqlx::query_as(
+            "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), c.reltuples \
+             FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary \
+             JOIN unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum \
+             WHERE c.oid = $1::regclass AND c.relkind = 'r' ORDER BY k.n",
+        )
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| format!("reading the primary key of {table}: {e}"))?;
+        if found.is_empty() {
+            return Err(format!(
+                "a batched backfill walks the table's primary key, and {table} has none (or is partitioned): add a \
+                 primary key, or backfill each partition in a file of its own"
+            ));
+        }
+        let estimated_rows = found[0].2.max(0.0) as u64;
+        let key = Key { columns: found.into_iter().map(|(c, t, _)| (c, t)).collect() };
+        Ok(Batches { key, rows, after: None, done: false, estimated_rows, started: Instant::now() })
+    }
+
+    /// The next batch's range, or `None` when the walk is through.
+    pub async fn next(&mut self, conn: &mut sqlx::PgConnection, table: &str) -> sqlx::Result<Option<KeyRange>> {
+        if self.done {
+            return Ok(None);
+        }
+        let cols = self.key.plain();
+        let after = match &self.after {
+            Some(v) => format!("WHERE ({cols}) > ({})", self.key.literal(v)),
+            None => String::new(),
+        };
+        let texts = self.key.columns.iter().map(|(c, _)| format!("{c}::text")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT ARRAY[{texts}] FROM {table} {after} ORDER BY {cols} OFFSET {} LIMIT 1",
+            self.rows.saturating_sub(1)
+        );
+        let through: Option<Vec<String>> = sqlx::query_scalar(&sql).fetch_optional(&mut *conn).await?;
+        if through.is_none() {
+            self.done = true;
+            // The last batch is open-ended; none is needed when no key is left.
+            let left: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {table} {after})"))
+                .fetch_one(&mut *conn)
+                .await?;
+            if !left {
+                return Ok(None);
+            }
+        }
+        let range = KeyRange { after: self.after.clone(), through: through.clone() };
+        self.after = through;
+        Ok(Some(range))
+    }
+}
+
+/// Rows the file's UPDATE changes when it runs once more in full, in a transaction rolled back:
+/// 0 for a backfill that a re-run after an interruption resumes safely.
+pub async fn rerun_rows(conn: &mut sqlx::PgConnection, text: &str) -> sqlx::Result<u64> {
+    let Some(stmt) = crate::runner::sql_split::split(text).into_iter().next() else { return Ok(0) };
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let done = sqlx::raw_sql(&stmt.sql).execute(&mut *tx).await?;
+    tx.rollback().await?;
+    Ok(done.rows_affected())
+}
+
+/// A progress bar for a backfill: keys walked per second and the ETA from the table's estimated
+/// size; hidden unless the command draws progress on a terminal.
+pub fn progress_bar(table: &str, estimated_keys: u64) -> indicatif::ProgressBar {
+    if !overrides().progress || !console::Term::stderr().is_term() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(estimated_keys.max(1));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} keys, {per_sec}, ETA {eta} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("backfill {table}"));
+    bar
+}
