@@ -21,6 +21,18 @@ case "$*" in
   "db dump"*"--data-only"*) "$PG_BIN/pg_dump" --data-only -n public -n auth -n supabase_migrations -d "$FAKE_DB_URL" -f "$file" ;;
   "db dump"*) "$PG_BIN/pg_dump" --schema-only -n public -d "$FAKE_DB_URL" \
       | sed 's/^CREATE SCHEMA public;/CREATE SCHEMA IF NOT EXISTS public;/' > "$file" ;;
+  "db push"*)
+    # As the CLI: every file of <workdir>/supabase/migrations not in the history, with its row.
+    workdir=""; prev=""
+    for a in "$@"; do [ "$prev" = "--workdir" ] && workdir="$a"; prev="$a"; done
+    for f in "$workdir"/supabase/migrations/*.sql; do
+      base=$(basename "$f" .sql); version=${base%%_*}; name=${base#*_}
+      done_already=$("$PG_BIN/psql" -qtA -d "$FAKE_DB_URL" -c "select count(*) from supabase_migrations.schema_migrations where version = '$version'")
+      [ "$done_already" = "0" ] || continue
+      printf '  pushes %s\n' "$version" >> "$FAKE_SUPABASE_LOG"
+      "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 -d "$FAKE_DB_URL" -f "$f" >/dev/null || exit 1
+      "$PG_BIN/psql" -q -d "$FAKE_DB_URL" -c "insert into supabase_migrations.schema_migrations (version, name, statements) values ('$version', '$name', '{}')" >/dev/null
+    done ;;
 esac
 exit 0
 "#;
@@ -76,6 +88,7 @@ impl Linked {
                 // backups/<UTC timestamp>/ varies per run.
                 l.split(' ')
                     .map(|w| match w.find("/backups/") {
+                        _ if w.contains("xtask-push-stage-") => "<stage>".to_string(),
                         Some(i) => format!(
                             "{}/backups/<ts>/{}",
                             &w[..i],
@@ -118,20 +131,45 @@ async fn linked_push_runs_the_cli_in_order_and_never_prints_the_password() {
     let backend = any_backend().to_string();
     let out = linked.run(&["db-push", "--yes", "--backend", &backend, "--out", "backups"], true, "");
     let all = text(&out);
-    // The fake push applies nothing, so verification fails: exit 1 and the rollback command.
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(!all.contains("push.refused"), "{all}");
+    // The CLI pushes around the batched backfill, which our runner runs between the two pushes.
     assert_eq!(
         linked.calls(),
         [
             "db dump --linked -f <project>/backups/<ts>/roles.sql --role-only --workdir <project>",
             "db dump --linked -f <project>/backups/<ts>/schema.sql --workdir <project>",
             "db dump --linked -f <project>/backups/<ts>/data.sql --use-copy --data-only --workdir <project>",
+            "db push --linked --yes --workdir <stage>",
+            "  pushes 20251116173500",
+            "  pushes 20251116173501",
             "db push --linked --yes --workdir <project>",
+            "  pushes 20251116173503",
+            "  pushes 20251116173504",
+            "  pushes 20251116173505",
+            "  pushes 20251116173506",
+            "  pushes 20251116173507",
         ]
     );
-    assert!(all.contains("cargo xtask db-rollback") && all.contains("--linked"), "{all}");
+    assert!(all.contains("push.apply.20251116173502") && all.contains("batched backfill of public.messages"), "{all}");
     assert!(!all.contains(&password), "the password leaked:\n{all}");
+    prod.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linked_push_whose_verification_fails_prints_the_rollback_command() {
+    let prod = start(any_backend()).await;
+    let url = production_url(&prod).await;
+    let linked = Linked::new(&url);
+    // The last file takes its new policies away again: verification fails after the push.
+    let rel = "migrations/20251116173507_swap_message_policies.sql";
+    let sql = linked.project.read(rel);
+    linked.project.write(rel, &format!("{sql}\nDROP POLICY \"Users can view own messages\" ON public.messages;\n"));
+    let backend = any_backend().to_string();
+    let out = linked.run(&["db-push", "--yes", "--backend", &backend, "--out", "backups"], true, "");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("cargo xtask db-rollback") && all.contains("--linked"), "{all}");
     prod.close().await.expect("close");
 }
 
@@ -144,7 +182,7 @@ async fn linked_push_failure_of_the_cli_is_a_failed_check() {
     let out = linked.run(&["db-push", "--yes", "--backend", &backend, "--out", "backups"], true, "push");
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("FAIL") && all.contains("push.apply"), "{all}");
+    assert!(all.contains("FAIL") && all.contains("push.stage.1"), "{all}");
     assert!(all.contains("fake supabase: push failed: connection refused"), "{all}");
     prod.close().await.expect("close");
 }

@@ -2,6 +2,8 @@
 //! failure: validate → a recent verified backup (or one now) → the plan → confirmation → push
 //! (linked: `supabase db push`; direct: our runner under `lock_timeout`) → verify.
 
+mod staged;
+
 use std::path::Path;
 
 use std::time::Duration;
@@ -11,7 +13,6 @@ use crate::{
     flags::DbPush,
     report::{run_command, Check, Outcome, Report, Status},
     runner::{self, MigrationFile},
-    supabase::cli::SupabaseCli,
     target::{backup, Confirmation, Mode, Target, TargetLock},
 };
 
@@ -49,7 +50,7 @@ impl DbPush {
         )?;
         // 5. Push.
         let pushed = match &target.mode {
-            Mode::Linked { .. } => push_linked(dir, report)?,
+            Mode::Linked { .. } => staged::push(dir, &target, &files, self.lock_timeout.0, report).await?,
             Mode::Direct => self.push_direct(&target, &files, report).await?,
         };
         // 6. Verify.
@@ -181,16 +182,6 @@ fn plan(dir: &Path, pending: &[String], report: &mut Report) -> anyhow::Result<O
     report
         .push(Check::new("push.plan", "migrations to push", Status::Info).value(files.len()).detail(names.join("\n")));
     Ok(Some(files))
-}
-
-fn push_linked(dir: &Path, report: &mut Report) -> anyhow::Result<bool> {
-    let result = SupabaseCli::new(dir)?.push();
-    let ok = result.is_ok();
-    report.push(match result {
-        Ok(out) => Check::new("push.apply", "supabase db push", Status::Pass).detail(out.trim().to_string()),
-        Err(e) => Check::new("push.apply", "supabase db push", Status::Fail).detail(format!("{e:#}")),
-    });
-    Ok(ok)
 }
 
 fn refuse(report: &mut Report, why: &str) -> anyhow::Result<()> {
