@@ -83,3 +83,41 @@ async fn every_lock_hint_matches_what_postgres_locks_in_its_examples() {
     }
     pg.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_cannot_be_one_transaction_is_traced_statement_by_statement() {
+    // A type change next to CREATE INDEX CONCURRENTLY: each commits on its own, and the type
+    // change still holds ACCESS EXCLUSIVE while it rewrites the table.
+    let pg = start(any_backend()).await;
+    let url = database(&pg, "mixed_concurrently").await;
+    let mut conn = xtask::pg::connect(&url).await.expect("connect");
+    sqlx::raw_sql(
+        "create table public.notes (id bigint primary key, folder_id bigint);
+         insert into public.notes select g, g % 100 from generate_series(1, 20000) g;",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("setup");
+    let file = MigrationFile {
+        version: "1".into(),
+        name: "mixed".into(),
+        path: PathBuf::from("mixed.sql"),
+        text: "alter table public.notes alter column folder_id type numeric;\n\
+               create index concurrently notes_folder on public.notes (folder_id);\n"
+            .into(),
+    };
+    let traced = trace::trace_file(&mut conn, &url, &file).await.expect("trace");
+    assert_eq!(traced.failed, None);
+    let [change, index] = traced.statements.as_slice() else { panic!("{:#?}", traced.statements) };
+    assert!(change.acquired.iter().any(|(t, m)| t == "notes" && m.to_string() == "AccessExclusiveLock"), "{change:#?}");
+    assert_eq!(change.rewrote, ["notes"], "{change:#?}");
+    assert!(change.blocked.iter().any(|b| b == "SELECT on notes"), "{change:#?}");
+    assert_eq!(hints::hint_for(change).map(|h| h.id), Some("change-column-type"));
+    assert!(
+        index.acquired.iter().any(|(t, m)| t == "notes" && m.to_string() == "ShareUpdateExclusiveLock"),
+        "the CONCURRENTLY build's lock is seen while it runs: {index:#?}"
+    );
+    let checks = hints::judge("mixed.sql", "1", &traced.statements, std::time::Duration::ZERO);
+    assert!(checks.iter().any(|c| c.id == "rehearse.blocking.1.1.notes"), "{checks:#?}");
+    pg.close().await.expect("close");
+}

@@ -132,3 +132,20 @@ async fn like_copies_the_shape_of_production_read_only() {
     assert!(data.starts_with("30 messages;"), "{data}");
     prod.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_fails_under_the_rehearsal_is_a_failed_check_not_an_error() {
+    let project = ProjectCopy::new();
+    project.write(
+        "migrations/20251116173507_swap_message_policies.sql",
+        "create index concurrently messages_nope on public.messages (no_such_column);\n",
+    );
+    let summary = tempfile::tempdir().expect("tmp");
+    let mut flags = rehearse(&project.path(), &summary.path().join("rehearsal.json"));
+    flags.messages = 2_000;
+    let mut report = Report::quiet("db-rehearse");
+    flags.run_into(&mut report).await.expect("a failing migration is a finding, not an environment error");
+    assert_fails_on(&report, "rehearse.apply.20251116173507");
+    let d = detail(&report, "rehearse.apply.20251116173507");
+    assert!(d.contains("20251116173507_swap_message_policies.sql:1") && d.contains("no_such_column"), "{d}");
+}

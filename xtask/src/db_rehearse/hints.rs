@@ -53,6 +53,27 @@ pub const HINTS: &[Hint] = &[
         good: include_str!("../../sql/hints/create-index-concurrently.good.sql"),
     },
     Hint {
+        id: "unique-constraint-using-index",
+        applies: |t| {
+            takes(t, LockMode::AccessExclusive)
+                && (has(t, " UNIQUE") || has(t, "PRIMARY KEY"))
+                && has(t, "ADD ")
+                && !has(t, "USING INDEX")
+        },
+        effect: "builds the constraint's index under ACCESS EXCLUSIVE: reads and writes wait until it is done",
+        workaround: "CREATE UNIQUE INDEX CONCURRENTLY in a file of its own, then ALTER TABLE … ADD CONSTRAINT … UNIQUE USING INDEX (a catalog change)",
+        bad: include_str!("../../sql/hints/unique-constraint-using-index.bad.sql"),
+        good: include_str!("../../sql/hints/unique-constraint-using-index.good.sql"),
+    },
+    Hint {
+        id: "change-column-type",
+        applies: |t| takes(t, LockMode::AccessExclusive) && has(t, "ALTER COLUMN") && has(t, " TYPE "),
+        effect: "rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE: reads and writes wait",
+        workaround: "add a column of the new type, fill new rows with a trigger, backfill in batches (-- xtask:backfill), then switch readers and drop the old column in later files",
+        bad: include_str!("../../sql/hints/change-column-type.bad.sql"),
+        good: include_str!("../../sql/hints/change-column-type.good.sql"),
+    },
+    Hint {
         id: "alter-table-alone",
         applies: |t| takes(t, LockMode::AccessExclusive) && has(t, "ALTER TABLE"),
         effect: "its ACCESS EXCLUSIVE lock lasts until the file's transaction commits, through every later statement",
@@ -86,7 +107,13 @@ pub fn judge(file_name: &str, version: &str, traced: &[Traced], max_blocking: Du
                 checks.push(row_blocking(file_name, version, t, table));
             }
         }
+        // One finding per table a statement locks: its strongest lock there.
+        let mut strongest: std::collections::BTreeMap<&str, LockMode> = std::collections::BTreeMap::new();
         for (table, mode) in &t.acquired {
+            let m = strongest.entry(table.as_str()).or_insert(*mode);
+            *m = (*m).max(*mode);
+        }
+        for (table, mode) in strongest {
             let blocks = mode.blocks();
             if blocks.is_empty() || t.held <= max_blocking {
                 continue;
@@ -188,6 +215,14 @@ mod tests {
         check("CREATE UNIQUE INDEX i ON t (a)", &[Share], Some("create-index-concurrently"));
         check("create index concurrently i on t (a)", &[ShareUpdateExclusive], None);
         check("ALTER TABLE t ADD COLUMN b int", &[AccessExclusive], Some("alter-table-alone"));
+        check("ALTER TABLE t ADD CONSTRAINT u UNIQUE (a)", &[AccessExclusive], Some("unique-constraint-using-index"));
+        check("alter table t add constraint u unique using index i", &[AccessExclusive], Some("alter-table-alone"));
+        check("ALTER TABLE t ALTER COLUMN a TYPE bigint", &[AccessExclusive], Some("change-column-type"));
+        check(
+            "-- no need for NOT VALID here\nALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES p (id)",
+            &[ShareRowExclusive],
+            Some("validate-foreign-key-later"),
+        );
         check("UPDATE t SET a = 1", &[RowExclusive], None);
     }
 
@@ -201,6 +236,19 @@ mod tests {
             let checks = judge("f.sql", "1", &[traced("ALTER TABLE t ADD COLUMN b int", &[mode], held)], limit);
             assert_eq!(checks.len(), failures, "{mode} held {held} ms");
         }
+    }
+
+    #[test]
+    fn a_statement_with_two_locks_on_one_table_is_one_finding() {
+        use LockMode::*;
+        let t = traced(
+            "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES p (id)",
+            &[ShareRowExclusive, AccessExclusive],
+            2_000,
+        );
+        let checks = judge("f.sql", "1", &[t], Duration::from_secs(1));
+        assert_eq!(checks.len(), 1, "{checks:#?}");
+        assert!(checks[0].detail.clone().unwrap_or_default().contains("AccessExclusiveLock on notes"));
     }
 
     #[test]

@@ -47,9 +47,11 @@ pub fn speed(before: &BTreeMap<String, Timing>, after: &BTreeMap<String, Timing>
     for (name, b) in before {
         let Some(a) = after.get(name) else { continue };
         let ratio = b.median.as_secs_f64() / a.median.as_secs_f64().max(1e-9);
+        let ratio =
+            if ratio >= 1.0 { format!("{ratio:.1}x faster") } else { format!("{:.2}x slower", 1.0 / ratio.max(1e-9)) };
         let _ = writeln!(
             out,
-            "{name} | {:.2} ms | {:.2} ms | {ratio:.1}x faster | {} → {}",
+            "{name} | {:.2} ms | {:.2} ms | {ratio} | {} → {}",
             b.median.as_secs_f64() * 1000.0,
             a.median.as_secs_f64() * 1000.0,
             b.plan,
@@ -92,6 +94,9 @@ mod tests {
     fn the_speed_table_has_one_row_per_query_timed_twice() {
         let t = |ms, plan: &str| Timing { median: Duration::from_millis(ms), plan: plan.into() };
         let before = BTreeMap::from([("q".to_string(), t(10, "Seq Scan (m)")), ("gone".to_string(), t(1, "x"))]);
+        let after = BTreeMap::from([("q".to_string(), t(5, "Index Scan (i)")), ("gone".to_string(), t(1, "x"))]);
+        let slower = speed(&after, &before);
+        assert!(slower.contains("q | 5.00 ms | 10.00 ms | 2.00x slower"), "{slower}");
         let after = BTreeMap::from([("q".to_string(), t(5, "Index Scan (i)"))]);
         let text = speed(&before, &after);
         assert_eq!(text.lines().count(), 2, "{text}");

@@ -7,10 +7,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
 use super::lock_mode::LockMode;
+
+mod probe;
+
 use crate::runner::{self, sql_split::Statement, MigrationFile};
+use probe::{probe_app, probe_rows};
 
 /// Schemas whose tables are Postgres's or the runner's own, never the app's.
 const SYSTEM_SCHEMAS: &str = "'pg_catalog', 'information_schema', 'pg_toast', 'supabase_migrations'";
@@ -41,9 +45,14 @@ pub struct Traced {
 }
 
 impl Traced {
-    /// The statement in upper case with runs of whitespace as one space, for hint conditions.
+    /// The whole statement without its comments, in upper case with runs of whitespace as one
+    /// space, for hint conditions (a comment saying "NOT VALID" does not make it so).
     pub fn normalized_sql(&self) -> String {
-        self.sql.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase()
+        runner::sql_split::strip_comments(&self.sql)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_ascii_uppercase()
     }
 
     /// The table a backfill (an UPDATE writing rows under ROW EXCLUSIVE) wrote, if this is one.
@@ -64,8 +73,11 @@ pub struct FileTrace {
 }
 
 /// Runs `file` as the runner would (one transaction, unless it cannot be), statement by
-/// statement, recording what each does; a second session on `url` probes the app meanwhile. The
-/// trace is the application: the history row and the commit follow, as the runner does.
+/// statement, recording what each does; a second session on `url` probes the app meanwhile. In a
+/// file that cannot be one transaction, each statement that can is its own transaction (as when
+/// it commits on its own), so its locks are seen too; a CONCURRENTLY statement's locks are
+/// watched from a third session while it runs. The trace is the application: the history row
+/// and the commit follow, as the runner does.
 pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile) -> anyhow::Result<FileTrace> {
     if let Some(plan) = runner::backfill::Backfill::of(&file.text) {
         return trace_backfill(conn, url, file, plan).await;
@@ -73,6 +85,7 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
     let statements = file.statements();
     let atomic = !statements.iter().any(Statement::is_non_transactional);
     let mut probe = crate::pg::connect(url).await?;
+    let mut watcher = crate::pg::connect(url).await?;
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *conn).await?;
     sqlx::raw_sql("RESET ALL").execute(&mut *conn).await?;
     if atomic {
@@ -86,57 +99,51 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
     // Time spent probing from the second session, subtracted from hold times.
     let mut probe_times: Vec<Duration> = Vec::new();
     for stmt in &statements {
+        let own = !atomic && !stmt.is_non_transactional();
         if !atomic {
             held.clear();
+            written_before = 0;
+        }
+        if own {
+            sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
         }
         let files_before = relfilenodes(conn).await?;
         let lsn_before: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&mut *conn).await?;
         let started = Instant::now();
         starts.push(started);
-        let result = sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await;
+        let (result, watched) = if stmt.is_non_transactional() {
+            execute_watched(conn, &mut watcher, pid, &stmt.sql).await
+        } else {
+            (sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await, Vec::new())
+        };
         let duration = started.elapsed();
         let tag_rows = match result {
             Ok(r) => r.rows_affected(),
             Err(e) => {
-                if atomic {
+                if atomic || own {
                     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                 }
                 let failed = Some(format!("{}:{}: {e}", file.file_name(), stmt.code_line()));
                 return Ok(FileTrace { statements: traced, failed, duration: file_started.elapsed() });
             }
         };
-        let wal_bytes: i64 = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint")
-            .bind(&lsn_before)
-            .fetch_one(&mut *conn)
-            .await?;
-        let files_after = relfilenodes(conn).await?;
-        let rewrote = files_after
-            .iter()
-            .filter(|(rel, node)| files_before.get(*rel).is_some_and(|n| n != *node))
-            .map(|(rel, _)| rel.clone())
-            .collect();
+        let mut t = facts(conn, pid, stmt, duration, &lsn_before, &files_before, &mut held).await?;
+        t.acquired.extend(watched.into_iter().filter(|lock| held.insert(lock.clone())));
         let written = tuples_written(conn).await?;
-        let rows = tag_rows.max(u64::try_from(written - written_before).unwrap_or(0));
+        t.rows = tag_rows.max(u64::try_from(written - written_before).unwrap_or(0));
         written_before = written;
-        let acquired: Vec<(String, LockMode)> =
-            table_locks(conn, pid).await?.into_iter().filter(|lock| held.insert(lock.clone())).collect();
         let tables: Vec<String> = held.iter().map(|(t, _)| t.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let probed = Instant::now();
-        let (blocked, rows_blocked) = (probe_app(&mut probe, &tables).await?, probe_rows(&mut probe, &tables).await?);
+        if atomic || own {
+            (t.blocked, t.rows_blocked) =
+                (probe_app(&mut probe, &tables).await?, probe_rows(&mut probe, &tables).await?);
+        }
         probe_times.push(probed.elapsed());
-        traced.push(Traced {
-            line: stmt.code_line(),
-            sql: stmt.sql.clone(),
-            duration,
-            rows,
-            wal_bytes,
-            rewrote,
-            acquired,
-            blocked,
-            rows_blocked,
-            held: if atomic { Duration::ZERO } else { duration },
-            batches: None,
-        });
+        if own {
+            sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+        }
+        t.held = if atomic { Duration::ZERO } else { duration };
+        traced.push(t);
     }
     runner::record_applied(conn, file).await?;
     if atomic {
@@ -144,6 +151,66 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
         hold_times(&mut traced, &starts, &probe_times, Instant::now());
     }
     Ok(FileTrace { statements: traced, failed: None, duration: file_started.elapsed() })
+}
+
+/// What a statement that just ran did: WAL, rewrites, the locks it took first.
+async fn facts(
+    conn: &mut PgConnection,
+    pid: i32,
+    stmt: &Statement,
+    duration: Duration,
+    lsn_before: &str,
+    files_before: &BTreeMap<String, i64>,
+    held: &mut BTreeSet<(String, LockMode)>,
+) -> anyhow::Result<Traced> {
+    let wal_bytes: i64 = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint")
+        .bind(lsn_before)
+        .fetch_one(&mut *conn)
+        .await?;
+    let files_after = relfilenodes(conn).await?;
+    let rewrote = files_after
+        .iter()
+        .filter(|(rel, node)| files_before.get(*rel).is_some_and(|n| n != *node))
+        .map(|(rel, _)| rel.clone())
+        .collect();
+    let acquired = table_locks(conn, pid).await?.into_iter().filter(|lock| held.insert(lock.clone())).collect();
+    Ok(Traced {
+        line: stmt.code_line(),
+        sql: stmt.sql.clone(),
+        duration,
+        wal_bytes,
+        rewrote,
+        acquired,
+        ..Traced::default()
+    })
+}
+
+/// A statement that cannot run in a transaction, with the table locks it holds while it runs,
+/// polled from `watcher` (it commits on its own, so they are gone when it returns).
+async fn execute_watched(
+    conn: &mut PgConnection,
+    watcher: &mut PgConnection,
+    pid: i32,
+    sql: &str,
+) -> (sqlx::Result<sqlx::postgres::PgQueryResult>, Vec<(String, LockMode)>) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let run = async {
+        let result = sqlx::raw_sql(sql).execute(&mut *conn).await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        result
+    };
+    let watch = async {
+        let mut seen = BTreeSet::new();
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Ok(locks) = table_locks(watcher, pid).await {
+                seen.extend(locks);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        seen
+    };
+    let (result, seen) = tokio::join!(run, watch);
+    (result, seen.into_iter().collect())
 }
 
 /// In one transaction, each statement's locks stay held from its start to the commit at `end`,
@@ -252,92 +319,4 @@ async fn relfilenodes(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().collect())
-}
-
-/// A second session tries the app's reads and writes on each table for 50 ms.
-async fn probe_app(probe: &mut PgConnection, tables: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut blocked = Vec::new();
-    for table in tables {
-        for (what, sql) in [
-            ("SELECT", format!("SELECT 1 FROM {table} LIMIT 1")),
-            ("INSERT/UPDATE/DELETE", format!("LOCK TABLE {table} IN ROW EXCLUSIVE MODE")),
-        ] {
-            let mut tx = probe.begin().await?;
-            sqlx::raw_sql("SET LOCAL lock_timeout = '50ms'").execute(&mut *tx).await?;
-            let result = sqlx::raw_sql(&sql).execute(&mut *tx).await;
-            let _ = tx.rollback().await;
-            if let Err(sqlx::Error::Database(db)) = result {
-                if db.code().as_deref() == Some("55P03") {
-                    blocked.push(format!("{what} on {table}"));
-                }
-            }
-        }
-    }
-    Ok(blocked)
-}
-
-/// A second session tries to lock existing rows of each table for 50 ms, as an UPDATE or DELETE
-/// of the app would (`FOR UPDATE`, rolled back): the first, middle and last page's first row, then
-/// a delete of the parent of the first row where the foreign key cascades to this table.
-async fn probe_rows(probe: &mut PgConnection, tables: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut blocked = Vec::new();
-    for table in tables {
-        let pages: i64 =
-            sqlx::query_scalar("SELECT greatest(relpages, 1)::bigint FROM pg_class WHERE oid = $1::regclass")
-                .bind(table)
-                .fetch_one(&mut *probe)
-                .await?;
-        let rows: Vec<String> = [0, pages / 2, pages - 1]
-            .iter()
-            .map(|p| {
-                format!(
-                    "SELECT 1 FROM {table} WHERE ctid = (SELECT ctid FROM {table} WHERE ctid >= '({p},0)'::tid LIMIT 1) \
-                     FOR UPDATE"
-                )
-            })
-            .collect();
-        if try_locked(probe, &rows).await? {
-            blocked.push(table.clone());
-            continue;
-        }
-        // The parent of the first row, where deleting it cascades here.
-        let cascades: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT con.confrelid::regclass::text, \
-                    (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) FROM unnest(con.confkey) \
-                       WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum), \
-                    (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) FROM unnest(con.conkey) \
-                       WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) \
-             FROM pg_constraint con WHERE con.contype = 'f' AND con.confdeltype = 'c' AND con.conrelid = $1::regclass",
-        )
-        .bind(table)
-        .fetch_all(&mut *probe)
-        .await?;
-        for (parent, parent_key, child_key) in cascades {
-            let delete = format!(
-                "DELETE FROM {parent} WHERE ({parent_key}) = (SELECT {child_key} FROM {table} WHERE ({child_key}) IS NOT NULL LIMIT 1)"
-            );
-            if try_locked(probe, &[delete]).await? {
-                blocked.push(format!("{table} (deleting a parent in {parent} cascades)"));
-                break;
-            }
-        }
-    }
-    Ok(blocked)
-}
-
-/// Whether any of `sqls`, each in a transaction rolled back with a 50 ms lock timeout, waited on
-/// a lock (55P03). Other errors mean nothing here (the probe is not the app's exact write).
-async fn try_locked(probe: &mut PgConnection, sqls: &[String]) -> anyhow::Result<bool> {
-    for sql in sqls {
-        let mut tx = probe.begin().await?;
-        sqlx::raw_sql("SET LOCAL lock_timeout = '50ms'").execute(&mut *tx).await?;
-        let result = sqlx::raw_sql(sql).execute(&mut *tx).await;
-        let _ = tx.rollback().await;
-        if let Err(sqlx::Error::Database(db)) = result {
-            if db.code().as_deref() == Some("55P03") {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
 }

@@ -1,0 +1,1 @@
+alter table public.notes alter column folder_id type numeric;
