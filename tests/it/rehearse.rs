@@ -59,6 +59,10 @@ async fn runbook_migration_blocks_messages_for_its_whole_backfill() {
     let trace = detail(&report, "rehearse.lock_trace");
     assert!(trace.contains("a second session could not: SELECT on messages"), "the probe proves the block:\n{trace}");
     assert!(summary.is_file(), "the backfill throughput is recorded for db-validate");
+    // What users feel: their requests stalled behind part 1's ACCESS EXCLUSIVE for its backfill.
+    assert_fails_on(&report, "rehearse.latency.20251116173500");
+    let d = detail(&report, "rehearse.latency.20251116173500");
+    assert!(d.contains("the worst stall: a signed-in user's"), "{d}");
 }
 
 /// No table lock of our migration blocks the app for long; its backfill's row locks do (one
@@ -78,6 +82,12 @@ async fn our_migration_with_its_batched_backfill_blocks_nothing_past_max_blockin
     let trace = detail(&report, "rehearse.lock_trace");
     // 100,000 messages in batches of 10,000 keys (the directive's), each its own transaction.
     assert!(trace.contains("batched backfill: 10 batch(es)"), "{trace}");
+    // The workload of a signed-in user ran through every file, and no request stalled.
+    let latency = report.check("rehearse.latency").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(latency.contains("reading and editing conversations, messages, users"), "{latency}");
+    assert_eq!(report.check("rehearse.latency.20251116173502").map(|c| c.status), Some(Status::Pass));
+    let plot = report.check("rehearse.latency_plot").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(std::fs::read_to_string(&plot).is_ok_and(|svg| svg.contains("<circle")), "{plot}");
     let backfill = report.check("rehearse.backfill").and_then(|c| c.value.clone()).unwrap_or_default();
     assert!(backfill.starts_with("100000 rows in"), "{backfill}");
     let speed = detail(&report, "rehearse.query_speed");
@@ -100,7 +110,18 @@ async fn the_same_backfill_as_one_update_fails_the_row_lock_check() {
     assert!(blocking.is_empty(), "{blocking:#?}");
     let failed: Vec<&str> = report.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.id.as_str()).collect();
     assert!(failed.contains(&"rehearse.row_blocking.20251116173502.9.messages"), "{failed:?}");
-    assert!(failed.iter().all(|id| id.starts_with("rehearse.row_blocking.20251116173502.")), "{failed:?}");
+    // And a signed-in user's edits, running meanwhile, waited for it.
+    assert!(failed.contains(&"rehearse.latency.20251116173502"), "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|id| id.starts_with("rehearse.row_blocking.20251116173502.")
+                || *id == "rehearse.latency.20251116173502"),
+        "{failed:?}"
+    );
+    assert!(
+        detail(&report, "rehearse.latency.20251116173502").contains("the worst stall: a signed-in user's edit waited")
+    );
     let d = detail(&report, "rehearse.row_blocking.20251116173502.9.messages");
     assert!(d.contains("updates and deletes of existing rows of messages blocked for"), "{d}");
 }

@@ -5,11 +5,13 @@
 //! judge (`hints` over typed `lock_mode`s), render (`render`).
 
 pub mod hints;
+pub mod latency;
 pub mod load;
 pub mod lock_mode;
 pub mod render;
 pub mod timing;
 pub mod trace;
+pub mod workload;
 
 use std::time::Duration;
 
@@ -38,6 +40,10 @@ pub struct RehearsalSummary {
 
 /// The biggest backfill seen: rows, time, WAL bytes, table.
 type Backfill = (u64, Duration, i64, String);
+
+/// What tracing the pending files gave: the trace text, the biggest backfill, when each file
+/// ran and when the tracer probed (since the workload began).
+type Traced = (String, Option<Backfill>, Vec<latency::Window>, Vec<(Duration, Duration)>);
 
 impl DbRehearse {
     pub async fn run(self) -> anyhow::Result<Outcome> {
@@ -90,10 +96,55 @@ impl DbRehearse {
         };
         let before = timing::time_queries(db.pg.url(), &queries, user, self.runs).await?;
 
+        let workload = workload::Workload::start(db.pg.url()).await?;
+        let traced = self.trace_pending(db, workload.started, report).await;
+        let had_workload = !workload.tables.is_empty();
+        let (persona, tables) = (workload.persona.clone(), workload.tables.join(", "));
+        let samples = workload.stop();
+        let (trace_text, backfill, windows, probes) = traced?;
+        report.push(
+            Check::new("rehearse.lock_trace", "lock trace of every pending statement", Status::Info).detail(trace_text),
+        );
+        self.judge_latency(had_workload, persona, tables, &samples, (&windows, &probes), report)?;
+
+        let after = timing::time_queries(db.pg.url(), &queries, user, self.runs).await?;
+        report.push(
+            Check::new("rehearse.query_speed", "the app's queries before and after, as a signed-in user", Status::Info)
+                .detail(render::speed(&before, &after)),
+        );
+        if let Some(backfill) = backfill {
+            self.record_backfill(backfill, report)?;
+        }
+        Ok(())
+    }
+
+    /// Traces every pending file while the workload runs: the trace, the biggest backfill, and
+    /// when each file ran.
+    async fn trace_pending(
+        &self,
+        db: &mut LocalDatabase,
+        started: std::time::Instant,
+        report: &mut Report,
+    ) -> anyhow::Result<Traced> {
         let mut trace_text = String::new();
+        let mut probes = Vec::new();
         let mut backfill: Option<Backfill> = None;
+        let mut windows = Vec::new();
         for file in db.plan.pending.clone() {
+            let from = started.elapsed();
             let traced = trace::trace_file(&mut db.conn, db.pg.url(), &file).await?;
+            probes.extend(
+                traced
+                    .probes
+                    .iter()
+                    .map(|(a, b)| (a.saturating_duration_since(started), b.saturating_duration_since(started))),
+            );
+            windows.push(latency::Window {
+                version: file.version.clone(),
+                file: file.file_name(),
+                from,
+                to: started.elapsed(),
+            });
             let apply = Check::new(
                 format!("rehearse.apply.{}", file.version),
                 format!("{} applies", file.file_name()),
@@ -119,18 +170,42 @@ impl DbRehearse {
                 break;
             }
         }
-        report.push(
-            Check::new("rehearse.lock_trace", "lock trace of every pending statement", Status::Info).detail(trace_text),
-        );
+        Ok((trace_text, backfill, windows, probes))
+    }
 
-        let after = timing::time_queries(db.pg.url(), &queries, user, self.runs).await?;
-        report.push(
-            Check::new("rehearse.query_speed", "the app's queries before and after, as a signed-in user", Status::Info)
-                .detail(render::speed(&before, &after)),
-        );
-        if let Some(backfill) = backfill {
-            self.record_backfill(backfill, report)?;
+    /// The workload's requests, file by file, and the plot next to `--summary`.
+    fn judge_latency(
+        &self,
+        had_workload: bool,
+        persona: Option<String>,
+        tables: String,
+        samples: &[workload::Sample],
+        (windows, probes): (&[latency::Window], &[(Duration, Duration)]),
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        if !had_workload {
+            report.push(Check::new("rehearse.latency", "the app's requests while the files ran", Status::Warn).detail(
+                "no signed-in user (auth.users) sees a row of a public RLS table with a one-column primary key: no \
+                 request was measured; load data (seed.sql) that a user owns to measure what users feel",
+            ));
+            return Ok(());
         }
+        report.push(Check::new("rehearse.latency", "the app's requests while the files ran", Status::Info).value(
+            format!(
+                "{} requests as {} (3 connections, every 50 ms, statement_timeout 8 s) reading and editing {tables}",
+                samples.len(),
+                persona.unwrap_or_default()
+            ),
+        ));
+        for check in latency::judge(samples, windows, probes, self.max_blocking.0) {
+            report.push(check);
+        }
+        let plot = self.summary.with_file_name("rehearsal-latency.svg");
+        std::fs::write(&plot, latency::svg(samples, windows)).with_context(|| format!("writing {}", plot.display()))?;
+        report.push(
+            Check::new("rehearse.latency_plot", "request latency over time, files as bands", Status::Info)
+                .value(plot.display()),
+        );
         Ok(())
     }
 

@@ -70,6 +70,9 @@ pub struct FileTrace {
     /// `file:line: error` when a statement failed (the file was rolled back).
     pub failed: Option<String>,
     pub duration: Duration,
+    /// When the second session probed (its tries lengthen the locks' hold, which production
+    /// would not see): the workload's latencies leave these spans out.
+    pub probes: Vec<(Instant, Instant)>,
 }
 
 /// Runs `file` as the runner would (one transaction, unless it cannot be), statement by
@@ -98,6 +101,7 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
     let mut written_before: i64 = 0;
     // Time spent probing from the second session, subtracted from hold times.
     let mut probe_times: Vec<Duration> = Vec::new();
+    let mut spans = Vec::new();
     for stmt in &statements {
         let own = !atomic && !stmt.is_non_transactional();
         if !atomic {
@@ -124,7 +128,7 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
                     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                 }
                 let failed = Some(format!("{}:{}: {e}", file.file_name(), stmt.code_line()));
-                return Ok(FileTrace { statements: traced, failed, duration: file_started.elapsed() });
+                return Ok(FileTrace { statements: traced, failed, duration: file_started.elapsed(), probes: spans });
             }
         };
         let mut t = facts(conn, pid, stmt, duration, &lsn_before, &files_before, &mut held).await?;
@@ -139,6 +143,7 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
                 (probe_app(&mut probe, &tables).await?, probe_rows(&mut probe, &tables).await?);
         }
         probe_times.push(probed.elapsed());
+        spans.push((probed, Instant::now()));
         if own {
             sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
         }
@@ -150,7 +155,7 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
         sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
         hold_times(&mut traced, &starts, &probe_times, Instant::now());
     }
-    Ok(FileTrace { statements: traced, failed: None, duration: file_started.elapsed() })
+    Ok(FileTrace { statements: traced, failed: None, duration: file_started.elapsed(), probes: spans })
 }
 
 /// What a statement that just ran did: WAL, rewrites, the locks it took first.
@@ -232,7 +237,9 @@ async fn trace_backfill(
     plan: Result<runner::backfill::Backfill, String>,
 ) -> anyhow::Result<FileTrace> {
     let started = Instant::now();
+    let mut spans = Vec::new();
     let failed = |why: String, traced: Vec<Traced>| FileTrace {
+        probes: Vec::new(),
         statements: traced,
         failed: Some(why),
         duration: started.elapsed(),
@@ -267,8 +274,10 @@ async fn trace_backfill(
         if t.batches == Some(0) {
             t.acquired = table_locks(conn, pid).await?;
             let tables: Vec<String> = t.acquired.iter().map(|(r, _)| r.clone()).collect();
+            let probed = Instant::now();
             t.blocked = probe_app(&mut probe, &tables).await?;
             t.rows_blocked = probe_rows(&mut probe, &tables).await?;
+            spans.push((probed, Instant::now()));
         }
         sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
         t.held = t.held.max(took);
@@ -283,7 +292,7 @@ async fn trace_backfill(
         .fetch_one(&mut *conn)
         .await?;
     runner::record_applied(conn, file).await?;
-    Ok(FileTrace { statements: vec![t], failed: None, duration: started.elapsed() })
+    Ok(FileTrace { statements: vec![t], failed: None, duration: started.elapsed(), probes: spans })
 }
 
 /// Table locks session `pid` holds, outside Postgres's and the runner's own schemas.

@@ -89,6 +89,9 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     // Rehearsal.
     ("rehearse.like", "production's row counts, read-only (--like)"),
     ("rehearse.data", "production-shaped data loaded"),
+    ("rehearse.latency", "the workload of a signed-in user while the pending files ran (warns when none could run)"),
+    ("rehearse.latency.<version>", "the app's requests during one pending file: p50/p99/max, errors by SQLSTATE; fails past --max-blocking"),
+    ("rehearse.latency_plot", "request latency over time with the files as bands (SVG next to --summary)"),
     ("rehearse.apply.<version>", "a pending migration applies under the tracer"),
     (
         "rehearse.blocking.<version>.<line>.<table>",
