@@ -117,7 +117,7 @@ async fn a_file_that_cannot_be_one_transaction_is_traced_statement_by_statement(
         index.acquired.iter().any(|(t, m)| t == "notes" && m.to_string() == "ShareUpdateExclusiveLock"),
         "the CONCURRENTLY build's lock is seen while it runs: {index:#?}"
     );
-    let checks = hints::judge("mixed.sql", "1", &traced.statements, std::time::Duration::ZERO);
+    let checks = hints::judge("mixed.sql", "1", &traced.statements, &hints::Budget::flat(std::time::Duration::ZERO));
     assert!(checks.iter().any(|c| c.id == "rehearse.blocking.1.1.notes"), "{checks:#?}");
     pg.close().await.expect("close");
 }

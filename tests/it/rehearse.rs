@@ -18,6 +18,7 @@ fn rehearse(dir: &std::path::Path, summary: &std::path::Path) -> DbRehearse {
         conversations_per_user: 5,
         messages: 100_000,
         like: None,
+        target_rows: Vec::new(),
         max_blocking: "300ms".parse().unwrap(),
         runs: 3,
         summary: summary.to_path_buf(),
@@ -169,4 +170,32 @@ async fn a_file_that_fails_under_the_rehearsal_is_a_failed_check_not_an_error() 
     assert_fails_on(&report, "rehearse.apply.20251116173507");
     let d = detail(&report, "rehearse.apply.20251116173507");
     assert!(d.contains("20251116173507_swap_message_policies.sql:1") && d.contains("no_such_column"), "{d}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_that_is_quick_here_fails_at_the_targets_size() {
+    // A CHECK without NOT VALID scans messages under ACCESS EXCLUSIVE: milliseconds at 20,000
+    // rows, far more at the 500 M rows the target is said to have.
+    let project = ProjectCopy::new();
+    let file = "20251116173508_check_content.sql";
+    project
+        .write(
+            &format!("migrations/{file}"),
+            "ALTER TABLE public.messages ADD CONSTRAINT messages_content_length CHECK (length(content) >= 0);\n",
+        )
+        .write(&format!("rollbacks/{file}"), "ALTER TABLE public.messages DROP CONSTRAINT messages_content_length;\n");
+    let summary = tempfile::tempdir().expect("tmp");
+    let mut flags = rehearse(&project.path(), &summary.path().join("rehearsal.json"));
+    flags.messages = 20_000;
+    let mut report = Report::quiet("db-rehearse");
+    flags.clone().run_into(&mut report).await.expect("rehearse");
+    let scan = |r: &Report| r.checks.iter().any(|c| c.id == "rehearse.blocking.20251116173508.1.messages");
+    assert!(!scan(&report), "quick at rehearsal size");
+
+    flags.target_rows = vec![("public.messages".into(), 5e8)];
+    let mut report = Report::quiet("db-rehearse");
+    flags.run_into(&mut report).await.expect("rehearse");
+    assert!(scan(&report), "{:#?}", report.checks.iter().filter(|c| c.status == Status::Fail).collect::<Vec<_>>());
+    let d = detail(&report, "rehearse.blocking.20251116173508.1.messages");
+    assert!(d.starts_with("at the target's size: ") && d.contains("at the target's 500000000 rows"), "{d}");
 }

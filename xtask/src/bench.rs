@@ -120,6 +120,7 @@ impl Bench {
             conversations_per_user: 20,
             messages,
             like: None,
+            target_rows: Vec::new(),
             max_blocking: crate::flags::Span(Duration::from_secs(1)),
             runs: 20,
             summary: std::env::temp_dir().join(format!("xtask-bench-rehearsal-{messages}.json")),

@@ -9,6 +9,7 @@ pub mod latency;
 pub mod load;
 pub mod lock_mode;
 pub mod render;
+pub mod size;
 pub mod timing;
 pub mod trace;
 pub mod workload;
@@ -67,16 +68,27 @@ impl DbRehearse {
             since: self.since.clone(),
             batch: self.batch,
         };
+        let mut target: std::collections::BTreeMap<String, f64> = self.target_rows.iter().cloned().collect();
         if let Some(url) = &self.like {
-            local.data = shape_like(url, report).await?;
+            let (data, rows) = shape_like(url, report).await?;
+            local.data = data;
+            for (table, n) in rows {
+                target.entry(table).or_insert(n);
+            }
         }
         let mut db = LocalDatabase::start(&local, report).await?;
-        let result = self.steps(&local, &mut db, report).await;
+        let result = self.steps(&local, &mut db, &target, report).await;
         db.close(report).await?;
         result
     }
 
-    async fn steps(&self, local: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report) -> anyhow::Result<()> {
+    async fn steps(
+        &self,
+        local: &DbLocalTest,
+        db: &mut LocalDatabase,
+        target: &std::collections::BTreeMap<String, f64>,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
         if !db.apply_baseline(report).await? {
             return Ok(());
         }
@@ -96,8 +108,9 @@ impl DbRehearse {
         };
         let before = timing::time_queries(db.pg.url(), &queries, user, self.runs).await?;
 
+        let budget = size::budget(&mut db.conn, self.max_blocking.0, target).await?;
         let workload = workload::Workload::start(db.pg.url()).await?;
-        let traced = self.trace_pending(db, workload.started, report).await;
+        let traced = self.trace_pending(db, workload.started, &budget, report).await;
         let had_workload = !workload.tables.is_empty();
         let (persona, tables) = (workload.persona.clone(), workload.tables.join(", "));
         let samples = workload.stop();
@@ -124,6 +137,7 @@ impl DbRehearse {
         &self,
         db: &mut LocalDatabase,
         started: std::time::Instant,
+        budget: &hints::Budget,
         report: &mut Report,
     ) -> anyhow::Result<Traced> {
         let mut trace_text = String::new();
@@ -154,7 +168,7 @@ impl DbRehearse {
                 report.push(Check { status: Status::Fail, ..apply }.detail(failure.clone()));
             } else {
                 report.push(apply.value(format!("{:.2} s", traced.duration.as_secs_f64())));
-                for check in hints::judge(&file.file_name(), &file.version, &traced.statements, self.max_blocking.0) {
+                for check in hints::judge(&file.file_name(), &file.version, &traced.statements, budget) {
                     report.push(check);
                 }
             }
@@ -228,19 +242,21 @@ impl DbRehearse {
     }
 }
 
-/// Row counts and fan-out of production, read-only, as generator sizes.
-async fn shape_like(url: &str, report: &mut Report) -> anyhow::Result<Data> {
+/// Row counts and fan-out of production, read-only, as generator sizes; and its tables' rows.
+async fn shape_like(url: &str, report: &mut Report) -> anyhow::Result<(Data, std::collections::BTreeMap<String, f64>)> {
     let target = target::Target { mode: target::Mode::Direct, url: url.to_string() };
     let mut conn = target.connect_read_only().await?;
     let (size, words) =
         app_seam::shape_of(&mut conn, 1).await.with_context(|| format!("reading row counts from {}", redact(url)))?;
     report.push(Check::new("rehearse.like", "production's shape (read-only)", Status::Info).value(words));
-    Ok(Data {
+    let rows = size::table_rows(&mut conn).await?;
+    let data = Data {
         users: size.users,
         conversations_per_user: size.conversations_per_user,
         messages_per_conversation: size.messages_per_conversation,
         seed: size.seed,
-    })
+    };
+    Ok((data, rows))
 }
 
 async fn load_data(db: &mut LocalDatabase, size: app_seam::FixtureSize, report: &mut Report) -> anyhow::Result<()> {

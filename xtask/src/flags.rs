@@ -9,7 +9,7 @@ mod size;
 mod span;
 
 pub use batch::Batch;
-pub use size::{check_size, MAX_MESSAGES};
+pub use size::{check_size, Data, MAX_MESSAGES};
 pub use span::Span;
 
 use crate::pg::{Backend, PgOptions};
@@ -84,41 +84,6 @@ pub struct Pg {
 impl Pg {
     pub fn options(&self) -> PgOptions {
         PgOptions { backend: Some(self.backend), image: self.image.clone(), db_url: self.db_url.clone() }
-    }
-}
-
-/// Size of the generated test data (the app's deterministic generator).
-#[derive(Debug, Clone, Args)]
-pub struct Data {
-    /// Users to generate (at least 2: the cross-user probes need two)
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(2..=10_000_000))]
-    pub users: u32,
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub conversations_per_user: u32,
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub messages_per_conversation: u32,
-    /// Seed of the generator: the same seed and sizes give the same rows
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
-
-impl Data {
-    /// Refuses sizes that cannot fit before anything starts: fewer than two users, more than
-    /// `MAX_MESSAGES`, or more than the free space of `dir` (where the database will live).
-    pub fn check_fits(&self, dir: &std::path::Path) -> anyhow::Result<()> {
-        let messages = u128::from(self.users)
-            * u128::from(self.conversations_per_user)
-            * u128::from(self.messages_per_conversation);
-        check_size(self.users.into(), messages, dir)
-    }
-
-    pub fn size(&self) -> crate::app_seam::FixtureSize {
-        crate::app_seam::FixtureSize {
-            users: self.users,
-            conversations_per_user: self.conversations_per_user,
-            messages_per_conversation: self.messages_per_conversation,
-            seed: self.seed,
-        }
     }
 }
 
@@ -299,6 +264,9 @@ pub struct DbRehearse {
     /// Read row counts from production (read-only) and generate that shape instead
     #[arg(long, value_name = "URL")]
     pub like: Option<String>,
+    /// Rows a table has on the target (repeatable, e.g. public.orders=50000000): statements are judged at that size
+    #[arg(long, value_name = "TABLE=ROWS", value_parser = crate::db_rehearse::size::parse_target_rows)]
+    pub target_rows: Vec<(String, f64)>,
     /// A statement holding a lock that blocks the app's reads or writes longer than this fails
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub max_blocking: Span,

@@ -96,15 +96,55 @@ pub fn hint_for(t: &Traced) -> Option<&'static Hint> {
     HINTS.iter().find(|h| (h.applies)(t))
 }
 
-/// A failed check for every lock a statement held longer than `max_blocking` that blocks the
-/// app's reads or writes, with the hint that explains it.
-pub fn judge(file_name: &str, version: &str, traced: &[Traced], max_blocking: Duration) -> Vec<Check> {
+/// What a hold is judged against: `--max-blocking`, and per table the rows the rehearsal had and
+/// the rows the target has, when they are known (a statement's own time grows with its table).
+#[derive(Debug, Clone, Default)]
+pub struct Budget {
+    pub max_blocking: Duration,
+    /// Table (as `regclass` prints it) → (rows here, rows on the target).
+    pub rows: std::collections::BTreeMap<String, (f64, f64)>,
+}
+
+impl Budget {
+    pub fn flat(max_blocking: Duration) -> Budget {
+        Budget { max_blocking, rows: Default::default() }
+    }
+
+    /// How long `t` would hold its locks at the target's size: its own time scaled by the
+    /// largest growth among the tables it locks (the rest of its transaction as measured), and
+    /// the words saying so.
+    fn projected(&self, t: &Traced) -> (Duration, Option<String>) {
+        let growth = t
+            .acquired
+            .iter()
+            .filter_map(|(table, _)| self.rows.get(table).map(|&(here, there)| (table, here, there)))
+            .filter(|(_, here, there)| *here > 0.0 && there > here)
+            .max_by(|a, b| (a.2 / a.1).total_cmp(&(b.2 / b.1)));
+        let Some((table, here, there)) = growth else { return (t.held, None) };
+        let held = t.held + t.duration.mul_f64(there / here - 1.0);
+        let words = format!(
+            "{:.2} s on {table} at {here:.0} rows here, ≈ {:.1} s at the target's {there:.0} rows",
+            t.held.as_secs_f64(),
+            held.as_secs_f64()
+        );
+        (held, Some(words))
+    }
+}
+
+/// A failed check for every lock a statement held (or would hold at the target's size) longer
+/// than `--max-blocking` that blocks the app's reads or writes, with the hint that explains it.
+pub fn judge(file_name: &str, version: &str, traced: &[Traced], budget: &Budget) -> Vec<Check> {
+    let max_blocking = budget.max_blocking;
     let slowest = traced.iter().max_by_key(|t| t.duration).map(|t| crate::runner::excerpt(&t.sql)).unwrap_or_default();
     let mut checks = Vec::new();
-    for t in traced {
+    for measured in traced {
+        let (held, projection) = budget.projected(measured);
+        let scaled = Traced { held, ..measured.clone() };
+        let t = &scaled;
         if t.held > max_blocking {
             for table in &t.rows_blocked {
-                checks.push(row_blocking(file_name, version, t, table));
+                let check = row_blocking(file_name, version, t, table);
+                checks.push(with_projection(check, &projection));
             }
         }
         // One finding per table a statement locks: its strongest lock there.
@@ -123,7 +163,7 @@ pub fn judge(file_name: &str, version: &str, traced: &[Traced], max_blocking: Du
                 Some(h) => format!("{} [{}]: {}", h.effect, h.id, h.workaround),
                 None => String::new(),
             };
-            checks.push(
+            checks.push(with_projection(
                 Check::new(
                     format!("rehearse.blocking.{version}.{}.{table}", t.line),
                     "no statement blocks the app longer than --max-blocking",
@@ -138,10 +178,25 @@ pub fn judge(file_name: &str, version: &str, traced: &[Traced], max_blocking: Du
                     t.held.as_secs_f64(),
                     ops.join(", "),
                 )),
-            );
+                &projection,
+            ));
         }
     }
     checks
+}
+
+/// The projection to the target's size, first in the detail, when the verdict rests on it.
+fn with_projection(check: Check, projection: &Option<String>) -> Check {
+    match projection {
+        Some(p) => {
+            let detail = format!(
+                "at the target's size: {p}: fails --max-blocking\n{}",
+                check.detail.clone().unwrap_or_default()
+            );
+            check.detail(detail)
+        }
+        None => check,
+    }
 }
 
 /// Row locks held past `--max-blocking`: the app's updates and deletes of existing rows wait
@@ -172,7 +227,7 @@ mod tests {
     fn rows_locked_past_the_budget_fail_and_name_the_table() {
         let mut t = traced("UPDATE public.notes SET a = 1", &[LockMode::RowExclusive], 5_000);
         t.rows_blocked = vec!["public.notes".into()];
-        let checks = judge("f.sql", "1", &[t.clone()], Duration::from_secs(1));
+        let checks = judge("f.sql", "1", &[t.clone()], &Budget::flat(Duration::from_secs(1)));
         let c = checks.iter().find(|c| c.id.starts_with("rehearse.row_blocking.")).expect("row check");
         assert_eq!(c.id, "rehearse.row_blocking.1.3.public.notes");
         assert!(c
@@ -180,7 +235,7 @@ mod tests {
             .clone()
             .unwrap_or_default()
             .contains("updates and deletes of existing rows of public.notes blocked for 5.0 s"));
-        assert!(judge("f.sql", "1", &[t], Duration::from_secs(10)).is_empty(), "within the budget");
+        assert!(judge("f.sql", "1", &[t], &Budget::flat(Duration::from_secs(10))).is_empty(), "within the budget");
     }
 
     fn traced(sql: &str, locks: &[LockMode], held_ms: u64) -> Traced {
@@ -233,9 +288,34 @@ mod tests {
         let cases: &[(LockMode, u64, usize)] =
             &[(AccessExclusive, 500, 1), (AccessExclusive, 50, 0), (RowExclusive, 5_000, 0), (Share, 101, 1)];
         for &(mode, held, failures) in cases {
-            let checks = judge("f.sql", "1", &[traced("ALTER TABLE t ADD COLUMN b int", &[mode], held)], limit);
+            let checks =
+                judge("f.sql", "1", &[traced("ALTER TABLE t ADD COLUMN b int", &[mode], held)], &Budget::flat(limit));
             assert_eq!(checks.len(), failures, "{mode} held {held} ms");
         }
+    }
+
+    #[test]
+    fn a_scan_that_passes_here_fails_at_the_targets_size() {
+        // SET NOT NULL: 0.5 s at 5 M rows here; the target has 50 M.
+        let t = traced("ALTER TABLE t ALTER COLUMN a SET NOT NULL", &[LockMode::AccessExclusive], 500);
+        let limit = Duration::from_secs(1);
+        assert!(
+            judge("f.sql", "1", std::slice::from_ref(&t), &Budget::flat(limit)).is_empty(),
+            "passes at rehearsal size"
+        );
+        let mut budget = Budget::flat(limit);
+        budget.rows.insert("notes".into(), (5e6, 5e7));
+        let checks = judge("f.sql", "1", std::slice::from_ref(&t), &budget);
+        assert_eq!(checks.len(), 1, "{checks:#?}");
+        let d = checks[0].detail.clone().unwrap_or_default();
+        assert!(
+            d.starts_with(
+                "at the target's size: 0.50 s on notes at 5000000 rows here, ≈ 5.0 s at the target's 50000000 rows"
+            ),
+            "{d}"
+        );
+        budget.rows.insert("notes".into(), (5e6, 5e6));
+        assert!(judge("f.sql", "1", &[t], &budget).is_empty(), "same size: as measured");
     }
 
     #[test]
@@ -246,7 +326,7 @@ mod tests {
             &[ShareRowExclusive, AccessExclusive],
             2_000,
         );
-        let checks = judge("f.sql", "1", &[t], Duration::from_secs(1));
+        let checks = judge("f.sql", "1", &[t], &Budget::flat(Duration::from_secs(1)));
         assert_eq!(checks.len(), 1, "{checks:#?}");
         assert!(checks[0].detail.clone().unwrap_or_default().contains("AccessExclusiveLock on notes"));
     }
@@ -257,7 +337,7 @@ mod tests {
             "f.sql",
             "1",
             &[traced("ALTER TABLE t ADD COLUMN b int", &[LockMode::AccessExclusive], 2_000)],
-            Duration::from_secs(1),
+            &Budget::flat(Duration::from_secs(1)),
         );
         let detail = checks[0].detail.clone().unwrap_or_default();
         assert!(detail.contains("AccessExclusiveLock on notes") && detail.contains("SELECT, INSERT, UPDATE, DELETE"));

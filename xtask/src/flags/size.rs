@@ -1,4 +1,41 @@
-//! Generator sizes that cannot work are refused before anything starts.
+//! Generator sizes: the data flags, and sizes that cannot work refused before anything starts.
+
+use clap::Args;
+
+/// Size of the generated test data (the app's deterministic generator).
+#[derive(Debug, Clone, Args)]
+pub struct Data {
+    /// Users to generate (at least 2: the cross-user probes need two)
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(2..=10_000_000))]
+    pub users: u32,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub conversations_per_user: u32,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub messages_per_conversation: u32,
+    /// Seed of the generator: the same seed and sizes give the same rows
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl Data {
+    /// Refuses sizes that cannot fit before anything starts: fewer than two users, more than
+    /// `MAX_MESSAGES`, or more than the free space of `dir` (where the database will live).
+    pub fn check_fits(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        let messages = u128::from(self.users)
+            * u128::from(self.conversations_per_user)
+            * u128::from(self.messages_per_conversation);
+        check_size(self.users.into(), messages, dir)
+    }
+
+    pub fn size(&self) -> crate::app_seam::FixtureSize {
+        crate::app_seam::FixtureSize {
+            users: self.users,
+            conversations_per_user: self.conversations_per_user,
+            messages_per_conversation: self.messages_per_conversation,
+            seed: self.seed,
+        }
+    }
+}
 
 /// Bytes a generated message costs on disk with its share of indexes, users and conversations
 /// (measured at 5 M messages: about 0.35 KB; doubled for WAL and the migration's rewrite room).
