@@ -65,6 +65,7 @@ fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
         rollback_on_failure: false,
         rehearsal: dir.join("rehearsal.json"),
         batch: Default::default(),
+        log_dir: Some(backups.join("migration-log")),
     }
 }
 
@@ -104,6 +105,20 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
     assert_eq!(report.check("push.backup").map(|c| c.status), Some(Status::Pass), "reused the verified backup");
     assert!(report.check("backup.taken").is_none(), "no second backup within --max-backup-age");
     assert_eq!(history(&prod).await.len(), pending + 1);
+    // The record holds what the run printed: every check, its numbers, and who pushed where.
+    let record = report.check("push.record").and_then(|c| c.value.clone()).expect("record");
+    let md = std::fs::read_to_string(&record).expect("record file");
+    assert!(record.ends_with("_push_20251116173500-20251116173507.md"), "{record}");
+    assert!(md.starts_with("# db-push record\n") && md.contains("- who: ") && md.contains("- target: "), "{md}");
+    assert!(!md.contains(":postgres@") || !md.contains("s3cret"), "no password in the record");
+    for c in report.checks.iter().filter(|c| c.id != "push.record") {
+        assert!(md.contains(&format!("`{}`", c.id)), "{} missing from the record", c.id);
+        if let Some(v) = &c.value {
+            assert!(md.contains(&v.replace('|', "\\|")), "{}'s value {v} missing from the record", c.id);
+        }
+    }
+    assert!(md.contains("batched backfill of public.messages: 40 row(s)"), "{md}");
+    assert!(std::path::Path::new(&record.replace(".md", ".json")).is_file());
 
     let mut report = Report::quiet("db-verify");
     let flags = DbVerify { project: project(&dir), target: target(&prod) };
@@ -120,6 +135,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
         lock_timeout: "5s".parse().unwrap(),
         lock_attempts: 1,
         yes: true,
+        log_dir: Some(backups.path().join("migration-log")),
     };
     flags.run_into(&mut report).await.expect("rollback");
     assert_passes(&report);
@@ -325,6 +341,7 @@ fn rollback_flags(dir: &Path, pg: &EphemeralPostgres) -> DbRollback {
         lock_timeout: "5s".parse().unwrap(),
         lock_attempts: 1,
         yes: true,
+        log_dir: Some(std::env::temp_dir().join(format!("xtask-it-migration-log-{}", std::process::id()))),
     }
 }
 

@@ -61,6 +61,7 @@ impl Bench {
         }
         // Build times are measured by hand (a cold build needs an empty target dir): keep them.
         let previous = std::fs::read_to_string(&self.out).unwrap_or_default();
+        md.push_str(&kept_section(&previous, LATENCY));
         md.push_str(&kept_section(&previous, BUILD_TIMES));
         std::fs::write(&self.out, md).with_context(|| format!("writing {}", self.out.display()))?;
         report.note(format!("wrote {}", self.out.display()));
@@ -138,6 +139,14 @@ impl Bench {
         )?;
         writeln!(md, "- data: {}", value("rehearse.data"))?;
         writeln!(md, "- backfill: {}", value("rehearse.backfill"))?;
+        for c in r.checks.iter().filter(|c| c.id.starts_with("rehearse.latency.")) {
+            writeln!(
+                md,
+                "- app requests during {}: {}",
+                c.id.trim_start_matches("rehearse.latency."),
+                c.value.clone().unwrap_or_default()
+            )?;
+        }
         let blocking: Vec<String> = r
             .checks
             .iter()
@@ -251,6 +260,8 @@ fn summary(id: &str, title: &str, samples: &[Duration]) -> Check {
 }
 
 const BUILD_TIMES: &str = "## Build times";
+/// Measured by hand too (three projects side by side): kept.
+const LATENCY: &str = "## Batched backfill and the app's latency";
 
 /// The section of `text` that starts with the heading `heading`, up to the next `## ` heading.
 fn kept_section(text: &str, heading: &str) -> String {

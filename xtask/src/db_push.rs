@@ -25,18 +25,25 @@ impl DbPush {
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
+        let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
+        let result = self.steps(&target, report).await;
+        let log_dir = crate::target::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
+        crate::target::record::keep(&log_dir, report, &target.describe(), "push.record", &result);
+        result
+    }
+
+    async fn steps(&self, target: &Target, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
-        let target = Target::resolve(&self.target, dir)?;
         // One push or rollback at a time on this target, until this command ends.
-        let _lock = TargetLock::acquire(&target, "db-push").await?;
+        let _lock = TargetLock::acquire(target, "db-push").await?;
 
         // 1. Validate.
-        let pending = db_validate::validate(&target, dir, &self.rehearsal, report).await?;
+        let pending = db_validate::validate(target, dir, &self.rehearsal, report).await?;
         if report.failed() {
             return refuse(report, "validation failed: fix what the failed checks name, then push again");
         }
         // 2. A verified backup of this target, recent enough, or one now.
-        if !self.ensure_backup(&target, report).await? {
+        if !self.ensure_backup(target, report).await? {
             return refuse(report, "the new backup did not verify; nothing was pushed");
         }
         // 3. The plan: pending versions, each with its rollback script.
@@ -50,15 +57,15 @@ impl DbPush {
         )?;
         // 5. Push.
         let pushed = match &target.mode {
-            Mode::Linked { .. } => staged::push(dir, &target, &files, self.lock_timeout.0, report).await?,
-            Mode::Direct => self.push_direct(&target, &files, report).await?,
+            Mode::Linked { .. } => staged::push(dir, target, &files, self.lock_timeout.0, report).await?,
+            Mode::Direct => self.push_direct(target, &files, report).await?,
         };
         // 6. Verify.
         if pushed {
-            db_verify::verify(&target, dir, report).await?;
+            db_verify::verify(target, dir, report).await?;
         }
         if report.failed() {
-            self.after_failure(&target, report).await?;
+            self.after_failure(target, report).await?;
         }
         Ok(())
     }

@@ -26,9 +26,16 @@ impl DbRollback {
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-        let _lock = TargetLock::acquire(&target, "db-rollback").await?;
+        let result = self.steps(&target, report).await;
+        let log_dir = crate::target::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
+        crate::target::record::keep(&log_dir, report, &target.describe(), "rollback.record", &result);
+        result
+    }
+
+    async fn steps(&self, target: &Target, report: &mut Report) -> anyhow::Result<()> {
+        let _lock = TargetLock::acquire(target, "db-rollback").await?;
         rollback(
-            &target,
+            target,
             &self.project.supabase_dir,
             &self.restore.options(),
             self.lock_timeout.0,

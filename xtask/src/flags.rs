@@ -215,6 +215,9 @@ pub struct DbPush {
     /// Do not ask for confirmation (CI)
     #[arg(long)]
     pub yes: bool,
+    /// Where the record of this run goes (Markdown and JSON) [default: <supabase-dir>/migration-log]
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
     /// When verification fails after the push, run the rollback
     #[arg(long)]
     pub rollback_on_failure: bool,
@@ -243,6 +246,9 @@ pub struct DbRollback {
     /// Do not ask for confirmation (CI)
     #[arg(long)]
     pub yes: bool,
+    /// Where the record of this run goes (Markdown and JSON) [default: <supabase-dir>/migration-log]
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

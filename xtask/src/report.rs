@@ -2,6 +2,7 @@
 //! the outcome; printed for people as it grows and written as JSON with `--json PATH`.
 
 pub mod check_ids;
+pub mod markdown;
 pub mod render;
 
 use std::{

@@ -6,6 +6,7 @@
 pub mod backup;
 pub mod interrupt;
 mod lock;
+pub mod record;
 
 use std::{path::Path, str::FromStr};
 

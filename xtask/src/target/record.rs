@@ -1,0 +1,91 @@
+//! The record of a push or rollback, written into the project (`supabase/migration-log/`) for
+//! review in a pull request: when, who, the target (redacted), the versions, and the whole
+//! report — backup, per-file durations, lock-timeout attempts, backfill rows, verification — as
+//! Markdown and as JSON. The runbook's "update the validation document", written by the tool.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::report::{markdown::markdown, Report};
+
+/// `--log-dir`, else `<supabase-dir>/migration-log`.
+pub fn log_dir(flag: Option<&Path>, supabase_dir: &Path) -> PathBuf {
+    flag.map_or_else(|| supabase_dir.join("migration-log"), Path::to_path_buf)
+}
+
+/// Who ran it: git's user, else the login name.
+fn who() -> String {
+    let git = |key: &str| {
+        std::process::Command::new("git")
+            .args(["config", key])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    match (git("user.name"), git("user.email")) {
+        (Some(n), Some(e)) => format!("{n} <{e}>"),
+        (Some(n), None) => n,
+        _ => std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into()),
+    }
+}
+
+/// The versions the report applied or rolled back (`<command>.apply.<version>`), in order.
+fn versions(report: &Report) -> Vec<String> {
+    let mut v: Vec<String> = report
+        .checks
+        .iter()
+        .filter_map(|c| c.id.strip_prefix("push.apply.").or_else(|| c.id.strip_prefix("rollback.apply.")))
+        .map(str::to_string)
+        .collect();
+    v.dedup();
+    v
+}
+
+/// Writes the record of a run that reached `target` (an error ends up in it too), then says
+/// where as check `<id>`; a record that cannot be written is a warning, never the run's failure.
+pub fn keep(log_dir: &Path, report: &mut Report, target: &str, id: &str, result: &anyhow::Result<()>) {
+    if let Err(e) = result {
+        report.stopped_by(e);
+    }
+    let check = crate::report::Check::new(id, "the record of this run, in the project", crate::report::Status::Info);
+    match write(log_dir, report, target) {
+        Ok(path) => report.push(check.value(path.display())),
+        Err(e) => report.push(
+            crate::report::Check { status: crate::report::Status::Warn, ..check }
+                .detail(format!("{e:#}; the report above is all there is of this run")),
+        ),
+    }
+}
+
+/// Writes `<log_dir>/<UTC>_<command>[_<first>-<last>].md` and `.json`; the Markdown file's path.
+pub fn write(log_dir: &Path, report: &Report, target: &str) -> anyhow::Result<PathBuf> {
+    let now = chrono::Utc::now();
+    let versions = versions(report);
+    let command = report.command.trim_start_matches("db-");
+    let span = match (versions.first(), versions.last()) {
+        (Some(a), Some(b)) if a == b => format!("_{a}"),
+        (Some(a), Some(b)) => format!("_{a}-{b}"),
+        _ => String::new(),
+    };
+    let dir = log_dir.to_path_buf();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let stem = format!("{}_{command}{span}", now.format("%Y%m%dT%H%M%SZ"));
+    let preamble = [
+        format!("when: {}", now.format("%Y-%m-%d %H:%M:%S UTC")),
+        format!("who: {}", who()),
+        format!("target: {target}"),
+        format!("versions: {}", if versions.is_empty() { "none".to_string() } else { versions.join(", ") }),
+    ];
+    let md = dir.join(format!("{stem}.md"));
+    std::fs::write(&md, markdown(report, &format!("{} record", report.command), &preamble))
+        .with_context(|| format!("writing {}", md.display()))?;
+    let json =
+        serde_json::json!({ "when": now, "who": who(), "target": target, "versions": versions, "report": report });
+    let path = dir.join(format!("{stem}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(md)
+}
