@@ -118,6 +118,10 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
         }
     }
     assert!(md.contains("batched backfill of public.messages: 40 row(s)"), "{md}");
+    // The app's queries, timed on the target as its busiest signed-in user, before and after.
+    let speed = detail(&report, "push.query_speed");
+    assert_eq!(speed.lines().count(), 6, "a header and the app's five queries:\n{speed}");
+    assert!(speed.contains("load one conversation (select)") && speed.contains(" → "), "{speed}");
     assert!(std::path::Path::new(&record.replace(".md", ".json")).is_file());
 
     let mut report = Report::quiet("db-verify");

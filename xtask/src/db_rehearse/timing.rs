@@ -22,10 +22,23 @@ pub async fn time_queries(
     user: Option<Uuid>,
     runs: usize,
 ) -> anyhow::Result<BTreeMap<String, Timing>> {
+    if user.is_none() {
+        return Ok(BTreeMap::new());
+    }
+    let mut conn = crate::pg::connect(url).await?;
+    time_queries_on(&mut conn, queries, user, runs).await
+}
+
+/// [`time_queries`] on an open session (a target's read-only one: every run is rolled back).
+pub async fn time_queries_on(
+    conn: &mut sqlx::PgConnection,
+    queries: &[AppQuery],
+    user: Option<Uuid>,
+    runs: usize,
+) -> anyhow::Result<BTreeMap<String, Timing>> {
     let mut out = BTreeMap::new();
     let Some(user) = user else { return Ok(out) };
     let persona = Persona::User { email: String::new(), auth_id: user, token: Default::default() };
-    let mut conn = crate::pg::connect(url).await?;
     for q in queries {
         let mut samples = Vec::new();
         let mut plan = String::new();

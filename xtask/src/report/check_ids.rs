@@ -80,6 +80,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("backup.catalog", "restored catalog equals the one recorded"),
     ("push.backup", "a verified backup of this target, younger than --max-backup-age"),
     ("push.plan", "migrations to push, each with a rollback script"),
+    ("push.query_speed", "the app's timed queries on the target before and after the push, as a signed-in user"),
     ("push.record", "the record of this push in supabase/migration-log/ (Markdown and JSON)"),
     ("rollback.record", "the record of this rollback in supabase/migration-log/ (Markdown and JSON)"),
     ("push.stage.<n>", "linked mode around batched backfills: the n-th step, a supabase db push of the files before one"),
