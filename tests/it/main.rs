@@ -25,3 +25,4 @@ mod rollback_platform;
 mod runner;
 mod tidy;
 mod tls;
+mod watch;

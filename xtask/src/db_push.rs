@@ -55,8 +55,10 @@ impl DbPush {
             &target.name(),
             Confirmation::from_yes(self.yes),
         )?;
-        // The app's queries as a signed-in user of the target, before and after (read-only).
+        // The app's queries as a signed-in user of the target, before and after (read-only), and
+        // the baseline db-watch compares with.
         let speed_before = query_speed(target).await;
+        self.save_watch_baseline(target, &files, report).await;
         // 5. Push.
         let pushed = match &target.mode {
             Mode::Linked { .. } => staged::push(dir, target, &files, self.lock_timeout.0, report).await?,
@@ -71,6 +73,19 @@ impl DbPush {
             self.after_failure(target, report).await?;
         }
         Ok(())
+    }
+
+    /// What Postgres records on the target now, for `db-watch`; a failure here is a warning.
+    async fn save_watch_baseline(&self, target: &Target, files: &[MigrationFile], report: &mut Report) {
+        let log_dir = crate::target::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
+        let texts: Vec<String> = files.iter().map(|f| f.text.clone()).collect();
+        let versions = files.iter().map(|f| f.version.clone()).collect();
+        let check = Check::new("push.watch_baseline", "the baseline db-watch compares with", Status::Info);
+        report.push(match crate::db_watch::save_baseline(target, &texts, versions, &log_dir).await {
+            Ok(path) => check.value(path.display()),
+            Err(e) => Check { status: Status::Warn, ..check }
+                .detail(format!("{e:#}: db-watch will compare with its first sample")),
+        });
     }
 
     /// A verified backup younger than `--max-backup-age`, or a new one; false if it fails to verify.

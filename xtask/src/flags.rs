@@ -47,6 +47,9 @@ pub enum Cmd {
     DbPush(DbPush),
     /// Runbook 3.4: the post checks, read-only, against a target database
     DbVerify(DbVerify),
+    /// Runbook phase 5.1: watch the target after a push (read-only) against the baseline db-push
+    /// took, and fail on the first threshold crossed
+    DbWatch(DbWatch),
     /// Runbook phase 4: run the rollback scripts against a target database and repair its history
     DbRollback(DbRollback),
     /// Rehearse the pending migrations at production scale: lock trace, backfill cost, query speed
@@ -172,6 +175,29 @@ pub struct DbVerify {
     pub project: Project,
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbWatch {
+    #[command(flatten)]
+    pub project: Project,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// How long to watch
+    #[arg(long = "for", value_name = "DURATION", default_value = "1h")]
+    pub r#for: Span,
+    /// One window: how often to sample
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    pub every: Span,
+    /// A changed table's statements slower than before the push by this factor fail
+    #[arg(long, value_name = "FACTOR", default_value_t = 2.0)]
+    pub max_slowdown: f64,
+    /// A session waiting on a lock longer than this fails
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub max_blocking: Span,
+    /// The baseline db-push saved [default: <supabase-dir>/migration-log/watch-baseline.json]
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -20,6 +20,7 @@ pub mod db_rollback;
 pub mod db_rollback_test;
 pub mod db_validate;
 pub mod db_verify;
+pub mod db_watch;
 pub mod flags;
 pub mod local_db;
 pub mod pg;
@@ -42,6 +43,7 @@ impl flags::Cmd {
             DbBackup(cmd) => cmd.run().await,
             DbPush(cmd) => cmd.run().await,
             DbVerify(cmd) => cmd.run().await,
+            DbWatch(cmd) => cmd.run().await,
             DbRollback(cmd) => cmd.run().await,
             DbRehearse(cmd) => cmd.run().await,
             Bench(cmd) => cmd.run().await,

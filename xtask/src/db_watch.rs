@@ -1,0 +1,168 @@
+//! `cargo xtask db-watch`: runbook 5.1, "monitor for 1 hour", as a command. Samples what Postgres
+//! records on the target (read-only session) every `--every` for `--for`, and compares each window
+//! with the baseline `db-push` saved just before it pushed: rollback rate, deadlocks, sequential
+//! scans of the tables the push changed, their statements' mean time (pg_stat_statements), and
+//! sessions waiting on locks. Stops at the first threshold crossed (exit 1). Measure (`sample`),
+//! judge (`judge`).
+
+pub mod judge;
+pub mod sample;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    flags::DbWatch,
+    report::{run_command, Check, Outcome, Report, Status},
+    target::Target,
+};
+
+/// What `db-push` saves before it pushes: the sample and the tables its files name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Baseline {
+    pub tables: Vec<String>,
+    pub versions: Vec<String>,
+    pub sample: sample::Sample,
+}
+
+pub const BASELINE_FILE: &str = "watch-baseline.json";
+
+/// Saves the baseline for `db-watch` into `log_dir`; its path.
+pub async fn save_baseline(
+    target: &Target,
+    texts: &[String],
+    versions: Vec<String>,
+    log_dir: &Path,
+) -> anyhow::Result<PathBuf> {
+    let mut conn = target.connect_read_only().await?;
+    let tables = sample::named_tables(&mut conn, texts).await?;
+    let sample = sample::take(&mut conn, &tables).await?;
+    std::fs::create_dir_all(log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+    let path = log_dir.join(BASELINE_FILE);
+    let text = serde_json::to_string_pretty(&Baseline { tables, versions, sample })?;
+    std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+impl DbWatch {
+    pub async fn run(self) -> anyhow::Result<Outcome> {
+        let json = self.project.json.clone();
+        run_command("db-watch", json.as_deref(), async |report| self.run_into(report).await).await
+    }
+
+    pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
+        let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
+        let mut conn = target.connect_read_only().await?;
+        let path = self
+            .baseline
+            .clone()
+            .unwrap_or_else(|| crate::target::record::log_dir(None, &self.project.supabase_dir).join(BASELINE_FILE));
+        let baseline = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let b: Baseline = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+                report.push(
+                    Check::new("watch.baseline", "the baseline db-push took before it pushed", Status::Info).value(
+                        format!(
+                            "{} ({}; tables: {})",
+                            path.display(),
+                            b.sample.at.format("%Y-%m-%d %H:%M:%SZ"),
+                            b.tables.join(", ")
+                        ),
+                    ),
+                );
+                b
+            }
+            Err(_) => {
+                let texts = crate::runner::scan(&self.project.supabase_dir)?
+                    .files
+                    .into_iter()
+                    .map(|f| f.text)
+                    .collect::<Vec<_>>();
+                let tables = sample::named_tables(&mut conn, &texts).await?;
+                let sample = sample::take(&mut conn, &tables).await?;
+                report.push(Check::new("watch.baseline", "the baseline db-push took before it pushed", Status::Warn).detail(format!(
+                    "no {}: comparing with the first sample instead, which already has the migration's effect; push with \
+                     db-push (it saves the baseline) to compare with before",
+                    path.display()
+                )));
+                Baseline { tables, versions: Vec::new(), sample }
+            }
+        };
+        if baseline.sample.statements.is_none() {
+            report.push(Check::new("watch.statements", "pg_stat_statements on the target", Status::Warn).detail(
+                "pg_stat_statements is not installed: statement times are not watched (CREATE EXTENSION pg_stat_statements, \
+                 preloaded as Supabase does); the rest is",
+            ));
+        }
+        self.watch(&mut conn, &baseline, report).await
+    }
+
+    async fn watch(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        baseline: &Baseline,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let limits = judge::Limits {
+            max_slowdown: self.max_slowdown,
+            max_blocking: self.max_blocking.0,
+            max_rollback_rate: 0.05,
+        };
+        let windows = (self.r#for.0.as_millis() / self.every.0.as_millis().max(1)).max(1);
+        let mut prev = sample::take(conn, &baseline.tables).await?;
+        let mut traffic = 0;
+        for n in 1..=windows {
+            tokio::time::sleep(self.every.0).await;
+            let cur = sample::take(conn, &baseline.tables).await?;
+            let xacts =
+                (cur.database.commits - prev.database.commits) + (cur.database.rollbacks - prev.database.rollbacks);
+            traffic += xacts;
+            report.note(window_line(n, windows, &prev, &cur));
+            let findings = judge::judge(&baseline.sample, &prev, &cur, &limits);
+            if !findings.is_empty() {
+                for f in findings {
+                    report.push(
+                        Check::new(f.id, "a threshold crossed while watching", Status::Fail)
+                            .value(format!("window {n}"))
+                            .detail(f.words),
+                    );
+                }
+                report.note(format!("stopped after window {n} of {windows}: roll back with cargo xtask db-rollback"));
+                return Ok(());
+            }
+            prev = cur;
+        }
+        let status = if traffic == 0 { Status::Warn } else { Status::Pass };
+        let mut check = Check::new("watch.windows", "no threshold crossed while watching", status)
+            .value(format!("{windows} window(s) of {}, {traffic} transaction(s)", self.every));
+        if traffic == 0 {
+            check = check.detail(
+                "no transaction ran on the target while watching: nothing was judged; watch while the app is in use",
+            );
+        }
+        report.push(check);
+        Ok(())
+    }
+}
+
+/// One line per window, as it happens.
+fn window_line(n: u128, of: u128, prev: &sample::Sample, cur: &sample::Sample) -> String {
+    let (d, p) = (&cur.database, &prev.database);
+    let mut parts = vec![format!(
+        "window {n}/{of}: {} commit(s), {} rollback(s), {} deadlock(s)",
+        d.commits - p.commits,
+        d.rollbacks - p.rollbacks,
+        d.deadlocks - p.deadlocks
+    )];
+    for (table, t) in &cur.tables {
+        if let Some(b) = prev.tables.get(table) {
+            parts.push(format!("{table}: {} seq / {} idx scans", t.seq_scan - b.seq_scan, t.idx_scan - b.idx_scan));
+        }
+    }
+    if !cur.lock_waits.is_empty() {
+        parts.push(format!("{} session(s) waiting on locks", cur.lock_waits.len()));
+    }
+    parts.join("; ")
+}

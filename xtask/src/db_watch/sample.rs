@@ -1,0 +1,124 @@
+//! What Postgres itself records, sampled read-only: `pg_stat_database` for this database,
+//! `pg_stat_user_tables` for the watched tables, `pg_stat_statements` (when installed) for the
+//! statements that name them, and sessions waiting on a lock now. Facts only.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Database {
+    pub commits: i64,
+    pub rollbacks: i64,
+    pub deadlocks: i64,
+    pub conflicts: i64,
+    pub temp_files: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub seq_scan: i64,
+    pub seq_tup_read: i64,
+    pub idx_scan: i64,
+}
+
+/// Calls and total time of the statements that name a table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Statements {
+    pub calls: i64,
+    pub total_ms: f64,
+    /// The slowest of them by mean time, for the report.
+    pub slowest: String,
+}
+
+/// A session waiting on a lock: how long, its statement, who blocks it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LockWait {
+    pub waited_ms: f64,
+    pub query: String,
+    pub blocked_by: Vec<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub database: Database,
+    pub tables: BTreeMap<String, Table>,
+    /// `None`: pg_stat_statements is not installed.
+    pub statements: Option<BTreeMap<String, Statements>>,
+    pub lock_waits: Vec<LockWait>,
+}
+
+/// A fresh sample (statistics snapshots are per transaction: cleared first).
+pub async fn take(conn: &mut PgConnection, tables: &[String]) -> sqlx::Result<Sample> {
+    sqlx::raw_sql("SELECT pg_stat_clear_snapshot()").execute(&mut *conn).await?;
+    let (commits, rollbacks, deadlocks, conflicts, temp_files): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT xact_commit, xact_rollback, deadlocks, conflicts, temp_files FROM pg_stat_database \
+         WHERE datname = current_database()",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let database = Database { commits, rollbacks, deadlocks, conflicts, temp_files };
+    let mut sample = Sample { at: chrono::Utc::now(), database, ..Sample::default() };
+    for table in tables {
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT coalesce(seq_scan, 0), coalesce(seq_tup_read, 0), coalesce(idx_scan, 0) FROM pg_stat_user_tables \
+             WHERE relid = to_regclass($1)",
+        )
+        .bind(table)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((seq_scan, seq_tup_read, idx_scan)) = row {
+            sample.tables.insert(table.clone(), Table { seq_scan, seq_tup_read, idx_scan });
+        }
+    }
+    let installed: bool =
+        sqlx::query_scalar("SELECT to_regclass('pg_stat_statements') IS NOT NULL").fetch_one(&mut *conn).await?;
+    if installed {
+        let mut by_table = BTreeMap::new();
+        for table in tables {
+            let bare = table.rsplit('.').next().unwrap_or(table);
+            let row: (Option<i64>, Option<f64>, Option<String>) = sqlx::query_as(
+                "SELECT sum(calls)::bigint, sum(total_exec_time), \
+                        (array_agg(left(query, 200) ORDER BY mean_exec_time DESC))[1] \
+                 FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                   AND query ~* ('\\m' || $1 || '\\M') AND query !~* 'pg_stat'",
+            )
+            .bind(bare)
+            .fetch_one(&mut *conn)
+            .await?;
+            let (calls, total_ms, slowest) = row;
+            by_table.insert(
+                table.clone(),
+                Statements {
+                    calls: calls.unwrap_or(0),
+                    total_ms: total_ms.unwrap_or(0.0),
+                    slowest: slowest.unwrap_or_default(),
+                },
+            );
+        }
+        sample.statements = Some(by_table);
+    }
+    let waits: Vec<(f64, String, Vec<i32>)> = sqlx::query_as(
+        "SELECT extract(epoch FROM now() - coalesce(query_start, now())) * 1000, left(query, 200), pg_blocking_pids(pid) \
+         FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    sample.lock_waits =
+        waits.into_iter().map(|(waited_ms, query, blocked_by)| LockWait { waited_ms, query, blocked_by }).collect();
+    Ok(sample)
+}
+
+/// The tables a set of migration files names (`schema.table` as written, that exist now).
+pub async fn named_tables(conn: &mut PgConnection, texts: &[String]) -> sqlx::Result<Vec<String>> {
+    let all: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'supabase_migrations')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let lower: Vec<String> = texts.iter().map(|t| t.to_lowercase()).collect();
+    Ok(all.into_iter().filter(|t| lower.iter().any(|text| text.contains(&t.to_lowercase()))).collect())
+}
