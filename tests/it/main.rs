@@ -13,6 +13,7 @@ mod catalog;
 mod db_local_test;
 mod examples;
 mod linked;
+mod lint;
 mod pgtap;
 mod platform;
 mod production;

@@ -7,10 +7,12 @@ use clap::{Args, Parser, Subcommand};
 mod batch;
 mod size;
 mod span;
+mod watch;
 
 pub use batch::Batch;
 pub use size::{check_size, Data, MAX_MESSAGES};
 pub use span::Span;
+pub use watch::DbWatch;
 
 use crate::pg::{Backend, PgOptions};
 
@@ -34,6 +36,8 @@ pub enum Cmd {
     DbLocalTest(DbLocalTest),
     /// Prove the rollback scripts restore the exact previous schema and data, and re-apply cleanly
     DbRollbackTest(DbRollbackTest),
+    /// Static analysis of the pending files without a database, in milliseconds (squawk's rules)
+    DbLint(DbLint),
     /// Row-level security access matrix before and after the pending runner, RPC probes, lints
     DbRls(DbRls),
     /// Remove leftovers of killed runs: our labelled containers and xtask-pg-* clusters whose
@@ -178,26 +182,12 @@ pub struct DbVerify {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct DbWatch {
+pub struct DbLint {
     #[command(flatten)]
     pub project: Project,
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// How long to watch
-    #[arg(long = "for", value_name = "DURATION", default_value = "1h")]
-    pub r#for: Span,
-    /// One window: how often to sample
-    #[arg(long, value_name = "DURATION", default_value = "1m")]
-    pub every: Span,
-    /// A changed table's statements slower than before the push by this factor fail
-    #[arg(long, value_name = "FACTOR", default_value_t = 2.0)]
-    pub max_slowdown: f64,
-    /// A session waiting on a lock longer than this fails
-    #[arg(long, value_name = "DURATION", default_value = "1s")]
-    pub max_blocking: Span,
-    /// The baseline db-push saved [default: <supabase-dir>/migration-log/watch-baseline.json]
-    #[arg(long, value_name = "PATH")]
-    pub baseline: Option<PathBuf>,
+    /// First pending version; default: the trailing migrations that have a rollback script
+    #[arg(long, value_name = "VERSION")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,6 +12,7 @@ pub mod app_seam;
 pub mod bench;
 pub mod db_backup;
 pub mod db_clean;
+pub mod db_lint;
 pub mod db_local_test;
 pub mod db_push;
 pub mod db_rehearse;
@@ -43,6 +44,7 @@ impl flags::Cmd {
             DbBackup(cmd) => cmd.run().await,
             DbPush(cmd) => cmd.run().await,
             DbVerify(cmd) => cmd.run().await,
+            DbLint(cmd) => cmd.run().await,
             DbWatch(cmd) => cmd.run().await,
             DbRollback(cmd) => cmd.run().await,
             DbRehearse(cmd) => cmd.run().await,

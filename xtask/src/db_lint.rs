@@ -1,0 +1,142 @@
+//! `cargo xtask db-lint`: the pending migration files, without a database, in milliseconds —
+//! squawk's rules (the squawk-linter crate, not rewritten), configured for Supabase's Postgres 15
+//! and for how the supabase CLI runs a file (one transaction). Each finding carries
+//! file:line:column, the rule, the statement and squawk's advice.
+
+use std::time::Instant;
+
+use squawk_linter::{Linter, Rule};
+
+use crate::{
+    flags::DbLint,
+    report::{run_command, Check, Outcome, Report, Status},
+    runner::{self, MigrationFile, MigrationPlan},
+};
+
+/// Rules that do not fit how migrations reach a Supabase database: the runner sets a short
+/// `lock_timeout` itself (db-push `--lock-timeout`), and a file runs in one transaction, so a
+/// failed file leaves nothing that `IF NOT EXISTS` would have to step over.
+const NOT_HERE: &[Rule] = &[Rule::RequireTimeoutSettings, Rule::PreferRobustStmts];
+
+/// One finding: where, which rule, what squawk says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub help: Option<String>,
+    pub statement: String,
+}
+
+/// squawk's findings for one file's text.
+pub fn lint_text(text: &str) -> Vec<Finding> {
+    let parsed = squawk_syntax::SourceFile::parse(text);
+    let mut linter = Linter::with_rules(&[], NOT_HERE);
+    linter.settings.pg_version = "15".parse().unwrap_or_default();
+    // The CLI runs a file in one transaction, except a file made only of statements Postgres
+    // refuses in one (a lone CREATE INDEX CONCURRENTLY): mixing the two is what squawk flags.
+    let statements = runner::sql_split::split(text);
+    linter.settings.assume_in_transaction = !statements.iter().all(|s| s.is_non_transactional());
+    let mut findings: Vec<Finding> = linter
+        .lint(&parsed, text)
+        .into_iter()
+        .map(|v| {
+            let at = usize::from(v.text_range.start()).min(text.len());
+            let before = &text[..at];
+            let line = before.matches('\n').count() + 1;
+            let column = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            let end = usize::from(v.text_range.end()).min(text.len());
+            Finding {
+                rule: v.code.to_string(),
+                line,
+                column,
+                message: v.message,
+                help: v.help,
+                statement: runner::excerpt(&text[at..end]),
+            }
+        })
+        .collect();
+    findings.sort_by_key(|f| (f.line, f.column));
+    findings
+}
+
+impl DbLint {
+    pub async fn run(self) -> anyhow::Result<Outcome> {
+        let json = self.project.json.clone();
+        run_command("db-lint", json.as_deref(), async |report| self.run_into(report)).await
+    }
+
+    pub fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
+        let dir = &self.project.supabase_dir;
+        let scanned = runner::scan(dir)?;
+        let plan = MigrationPlan::new(dir, &scanned, self.since.as_deref())?;
+        let started = Instant::now();
+        let mut count = 0;
+        for file in &plan.pending {
+            for f in lint_text(&file.text) {
+                count += 1;
+                report.push(finding_check(file, &f));
+            }
+        }
+        let took = started.elapsed();
+        let check = Check::new("lint.squawk", "squawk's rules on the pending files", Status::Pass);
+        report.push(if plan.pending.is_empty() {
+            Check { status: Status::Warn, ..check }.detail(
+                "no pending file: nothing was linted (pending = the trailing files with a rollback script, or --since)",
+            )
+        } else {
+            let status = if count == 0 { Status::Pass } else { Status::Fail };
+            Check { status, ..check }.value(format!(
+                "{count} finding(s) in {} file(s), {:.1} ms",
+                plan.pending.len(),
+                took.as_secs_f64() * 1000.0
+            ))
+        });
+        Ok(())
+    }
+}
+
+fn finding_check(file: &MigrationFile, f: &Finding) -> Check {
+    let mut detail = format!("{}:{}:{} `{}`: {}", file.file_name(), f.line, f.column, f.statement, f.message);
+    if let Some(help) = &f.help {
+        detail.push_str(&format!("\nfix: {help}"));
+    }
+    Check::new(
+        format!("lint.squawk.{}.{}.{}", f.rule, file.version, f.line),
+        format!("squawk: {}", f.rule),
+        Status::Fail,
+    )
+    .value(format!("{}:{}:{}", file.file_name(), f.line, f.column))
+    .detail(detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_hazard_gets_its_rule_at_its_line() {
+        let cases = [
+            ("select 1;\nalter table t add column c int not null;", "adding-required-field", 2),
+            ("create index i on t (a);", "require-concurrent-index-creation", 1),
+            ("alter table t add constraint f foreign key (a) references p (id);", "adding-foreign-key-constraint", 1),
+            ("alter table t alter column a set not null;", "adding-not-nullable-field", 1),
+            ("alter table t alter column a type bigint;", "changing-column-type", 1),
+            ("alter table t rename column a to b;", "renaming-column", 1),
+            (
+                "alter table t add column c bigint;\ncreate index concurrently i on t (c);",
+                "ban-concurrent-index-creation-in-transaction",
+                2,
+            ),
+        ];
+        for (sql, rule, line) in cases {
+            let found = lint_text(sql);
+            assert!(found.iter().any(|f| f.rule == rule && f.line == line), "{sql}: {found:#?}");
+        }
+        for safe in ["alter table t add column c bigint;", "create index concurrently i on t (c);"] {
+            let found = lint_text(safe);
+            assert_eq!(found, [], "{safe}: {found:#?}");
+        }
+    }
+}
