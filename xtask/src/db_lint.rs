@@ -3,6 +3,8 @@
 //! and for how the supabase CLI runs a file (one transaction). Each finding carries
 //! file:line:column, the rule, the statement and squawk's advice.
 
+mod own;
+
 use std::time::Instant;
 
 use squawk_linter::{Linter, Rule};
@@ -57,8 +59,36 @@ pub fn lint_text(text: &str) -> Vec<Finding> {
             }
         })
         .collect();
+    findings.extend(own_findings(&statements));
     findings.sort_by_key(|f| (f.line, f.column));
     findings
+}
+
+/// Our rules (`own`), each silenced only with a reason; a silence without one is a finding.
+fn own_findings(statements: &[runner::sql_split::Statement]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for stmt in statements {
+        for (rule, message, help) in own::check(stmt) {
+            let finding = |rule: &str, message: String, help: &str| Finding {
+                rule: rule.to_string(),
+                line: stmt.code_line(),
+                column: 1,
+                message,
+                help: Some(help.to_string()),
+                statement: runner::excerpt(&stmt.sql),
+            };
+            match own::ignored(stmt, rule) {
+                Some(why) if !why.is_empty() => {}
+                Some(_) => out.push(finding(
+                    "xtask-ignore-without-reason",
+                    format!("`-- xtask:ignore {rule}` gives no reason"),
+                    "say why after the rule's name, for the reviewer",
+                )),
+                None => out.push(finding(rule, message, help)),
+            }
+        }
+    }
+    out
 }
 
 impl DbLint {
@@ -80,7 +110,7 @@ impl DbLint {
             }
         }
         let took = started.elapsed();
-        let check = Check::new("lint.squawk", "squawk's rules on the pending files", Status::Pass);
+        let check = Check::new("lint.static", "squawk's rules and ours on the pending files", Status::Pass);
         report.push(if plan.pending.is_empty() {
             Check { status: Status::Warn, ..check }.detail(
                 "no pending file: nothing was linted (pending = the trailing files with a rollback script, or --since)",
@@ -103,7 +133,7 @@ fn finding_check(file: &MigrationFile, f: &Finding) -> Check {
         detail.push_str(&format!("\nfix: {help}"));
     }
     Check::new(
-        format!("lint.squawk.{}.{}.{}", f.rule, file.version, f.line),
+        format!("lint.static.{}.{}.{}", f.rule, file.version, f.line),
         format!("squawk: {}", f.rule),
         Status::Fail,
     )

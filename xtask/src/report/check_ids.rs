@@ -81,8 +81,11 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("push.backup", "a verified backup of this target, younger than --max-backup-age"),
     ("push.plan", "migrations to push, each with a rollback script"),
     ("push.query_speed", "the app's timed queries on the target before and after the push, as a signed-in user"),
-    ("lint.squawk", "squawk's rules on the pending files, without a database (db-lint); warns when nothing is pending"),
-    ("lint.squawk.<rule>.<version>.<line>", "a squawk finding: file:line:column, the statement, squawk's advice"),
+    ("lint.static", "squawk's rules and ours on the pending files, without a database (db-lint); warns when nothing is pending"),
+    (
+        "lint.static.<rule>.<version>.<line>",
+        "a static finding (squawk's rule, or ours: xtask-auth-call-per-row, xtask-security-definer-search-path, xtask-grant-to-anon, xtask-ignore-without-reason): file:line:column, the statement, the fix",
+    ),
     ("push.watch_baseline", "what Postgres recorded on the target just before the push, saved for db-watch"),
     ("watch.baseline", "the baseline db-watch compares with (db-push's, or its own first sample: a warning)"),
     ("watch.statements", "pg_stat_statements is not installed on the target: statement times are not watched"),
