@@ -109,7 +109,7 @@ async fn what_cannot_be_batched_fails_with_the_reason_and_nothing_applied() {
     let counter = file("-- xtask:backfill\nupdate public.log set n = n + 1");
     runner::apply(&mut conn, &counter).await.expect("applies");
     assert_eq!(backfill::rerun_rows(&mut conn, &counter.text).await.expect("rerun"), 2);
-    let check = runner::outcome::rerun_check("20250102000000", 2);
+    let check = runner::outcome::rerun_check("20250102000000", 2, 2);
     assert_eq!(check.status, xtask::report::Status::Fail);
     pg.close().await.expect("close");
 }

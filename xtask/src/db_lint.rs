@@ -134,7 +134,7 @@ fn finding_check(file: &MigrationFile, f: &Finding) -> Check {
     }
     Check::new(
         format!("lint.static.{}.{}.{}", f.rule, file.version, f.line),
-        format!("squawk: {}", f.rule),
+        format!("static rule {}", f.rule),
         Status::Fail,
     )
     .value(format!("{}:{}:{}", file.file_name(), f.line, f.column))

@@ -134,12 +134,17 @@ impl DbWatch {
             }
             prev = cur;
         }
-        let status = if traffic == 0 { Status::Warn } else { Status::Pass };
+        let status = if traffic == 0 || baseline.tables.is_empty() { Status::Warn } else { Status::Pass };
         let mut check = Check::new("watch.windows", "no threshold crossed while watching", status)
             .value(format!("{windows} window(s) of {}, {traffic} transaction(s)", self.every));
         if traffic == 0 {
             check = check.detail(
                 "no transaction ran on the target while watching: nothing was judged; watch while the app is in use",
+            );
+        } else if baseline.tables.is_empty() {
+            check = check.detail(
+                "the pushed files name no table of the target: only the database-wide counters (rollbacks, deadlocks, \
+                 lock waits) were watched, no table's scans or statement times",
             );
         }
         report.push(check);

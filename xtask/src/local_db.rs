@@ -254,9 +254,9 @@ impl LocalDatabase {
         match crate::runner::apply_as(&mut self.conn, file, Some(&self.role.session)).await {
             Ok(applied) => {
                 report.push(crate::runner::applied_check(id, title, &applied));
-                if applied.backfill.is_some() {
+                if let Some(stats) = &applied.backfill {
                     let rows = crate::runner::backfill::rerun_rows(&mut self.conn, &file.text).await?;
-                    report.push(crate::runner::outcome::rerun_check(&file.version, rows));
+                    report.push(crate::runner::outcome::rerun_check(&file.version, stats.rows, rows));
                 }
                 Ok(true)
             }
