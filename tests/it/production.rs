@@ -66,6 +66,7 @@ fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
         rehearsal: dir.join("rehearsal.json"),
         batch: Default::default(),
         log_dir: Some(backups.join("migration-log")),
+        as_user: None,
     }
 }
 
@@ -645,4 +646,40 @@ async fn push_push_verify_rollback_twice_on_the_same_target() {
         assert_eq!(history(&prod).await, ["20251101000000"], "cycle {cycle}");
     }
     prod.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projects_own_queries_are_timed_as_the_named_user_and_judged_by_what_their_files_expect() {
+    let prod = production().await;
+    let project = ProjectCopy::new();
+    project
+        .write(
+            "queries/latest.sql",
+            "-- The chat screen: the user's latest messages.\n-- xtask:expect no-join under=2s\n\
+             SELECT id, created_at FROM public.messages ORDER BY created_at DESC LIMIT 50;\n",
+        )
+        .write(
+            "queries/joined.sql",
+            "-- xtask:expect no-join\nSELECT m.id FROM public.messages m JOIN public.conversations c ON c.id = m.conversation_id;\n",
+        );
+    let backups = tempfile::tempdir().expect("tmp");
+    // Nobody of that name: refused before anything is pushed.
+    let flags =
+        DbPush { as_user: Some("nobody@example.com".into()), ..push_flags(&project.path(), &prod, backups.path()) };
+    let err = flags.run_into(&mut Report::quiet("db-push")).await.expect_err("unknown user");
+    assert!(format!("{err:#}").contains("--as-user nobody@example.com: no user of the target's auth.users"), "{err:#}");
+    assert_eq!(history(&prod).await.len(), 1, "nothing was pushed: the baseline only");
+
+    let flags =
+        DbPush { as_user: Some("USER1@fixture.test".into()), ..push_flags(&project.path(), &prod, backups.path()) };
+    let mut report = Report::quiet("db-push");
+    flags.run_into(&mut report).await.expect("push");
+    let speed = report.check("push.query_speed").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(speed.ends_with("as USER1@fixture.test"), "{speed}");
+    let table = detail(&report, "push.query_speed");
+    assert!(table.contains("\nlatest | ") && table.contains("\njoined | "), "{table}");
+    assert_eq!(report.check("push.query_expect.latest").map(|c| c.status), Some(Status::Pass), "{:#?}", report.checks);
+    assert_eq!(report.check("push.query_expect.joined").map(|c| c.status), Some(Status::Fail));
+    let d = detail(&report, "push.query_expect.joined");
+    assert!(d.contains("it reads 2 table(s) (conversations, messages)"), "{d}");
 }

@@ -24,14 +24,16 @@ async fn traffic(url: &str, how_long: Duration) {
     }
 }
 
-async fn watch(index_after_push: bool) -> Report {
+async fn watch(index_after_push: bool) -> (Report, ProjectCopy) {
     let pg = start(any_backend()).await;
     let mut conn = pg.connect().await.expect("connect");
     sqlx::raw_sql(
         "create table public.notes (id bigint primary key, owner uuid not null, body text);
          insert into public.notes select g, ('00000000-0000-0000-0000-' || lpad((g % 500)::text, 12, '0'))::uuid, 'x'
-           from generate_series(1, 20000) g;
+           from generate_series(1, 200000) g;
          create index notes_owner on public.notes (owner);
+         -- Preloaded on both backends, as on Supabase.
+         create extension if not exists pg_stat_statements;
          analyze public.notes;",
     )
     .execute(&mut conn)
@@ -44,6 +46,9 @@ async fn watch(index_after_push: bool) -> Report {
     let log = project.path().join("migration-log");
     let texts = vec!["alter policy p on public.notes using (owner = auth.uid());".to_string()];
     xtask::db_watch::save_baseline(&target, &texts, vec!["1".into()], &log).await.expect("baseline");
+    // The record the push wrote.
+    std::fs::write(log.join("20261202T060000Z_push_1.md"), "# db-push record\n").expect("record");
+    std::fs::write(log.join("20261202T060000Z_push_1.json"), "{\"versions\": [\"1\"]}").expect("record");
     // "The push".
     if !index_after_push {
         sqlx::raw_sql("drop index public.notes_owner").execute(&mut conn).await.expect("drop");
@@ -61,26 +66,43 @@ async fn watch(index_after_push: bool) -> Report {
     let (watched, ()) = tokio::join!(flags.run_into(&mut report), traffic(pg.url(), Duration::from_secs(5)));
     watched.expect("watch");
     pg.close().await.expect("close");
-    crate::support::registered(report)
+    (crate::support::registered(report), project)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_push_that_lost_an_index_fails_on_sequential_scans_within_two_windows() {
-    let report = watch(false).await;
-    let check = report.check("watch.seq_scans.public.notes").unwrap_or_else(|| panic!("{:#?}", report.checks));
-    assert_eq!(check.status, Status::Fail);
-    let window: u32 = check.value.clone().unwrap_or_default().trim_start_matches("window ").parse().unwrap_or(99);
-    assert!(window <= 2, "caught in window {window}");
+async fn a_push_that_lost_an_index_fails_on_sequential_scans_and_slowdown_within_two_windows() {
+    let (report, _project) = watch(false).await;
+    assert!(report.check("watch.statements").is_none(), "pg_stat_statements is watched: {:#?}", report.checks);
+    for id in ["watch.seq_scans.public.notes", "watch.slowdown.public.notes"] {
+        let check = report.check(id).unwrap_or_else(|| panic!("{id}: {:#?}", report.checks));
+        assert_eq!(check.status, Status::Fail);
+        let window: u32 = check.value.clone().unwrap_or_default().trim_start_matches("window ").parse().unwrap_or(99);
+        assert!(window <= 2, "{id} caught in window {window}");
+    }
     let d = detail(&report, "watch.seq_scans.public.notes");
     assert!(d.contains("sequential scan(s) of public.notes read") && d.contains("before the push"), "{d}");
+    let d = detail(&report, "watch.slowdown.public.notes");
+    assert!(d.contains("x slower, limit 2.0x") && d.contains("select count(*) from public.notes"), "{d}");
     assert!(report.check("watch.windows").is_none(), "it stops at the first threshold crossed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_push_passes_the_watch() {
-    let report = watch(true).await;
+    let (report, project) = watch(true).await;
     let failed: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Fail).collect();
     assert!(failed.is_empty(), "{failed:#?}");
     assert_eq!(report.check("watch.windows").map(|c| c.status), Some(Status::Pass), "{:#?}", report.checks);
     assert_eq!(report.check("watch.baseline").map(|c| c.status), Some(Status::Info));
+    assert!(report.check("watch.statements").is_none(), "pg_stat_statements is watched: {:#?}", report.checks);
+    // Its summary went into the push's record.
+    let record = project.path().join("migration-log/20261202T060000Z_push_1.md");
+    assert_eq!(report.check("watch.record").and_then(|c| c.value.clone()), Some(record.display().to_string()));
+    let md = std::fs::read_to_string(&record).expect("md");
+    assert!(
+        md.starts_with("# db-push record") && md.contains("# db-watch after this push") && md.contains("watch.windows"),
+        "{md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(record.with_extension("json")).expect("json")).expect("parses");
+    assert_eq!(json["watches"][0]["report"]["command"], "db-watch", "{json}");
 }

@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 pub use app::{
     fixture::{FixtureSize, FixtureStats},
-    queries::AppQuery,
     smoke::SmokeRun,
     Client,
 };
@@ -60,8 +59,13 @@ pub fn same_probe_failure(before: &str, after: &str) -> bool {
 }
 
 /// The app's read queries and the user (auth id) to run them as.
-pub async fn timed_queries(conn: &mut PgConnection) -> sqlx::Result<(Vec<AppQuery>, Option<Uuid>)> {
-    app::queries::for_busiest_user(conn).await
+pub async fn timed_queries(
+    conn: &mut PgConnection,
+) -> sqlx::Result<(Vec<crate::db_rehearse::timing::TimedQuery>, Option<Uuid>)> {
+    let (queries, user) = app::queries::for_busiest_user(conn).await?;
+    let timed =
+        queries.into_iter().map(|q| crate::db_rehearse::timing::TimedQuery { name: q.name.to_string(), sql: q.sql });
+    Ok((timed.collect(), user))
 }
 
 /// The ids the smoke run wrote, as text (rows the rollback proof must account for).

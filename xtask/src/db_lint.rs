@@ -67,8 +67,18 @@ pub fn lint_text(text: &str) -> Vec<Finding> {
 /// Our rules (`own`), each silenced only with a reason; a silence without one is a finding.
 fn own_findings(statements: &[runner::sql_split::Statement]) -> Vec<Finding> {
     let mut out = Vec::new();
-    for stmt in statements {
-        for (rule, message, help) in own::check(stmt) {
+    let mut found: Vec<Vec<(&str, String, &str)>> = statements.iter().map(own::check).collect();
+    for (i, table) in own::tables_without_rls(statements) {
+        found[i].push((
+            "xtask-table-without-rls",
+            format!(
+                "{table} is created in public, which the Data API exposes, and this file does not enable RLS on it"
+            ),
+            "add `alter table … enable row level security;` (and its policies) in the same file",
+        ));
+    }
+    for (stmt, rules) in statements.iter().zip(found) {
+        for (rule, message, help) in rules {
             let finding = |rule: &str, message: String, help: &str| Finding {
                 rule: rule.to_string(),
                 line: stmt.code_line(),

@@ -2,6 +2,7 @@
 //! failure: validate → a recent verified backup (or one now) → the plan → confirmation → push
 //! (linked: `supabase db push`; direct: our runner under `lock_timeout`) → verify.
 
+mod speed;
 mod staged;
 
 use std::path::Path;
@@ -57,7 +58,8 @@ impl DbPush {
         )?;
         // The app's queries as a signed-in user of the target, before and after (read-only), and
         // the baseline db-watch compares with.
-        let speed_before = query_speed(target).await;
+        let speed = speed::Speed::prepare(target, dir, self.as_user.as_deref()).await?;
+        let speed_before = speed.time(target).await;
         self.save_watch_baseline(target, &files, report).await;
         // 5. Push.
         let pushed = match &target.mode {
@@ -67,7 +69,7 @@ impl DbPush {
         // 6. Verify.
         if pushed {
             db_verify::verify(target, dir, report).await?;
-            report_speed(speed_before, query_speed(target).await, report);
+            speed.report(speed_before, speed.time(target).await, report);
         }
         if report.failed() {
             self.after_failure(target, report).await?;
@@ -207,30 +209,6 @@ fn plan(dir: &Path, pending: &[String], report: &mut Report) -> anyhow::Result<O
     report
         .push(Check::new("push.plan", "migrations to push", Status::Info).value(files.len()).detail(names.join("\n")));
     Ok(Some(files))
-}
-
-/// The app's timed queries (the app contract's, as its busiest user) on the target, read-only:
-/// `None` when they do not apply to this project.
-async fn query_speed(target: &Target) -> Option<TimedQueries> {
-    let mut conn = target.connect_read_only().await.ok()?;
-    let (queries, user) = crate::app_seam::timed_queries(&mut conn).await.ok()?;
-    let timings = crate::db_rehearse::timing::time_queries_on(&mut conn, &queries, user, 5).await.ok()?;
-    (!timings.is_empty()).then_some(timings)
-}
-
-type TimedQueries = std::collections::BTreeMap<String, crate::db_rehearse::timing::Timing>;
-
-fn report_speed(before: Option<TimedQueries>, after: Option<TimedQueries>, report: &mut Report) {
-    let check = Check::new(
-        "push.query_speed",
-        "the app's queries on the target before and after, as a signed-in user",
-        Status::Info,
-    );
-    report.push(match (before, after) {
-        (Some(b), Some(a)) => check.value("median of 5, read-only").detail(crate::db_rehearse::render::speed(&b, &a)),
-        _ => Check { status: Status::Skip, ..check }
-            .detail("the app's timed queries do not apply to this project (no app contract, or no user with data)"),
-    });
 }
 
 fn refuse(report: &mut Report, why: &str) -> anyhow::Result<()> {

@@ -102,10 +102,16 @@ impl DbRehearse {
             load_data(db, local.data.size(), report).await?;
         }
         // The app's queries are the app seam's; another project gets no speed comparison.
-        let (queries, user) = match db.app_missing {
+        let (mut queries, mut user) = match db.app_missing {
             None => app_seam::timed_queries(&mut db.conn).await?,
             Some(_) => (Vec::new(), None),
         };
+        // The project's own (supabase/queries/), as the app's user or else the first user.
+        let own = crate::supabase::queries::load(&self.project.supabase_dir)?;
+        if user.is_none() && !own.is_empty() {
+            user = crate::supabase::queries::user(&mut db.conn, None).await?;
+        }
+        queries.extend(own.iter().map(crate::supabase::queries::ProjectQuery::timed));
         let before = timing::time_queries(db.pg.url(), &queries, user, self.runs).await?;
 
         let budget = size::budget(&mut db.conn, self.max_blocking.0, target).await?;
@@ -125,6 +131,7 @@ impl DbRehearse {
             Check::new("rehearse.query_speed", "the app's queries before and after, as a signed-in user", Status::Info)
                 .detail(render::speed(&before, &after)),
         );
+        report.extend(crate::supabase::queries::checks("rehearse.query_expect", &own, &after));
         if let Some(backfill) = backfill {
             self.record_backfill(backfill, report)?;
         }

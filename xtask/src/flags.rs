@@ -240,6 +240,10 @@ pub struct DbPush {
     /// What db-rehearse measured (backfill throughput), for the backfill estimate
     #[arg(long, value_name = "PATH", default_value = "rehearsal.json")]
     pub rehearsal: PathBuf,
+    /// The signed-in user (e-mail or id in auth.users) the app's queries and supabase/queries/ are
+    /// timed as, before and after [default: the app's busiest user, else the first]
+    #[arg(long, value_name = "EMAIL|UUID")]
+    pub as_user: Option<String>,
     #[command(flatten)]
     pub batch: Batch,
 }

@@ -128,6 +128,12 @@ impl Report {
         self.checks.push(check);
     }
 
+    pub fn extend(&mut self, checks: impl IntoIterator<Item = Check>) {
+        for check in checks {
+            self.push(check);
+        }
+    }
+
     /// Records that the command stopped on `error` (the caller exits 2).
     pub fn stopped_by(&mut self, error: &anyhow::Error) {
         self.outcome = Outcome::Fail;

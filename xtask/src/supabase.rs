@@ -5,4 +5,5 @@ pub mod act_as;
 pub mod cli;
 pub mod config;
 pub mod layer;
+pub mod queries;
 pub mod supautils;

@@ -42,6 +42,48 @@ pub fn check(stmt: &Statement) -> Vec<(&'static str, String, &'static str)> {
     out
 }
 
+/// Tables a file creates in `public` (the schema the Data API exposes) without enabling row-level
+/// security on them in the same file: (index of the CREATE TABLE statement, table). Until RLS
+/// is on, anyone with the public key reads and writes the table; enabling it in a later file
+/// leaves it open if that file fails or is never pushed.
+pub fn tables_without_rls(statements: &[Statement]) -> Vec<(usize, String)> {
+    let words: Vec<Vec<String>> = statements
+        .iter()
+        .map(|s| strip_comments(&s.sql).to_lowercase().split_whitespace().map(str::to_string).collect())
+        .collect();
+    let enabled: Vec<String> = words
+        .iter()
+        .filter(|w| w.starts_with(&["alter".into(), "table".into()]))
+        .filter(|w| {
+            w.windows(4).any(|x| x[1..] == ["row", "level", "security"] && (x[0] == "enable" || x[0] == "force"))
+        })
+        .filter_map(|w| name_after(&w[2..], &["if", "exists", "only"]))
+        .collect();
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let plain = w.len() > 2 && w[0] == "create" && (w[1] == "table" || (w[1] == "unlogged" && w[2] == "table"));
+        if !plain || w.windows(2).any(|x| x[0] == "partition" && x[1] == "of") {
+            continue; // temporary tables, and partitions (the parent's RLS applies) are not exposed
+        }
+        let at = w.iter().position(|x| x == "table").unwrap_or(1) + 1;
+        let Some(table) = name_after(&w[at..], &["if", "not", "exists"]) else { continue };
+        if table.starts_with("public.") && !enabled.contains(&table) {
+            out.push((i, table));
+        }
+    }
+    out
+}
+
+/// The table name after optional `skip` words, schema-qualified (`public` when not) and unquoted.
+fn name_after(words: &[String], skip: &[&str]) -> Option<String> {
+    let word = words.iter().find(|w| !skip.contains(&w.as_str()))?;
+    let name = word.split('(').next().unwrap_or(word).replace('"', "");
+    if name.is_empty() {
+        return None;
+    }
+    Some(if name.contains('.') { name } else { format!("public.{name}") })
+}
+
 /// Whether `call` appears outside a `(select …)` of its own.
 fn per_row(code: &str, call: &str) -> bool {
     code.match_indices(call).any(|(at, _)| {
@@ -88,6 +130,24 @@ mod tests {
         ];
         for (sql, expected) in cases {
             assert_eq!(rules(sql), *expected, "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_public_table_needs_rls_in_its_own_file() {
+        let open = |sql: &str| -> Vec<String> { tables_without_rls(&split(sql)).into_iter().map(|(_, t)| t).collect() };
+        let cases: &[(&str, &[&str])] = &[
+            ("create table public.notes (id bigint primary key);", &["public.notes"]),
+            ("create table if not exists notes(id int);", &["public.notes"]),
+            ("create table \"Notes\" (id int); alter table \"Notes\" enable row level security;", &[]),
+            ("create table public.notes (id int);\nalter table if exists only public.notes enable row level security;", &[]),
+            ("create table private.notes (id int);", &[]),
+            ("create temporary table t (id int);", &[]),
+            ("create table public.p1 partition of public.p for values in (1);", &[]),
+            ("create table a (id int); create table b (id int); alter table b enable row level security;", &["public.a"]),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(open(sql), *expected, "{sql}");
         }
     }
 

@@ -92,7 +92,8 @@ mod tests {
 
     #[test]
     fn the_speed_table_has_one_row_per_query_timed_twice() {
-        let t = |ms, plan: &str| Timing { median: Duration::from_millis(ms), plan: plan.into() };
+        let t =
+            |ms, plan: &str| Timing { median: Duration::from_millis(ms), plan: plan.into(), facts: Default::default() };
         let before = BTreeMap::from([("q".to_string(), t(10, "Seq Scan (m)")), ("gone".to_string(), t(1, "x"))]);
         let after = BTreeMap::from([("q".to_string(), t(5, "Index Scan (i)")), ("gone".to_string(), t(1, "x"))]);
         let slower = speed(&after, &before);

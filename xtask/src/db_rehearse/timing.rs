@@ -8,17 +8,33 @@ use std::{
 use sqlx::Connection;
 use uuid::Uuid;
 
-use crate::{app_seam::AppQuery, supabase::act_as::Persona};
+use crate::supabase::act_as::Persona;
+
+/// A query to time: the app contract's, or a project's own (`supabase/queries/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedQuery {
+    pub name: String,
+    pub sql: String,
+}
 
 pub struct Timing {
     pub median: Duration,
     pub plan: String,
+    pub facts: PlanFacts,
+}
+
+/// What a plan reads: the tables scanned sequentially, every table read, and how many joins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanFacts {
+    pub seq_scanned: std::collections::BTreeSet<String>,
+    pub relations: std::collections::BTreeSet<String>,
+    pub joins: usize,
 }
 
 /// Median of `runs` executions of each query as `user`, and the plan's shape.
 pub async fn time_queries(
     url: &str,
-    queries: &[AppQuery],
+    queries: &[TimedQuery],
     user: Option<Uuid>,
     runs: usize,
 ) -> anyhow::Result<BTreeMap<String, Timing>> {
@@ -32,7 +48,7 @@ pub async fn time_queries(
 /// [`time_queries`] on an open session (a target's read-only one: every run is rolled back).
 pub async fn time_queries_on(
     conn: &mut sqlx::PgConnection,
-    queries: &[AppQuery],
+    queries: &[TimedQuery],
     user: Option<Uuid>,
     runs: usize,
 ) -> anyhow::Result<BTreeMap<String, Timing>> {
@@ -42,6 +58,7 @@ pub async fn time_queries_on(
     for q in queries {
         let mut samples = Vec::new();
         let mut plan = String::new();
+        let mut facts = PlanFacts::default();
         for i in 0..=runs.max(1) {
             let mut tx = conn.begin().await?;
             crate::supabase::act_as::act_as(&mut tx, &persona).await?;
@@ -50,6 +67,7 @@ pub async fn time_queries_on(
                 let json: serde_json::Value =
                     sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) {}", q.sql)).fetch_one(&mut *tx).await?;
                 plan = plan_shape(&json);
+                facts = plan_facts(&json);
             } else {
                 let started = Instant::now();
                 sqlx::raw_sql(&q.sql).execute(&mut *tx).await?;
@@ -58,7 +76,7 @@ pub async fn time_queries_on(
             tx.rollback().await?;
         }
         samples.sort();
-        out.insert(q.name.to_string(), Timing { median: samples[samples.len() / 2], plan });
+        out.insert(q.name.clone(), Timing { median: samples[samples.len() / 2], plan, facts });
     }
     Ok(out)
 }
@@ -85,11 +103,35 @@ pub fn plan_shape(json: &serde_json::Value) -> String {
     out.join(" > ")
 }
 
+/// The tables a plan reads (sequentially or not) and its join nodes.
+pub fn plan_facts(json: &serde_json::Value) -> PlanFacts {
+    fn walk(node: &serde_json::Value, out: &mut PlanFacts) {
+        let kind = node.get("Node Type").and_then(|v| v.as_str()).unwrap_or("?");
+        if let Some(rel) = node.get("Relation Name").and_then(|v| v.as_str()) {
+            out.relations.insert(rel.to_string());
+            if kind == "Seq Scan" {
+                out.seq_scanned.insert(rel.to_string());
+            }
+        }
+        if matches!(kind, "Nested Loop" | "Hash Join" | "Merge Join") {
+            out.joins += 1;
+        }
+        for child in node.get("Plans").and_then(|p| p.as_array()).into_iter().flatten() {
+            walk(child, out);
+        }
+    }
+    let mut out = PlanFacts::default();
+    if let Some(plan) = json.get(0).and_then(|p| p.get("Plan")) {
+        walk(plan, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::plan_shape;
+    use super::{plan_facts, plan_shape};
 
     fn check(plan: serde_json::Value, expected: &str) {
         assert_eq!(plan_shape(&json!([{ "Plan": plan }])), expected);
@@ -107,5 +149,10 @@ mod tests {
             "Aggregate > Bitmap Heap Scan > Bitmap Index Scan (i)",
         );
         assert_eq!(plan_shape(&json!([])), "");
+        let joined = json!([{ "Plan": {"Node Type": "Nested Loop", "Plans": [
+            {"Node Type": "Seq Scan", "Relation Name": "conversations"},
+            {"Node Type": "Index Scan", "Index Name": "i", "Relation Name": "messages"}]}}]);
+        let facts = plan_facts(&joined);
+        assert_eq!((facts.joins, facts.relations.len(), facts.seq_scanned.len()), (1, 2, 1));
     }
 }

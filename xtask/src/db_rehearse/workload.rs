@@ -34,6 +34,8 @@ pub struct Sample {
 struct Target {
     table: String,
     key: String,
+    /// The key's type, so the lookup is by the primary key's index.
+    ty: String,
     value: String,
     column: String,
 }
@@ -133,10 +135,10 @@ async fn request(conn: &mut PgConnection, persona: &Persona, t: &Target, what: &
     sqlx::raw_sql("SET LOCAL statement_timeout = '8s'").execute(&mut *tx).await.map_err(code)?;
     // Not prepared: a cached plan would fail after the migration changes the table (0A000),
     // which is the client's cache, not the migration.
-    let value = format!("'{}'", t.value.replace('\'', "''"));
+    let value = format!("'{}'::{}", t.value.replace('\'', "''"), t.ty);
     let sql = match what {
-        "read" => format!("SELECT * FROM {} WHERE {}::text = {value}", t.table, t.key),
-        _ => format!("UPDATE {} SET {c} = {c} WHERE {}::text = {value}", t.table, t.key, c = t.column),
+        "read" => format!("SELECT * FROM {} WHERE {} = {value}", t.table, t.key),
+        _ => format!("UPDATE {} SET {c} = {c} WHERE {} = {value}", t.table, t.key, c = t.column),
     };
     let result = sqlx::raw_sql(&sql).execute(&mut *tx).await.map(drop).map_err(code);
     let _ = tx.rollback().await;
@@ -146,8 +148,8 @@ async fn request(conn: &mut PgConnection, persona: &Persona, t: &Target, what: &
 /// Up to 20 rows the persona sees in each of the project's four biggest RLS tables with a
 /// one-column primary key.
 async fn visible_rows(conn: &mut PgConnection, persona: &Persona) -> anyhow::Result<Vec<Target>> {
-    let tables: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT c.oid::regclass::text, quote_ident(a.attname), \
+    let tables: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT c.oid::regclass::text, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), \
                 coalesce((SELECT quote_ident(o.attname) FROM pg_attribute o WHERE o.attrelid = c.oid AND o.attnum > 0 \
                   AND NOT o.attisdropped AND o.attgenerated = '' AND o.attnum <> a.attnum ORDER BY o.attnum DESC LIMIT 1), \
                   quote_ident(a.attname)) \
@@ -161,7 +163,7 @@ async fn visible_rows(conn: &mut PgConnection, persona: &Persona) -> anyhow::Res
     .fetch_all(&mut *conn)
     .await?;
     let mut targets = Vec::new();
-    for (table, key, column) in tables {
+    for (table, key, ty, column) in tables {
         let mut tx = conn.begin().await?;
         act_as(&mut tx, persona).await?;
         let values: Vec<String> = sqlx::query_scalar(&format!("SELECT {key}::text FROM {table} LIMIT 20"))
@@ -172,6 +174,7 @@ async fn visible_rows(conn: &mut PgConnection, persona: &Persona) -> anyhow::Res
         targets.extend(values.into_iter().map(|value| Target {
             table: table.clone(),
             key: key.clone(),
+            ty: ty.clone(),
             value,
             column: column.clone(),
         }));

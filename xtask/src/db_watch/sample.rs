@@ -23,14 +23,21 @@ pub struct Table {
     pub idx_scan: i64,
 }
 
-/// Calls and total time of the statements that name a table.
+/// Calls and total time of one statement (a `pg_stat_statements` query id).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Statements {
+pub struct Statement {
     pub calls: i64,
     pub total_ms: f64,
-    /// The slowest of them by mean time, for the report.
-    pub slowest: String,
+    /// Its normalised text, cut short.
+    pub query: String,
 }
+
+/// The most called statements that name a table, by query id: each is compared with itself, so
+/// the bulk load or DDL that also names the table does not count into the app's mean.
+pub type Statements = BTreeMap<i64, Statement>;
+
+/// Statements kept per table.
+const STATEMENTS_PER_TABLE: i64 = 50;
 
 /// A session waiting on a lock: how long, its statement, who blocks it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -78,25 +85,7 @@ pub async fn take(conn: &mut PgConnection, tables: &[String]) -> sqlx::Result<Sa
     if installed {
         let mut by_table = BTreeMap::new();
         for table in tables {
-            let bare = table.rsplit('.').next().unwrap_or(table);
-            let row: (Option<i64>, Option<f64>, Option<String>) = sqlx::query_as(
-                "SELECT sum(calls)::bigint, sum(total_exec_time), \
-                        (array_agg(left(query, 200) ORDER BY mean_exec_time DESC))[1] \
-                 FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-                   AND query ~* ('\\m' || $1 || '\\M') AND query !~* 'pg_stat'",
-            )
-            .bind(bare)
-            .fetch_one(&mut *conn)
-            .await?;
-            let (calls, total_ms, slowest) = row;
-            by_table.insert(
-                table.clone(),
-                Statements {
-                    calls: calls.unwrap_or(0),
-                    total_ms: total_ms.unwrap_or(0.0),
-                    slowest: slowest.unwrap_or_default(),
-                },
-            );
+            by_table.insert(table.clone(), statements(conn, table).await?);
         }
         sample.statements = Some(by_table);
     }
@@ -109,6 +98,22 @@ pub async fn take(conn: &mut PgConnection, tables: &[String]) -> sqlx::Result<Sa
     sample.lock_waits =
         waits.into_iter().map(|(waited_ms, query, blocked_by)| LockWait { waited_ms, query, blocked_by }).collect();
     Ok(sample)
+}
+
+/// `pg_stat_statements`' rows for this database's statements that name `table`.
+async fn statements(conn: &mut PgConnection, table: &str) -> sqlx::Result<Statements> {
+    let bare = table.rsplit('.').next().unwrap_or(table);
+    let rows: Vec<(i64, i64, f64, String)> = sqlx::query_as(
+        "SELECT queryid, sum(calls)::bigint, sum(total_exec_time), min(left(query, 200)) \
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND queryid IS NOT NULL AND query ~* ('\\m' || $1 || '\\M') AND query !~* 'pg_stat' \
+         GROUP BY queryid ORDER BY 2 DESC LIMIT $2",
+    )
+    .bind(bare)
+    .bind(STATEMENTS_PER_TABLE)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id, calls, total_ms, query)| (id, Statement { calls, total_ms, query })).collect())
 }
 
 /// The tables a set of migration files names (`schema.table` as written, that exist now).

@@ -81,6 +81,10 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("push.backup", "a verified backup of this target, younger than --max-backup-age"),
     ("push.plan", "migrations to push, each with a rollback script"),
     ("push.query_speed", "the app's timed queries on the target before and after the push, as a signed-in user"),
+    (
+        "push.query_expect.<query>",
+        "a supabase/queries/ file's expectations (index scan, no join, under a time) hold on the target after the push",
+    ),
     ("lint.static", "squawk's rules and ours on the pending files, without a database (db-lint); warns when nothing is pending"),
     (
         "lint.static.<rule>.<version>.<line>",
@@ -90,6 +94,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("watch.baseline", "the baseline db-watch compares with (db-push's, or its own first sample: a warning)"),
     ("watch.statements", "pg_stat_statements is not installed on the target: statement times are not watched"),
     ("watch.windows", "every window of db-watch stayed within its thresholds (warns when no transaction ran)"),
+    ("watch.record", "where the watch's summary was written: the push's record of the baseline's versions, else a record of its own"),
     ("watch.rollback_rate", "more than 5% of a window's transactions rolled back"),
     ("watch.deadlocks", "a deadlock in a window"),
     ("watch.lock_waits", "a session waited on a lock longer than --max-blocking"),
@@ -120,6 +125,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ),
     ("rehearse.lock_trace", "every pending statement's locks, hold times, rows, WAL and rewrites"),
     ("rehearse.query_speed", "the app's queries before and after, as a signed-in user"),
+    ("rehearse.query_expect.<query>", "a supabase/queries/ file's expectations hold after the rehearsed migration"),
     ("rehearse.backfill", "backfill throughput, written to rehearsal.json"),
     // Housekeeping.
     ("clean.native_clusters", "leftover native clusters removed"),

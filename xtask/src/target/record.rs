@@ -89,3 +89,42 @@ pub fn write(log_dir: &Path, report: &Report, target: &str) -> anyhow::Result<Pa
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(md)
 }
+
+/// Adds `report` (a watch after a push of `versions`) to the newest push record of those versions
+/// in `log_dir`, Markdown and JSON; with no such record, writes one of its own. The Markdown
+/// file's path.
+pub fn append(log_dir: &Path, versions: &[String], report: &Report, target: &str) -> anyhow::Result<PathBuf> {
+    let span = match (versions.first(), versions.last()) {
+        (Some(a), Some(b)) if a == b => format!("_push_{a}"),
+        (Some(a), Some(b)) => format!("_push_{a}-{b}"),
+        _ => return write(log_dir, report, target),
+    };
+    let newest = std::fs::read_dir(log_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .filter(|p| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.ends_with(&span)))
+        .max();
+    let Some(md) = newest else { return write(log_dir, report, target) };
+    let now = chrono::Utc::now();
+    let preamble = [format!("when: {}", now.format("%Y-%m-%d %H:%M:%S UTC")), format!("who: {}", who())];
+    let mut text = std::fs::read_to_string(&md).with_context(|| format!("reading {}", md.display()))?;
+    text.push_str("\n---\n\n");
+    text.push_str(&markdown(report, &format!("{} after this push", report.command), &preamble));
+    std::fs::write(&md, text).with_context(|| format!("writing {}", md.display()))?;
+    let json_path = md.with_extension("json");
+    if let Ok(old) = std::fs::read_to_string(&json_path) {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&old).with_context(|| format!("reading {}", json_path.display()))?;
+        let entry = serde_json::json!({ "when": now, "who": who(), "report": report });
+        match json.get_mut("watches").and_then(|w| w.as_array_mut()) {
+            Some(list) => list.push(entry),
+            None => json["watches"] = serde_json::json!([entry]),
+        }
+        std::fs::write(&json_path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("writing {}", json_path.display()))?;
+    }
+    Ok(md)
+}

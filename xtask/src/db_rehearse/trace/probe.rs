@@ -77,17 +77,27 @@ pub(super) async fn probe_rows(probe: &mut PgConnection, tables: &[String]) -> a
 }
 
 /// Whether any of `sqls`, each in a transaction rolled back with a 50 ms lock timeout, waited on
-/// a lock (55P03). Other errors mean nothing here (the probe is not the app's exact write).
+/// a lock (55P03) every time of three, 20 ms apart: the app's own requests hold row locks too,
+/// for milliseconds, and a migration's lock is still there on the third try. Other errors mean
+/// nothing here (the probe is not the app's exact write).
 async fn try_locked(probe: &mut PgConnection, sqls: &[String]) -> anyhow::Result<bool> {
     for sql in sqls {
-        let mut tx = probe.begin().await?;
-        sqlx::raw_sql("SET LOCAL lock_timeout = '50ms'").execute(&mut *tx).await?;
-        let result = sqlx::raw_sql(sql).execute(&mut *tx).await;
-        let _ = tx.rollback().await;
-        if let Err(sqlx::Error::Database(db)) = result {
-            if db.code().as_deref() == Some("55P03") {
-                return Ok(true);
+        let mut waited = 0;
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
+            let mut tx = probe.begin().await?;
+            sqlx::raw_sql("SET LOCAL lock_timeout = '50ms'").execute(&mut *tx).await?;
+            let result = sqlx::raw_sql(sql).execute(&mut *tx).await;
+            let _ = tx.rollback().await;
+            match result {
+                Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55P03") => waited += 1,
+                _ => break,
+            }
+        }
+        if waited == 3 {
+            return Ok(true);
         }
     }
     Ok(false)

@@ -38,22 +38,28 @@ pub struct KeyRange {
     pub through: Option<Vec<String>>,
 }
 
-/// Walks a table's primary key in batches of `rows` keys.
+/// Walks a table's primary key in batches of `rows` keys. The batch boundaries are read once, up
+/// front, in one index-only scan of the key while the table is still all-visible: read between
+/// batches (`OFFSET rows` past the last boundary), every boundary would fetch heap pages the
+/// batches before it had just dirtied, which doubled a 5 M-row backfill's time.
 pub struct Batches {
     pub key: Key,
     pub rows: u64,
+    /// Boundaries not yet walked, last first.
+    bounds: Vec<Vec<String>>,
     after: Option<Vec<String>>,
     done: bool,
+    /// Keys the walk expects: a batch's worth per boundary, and one for the open-ended last.
     pub estimated_rows: u64,
     pub started: Instant,
 }
 
 impl Batches {
-    /// The table's key and size; an error in words for the file's author when it has no primary
-    /// key or is partitioned.
+    /// The table's key and batch boundaries; an error in words for the file's author when it has
+    /// no primary key or is partitioned.
     pub async fn start(conn: &mut sqlx::PgConnection, table: &str, rows: u64) -> Result<Batches, String> {
-        let found: Vec<(String, String, f32)> = sqlx::query_as(
-            "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), c.reltuples \
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod) \
              FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary \
              JOIN unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum \
@@ -69,9 +75,12 @@ impl Batches {
                  primary key, or backfill each partition in a file of its own"
             ));
         }
-        let estimated_rows = found[0].2.max(0.0) as u64;
-        let key = Key { columns: found.into_iter().map(|(c, t, _)| (c, t)).collect() };
-        Ok(Batches { key, rows, after: None, done: false, estimated_rows, started: Instant::now() })
+        let key = Key { columns: found };
+        let bounds = boundaries(conn, table, &key, rows)
+            .await
+            .map_err(|e| format!("reading the batch boundaries of {table}: {e}"))?;
+        let estimated_rows = (bounds.len() as u64 + 1) * rows;
+        Ok(Batches { key, rows, bounds, after: None, done: false, estimated_rows, started: Instant::now() })
     }
 
     /// The next batch's range, or `None` when the walk is through.
@@ -79,20 +88,15 @@ impl Batches {
         if self.done {
             return Ok(None);
         }
-        let cols = self.key.plain();
-        let after = match &self.after {
-            Some(v) => format!("WHERE ({cols}) > ({})", self.key.literal(v)),
-            None => String::new(),
-        };
-        let texts = self.key.columns.iter().map(|(c, _)| format!("{c}::text")).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "SELECT ARRAY[{texts}] FROM {table} {after} ORDER BY {cols} OFFSET {} LIMIT 1",
-            self.rows.saturating_sub(1)
-        );
-        let through: Option<Vec<String>> = sqlx::query_scalar(&sql).fetch_optional(&mut *conn).await?;
+        let through = self.bounds.pop();
         if through.is_none() {
             self.done = true;
-            // The last batch is open-ended; none is needed when no key is left.
+            // The last batch is open-ended, for keys past the last boundary (some may have been
+            // inserted since); none is needed when no key is left.
+            let after = match &self.after {
+                Some(v) => format!("WHERE ({}) > ({})", self.key.plain(), self.key.literal(v)),
+                None => String::new(),
+            };
             let left: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {table} {after})"))
                 .fetch_one(&mut *conn)
                 .await?;
@@ -104,6 +108,22 @@ impl Batches {
         self.after = through;
         Ok(Some(range))
     }
+}
+
+/// Every `rows`-th key of `table`, last first.
+async fn boundaries(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    key: &Key,
+    rows: u64,
+) -> sqlx::Result<Vec<Vec<String>>> {
+    let cols = key.plain();
+    let texts = key.columns.iter().map(|(c, _)| format!("{c}::text")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT ARRAY[{texts}] FROM (SELECT {cols}, row_number() OVER (ORDER BY {cols}) AS xtask_n FROM {table}) s \
+         WHERE xtask_n % $1 = 0 ORDER BY {cols} DESC"
+    );
+    sqlx::query_scalar(&sql).bind(i64::try_from(rows).unwrap_or(i64::MAX)).fetch_all(&mut *conn).await
 }
 
 /// Rows the file's UPDATE changes when it runs once more in full, in a transaction rolled back:
