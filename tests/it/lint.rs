@@ -10,7 +10,7 @@ use crate::support::{assert_fails_on, our_supabase_dir, ProjectCopy};
 
 fn lint(dir: &std::path::Path) -> Report {
     let mut report = Report::quiet("db-lint");
-    DbLint { project: Project { supabase_dir: dir.to_path_buf(), json: None }, since: None }
+    DbLint { project: Project { supabase_dir: dir.to_path_buf(), json: None }, pending: Default::default() }
         .run_into(&mut report)
         .expect("lint");
     crate::support::registered(report)
@@ -63,4 +63,65 @@ fn our_own_rules_catch_what_squawk_does_not_and_a_silence_needs_a_reason() {
         report.check("lint.static.xtask-grant-to-anon.20251116173508.3").is_none(),
         "silenced, though without a reason"
     );
+}
+
+/// A repository with `supabase/migrations` on `main`, and a branch off it.
+fn repo_with_branch() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().expect("tmp");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").arg("-C").arg(repo.path()).args(args).output().expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let write = |name: &str, text: &str| {
+        let path = repo.path().join("supabase/migrations").join(name);
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["config", "user.email", "dev@example.com"]);
+    git(&["config", "user.name", "dev"]);
+    write(
+        "20250101000000_notes.sql",
+        "create table public.notes (id bigint primary key);\nalter table public.notes enable row level security;\n",
+    );
+    write(
+        "20250102000000_posts.sql",
+        "create table public.posts (id bigint primary key);\nalter table public.posts enable row level security;\n",
+    );
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "merged"]);
+    git(&["checkout", "-q", "-b", "feature"]);
+    // The branch adds a migration (plain CREATE INDEX: squawk flags it) and edits a merged one.
+    write("20250103000000_index.sql", "create index notes_id on public.notes (id);\n");
+    write("20250101000000_notes.sql", "create table public.notes (id bigint primary key, body text);\nalter table public.notes enable row level security;\n");
+    repo
+}
+
+#[test]
+fn with_base_pending_is_what_the_branch_adds_and_an_edited_merged_migration_fails() {
+    let repo = repo_with_branch();
+    let dir = repo.path().join("supabase");
+    let pending = xtask::flags::Pending { since: None, base: Some("main".into()) };
+    let mut report = Report::quiet("db-lint");
+    DbLint { project: Project { supabase_dir: dir.clone(), json: None }, pending: pending.clone() }
+        .run_into(&mut report)
+        .expect("lint");
+    let report = crate::support::registered(report);
+    let base = report.check("branch.base").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(base.starts_with("main (merge base ") && base.ends_with("): 1 added"), "{base}");
+    assert_fails_on(&report, "branch.edited.20250101000000");
+    let d = crate::support::detail(&report, "branch.edited.20250101000000");
+    assert!(d.starts_with("20250101000000_notes.sql is in main (merged), and this branch edits it"), "{d}");
+    // Only the added file is linted.
+    let lint_ids: Vec<&str> =
+        report.checks.iter().map(|c| c.id.as_str()).filter(|id| id.starts_with("lint.static.")).collect();
+    assert_eq!(lint_ids, ["lint.static.require-concurrent-index-creation.20250103000000.1"], "{:#?}", report.checks);
+
+    // A base git does not know is an error that says what to do.
+    let mut report = Report::quiet("db-lint");
+    let unknown = xtask::flags::Pending { since: None, base: Some("origin/nope".into()) };
+    let err = DbLint { project: Project { supabase_dir: dir, json: None }, pending: unknown }
+        .run_into(&mut report)
+        .expect_err("unknown base");
+    assert!(format!("{err:#}").contains("fetch-depth: 0"), "{err:#}");
 }

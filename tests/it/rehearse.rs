@@ -13,7 +13,7 @@ fn rehearse(dir: &std::path::Path, summary: &std::path::Path) -> DbRehearse {
     DbRehearse {
         project: Project { supabase_dir: dir.to_path_buf(), json: None },
         pg: Pg { backend: any_backend(), image: None, db_url: None },
-        since: None,
+        pending: Default::default(),
         users: 200,
         conversations_per_user: 5,
         messages: 100_000,

@@ -124,7 +124,7 @@ pub fn local_test(dir: &Path, backend: Backend) -> DbLocalTest {
         project: Project { supabase_dir: dir.to_path_buf(), json: None },
         pg: Pg { backend, image: None, db_url: None },
         data: Data { users: 6, conversations_per_user: 2, messages_per_conversation: 5, seed: 1 },
-        since: None,
+        pending: Default::default(),
         batch: Default::default(),
     }
 }
@@ -178,7 +178,7 @@ pub fn assert_passes(report: &Report) {
 pub async fn run_rollback_test(dir: &Path, backend: Backend, since: Option<&str>) -> Report {
     let mut report = Report::quiet("db-rollback-test");
     let mut local = local_test(dir, backend);
-    local.since = since.map(str::to_string);
+    local.pending.since = since.map(str::to_string);
     xtask::flags::DbRollbackTest { local }
         .run_into(&mut report)
         .await

@@ -116,7 +116,7 @@ impl Bench {
         let flags = DbRehearse {
             project: Project { supabase_dir: self.project.supabase_dir.clone(), json: None },
             pg: Pg { backend: Backend::Native, image: None, db_url: None },
-            since: None,
+            pending: Default::default(),
             users: 10_000,
             conversations_per_user: 20,
             messages,
@@ -180,7 +180,7 @@ impl Bench {
             project: Project { supabase_dir: self.project.supabase_dir.clone(), json: None },
             pg: Pg { backend, image: self.image_for(backend), db_url: None },
             data: Data { users: 20, conversations_per_user: 3, messages_per_conversation: 20, seed: 1 },
-            since: None,
+            pending: Default::default(),
             batch: Default::default(),
         }
     }

@@ -12,7 +12,7 @@ use squawk_linter::{Linter, Rule};
 use crate::{
     flags::DbLint,
     report::{run_command, Check, Outcome, Report, Status},
-    runner::{self, MigrationFile, MigrationPlan},
+    runner::{self, MigrationFile},
 };
 
 /// Rules that do not fit how migrations reach a Supabase database: the runner sets a short
@@ -110,7 +110,7 @@ impl DbLint {
     pub fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
         let scanned = runner::scan(dir)?;
-        let plan = MigrationPlan::new(dir, &scanned, self.since.as_deref())?;
+        let plan = runner::branch::plan(dir, &scanned, &self.pending, report)?;
         let started = Instant::now();
         let mut count = 0;
         for file in &plan.pending {

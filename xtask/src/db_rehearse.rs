@@ -65,7 +65,7 @@ impl DbRehearse {
                 messages_per_conversation: u32::try_from((self.messages / convs.max(1)).max(1)).unwrap_or(u32::MAX),
                 seed: 1,
             },
-            since: self.since.clone(),
+            pending: self.pending.clone(),
             batch: self.batch,
         };
         let mut target: std::collections::BTreeMap<String, f64> = self.target_rows.iter().cloned().collect();

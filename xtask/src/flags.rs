@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod batch;
+mod pending;
 mod size;
 mod span;
 mod watch;
 
 pub use batch::Batch;
+pub use pending::Pending;
 pub use size::{check_size, Data, MAX_MESSAGES};
 pub use span::Span;
 pub use watch::DbWatch;
@@ -102,9 +104,8 @@ pub struct DbLocalTest {
     pub pg: Pg,
     #[command(flatten)]
     pub data: Data,
-    /// First pending version; default: the trailing migrations that have a rollback script
-    #[arg(long, value_name = "VERSION")]
-    pub since: Option<String>,
+    #[command(flatten)]
+    pub pending: Pending,
     #[command(flatten)]
     pub batch: Batch,
 }
@@ -185,9 +186,8 @@ pub struct DbVerify {
 pub struct DbLint {
     #[command(flatten)]
     pub project: Project,
-    /// First pending version; default: the trailing migrations that have a rollback script
-    #[arg(long, value_name = "VERSION")]
-    pub since: Option<String>,
+    #[command(flatten)]
+    pub pending: Pending,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -277,9 +277,8 @@ pub struct DbRehearse {
     pub project: Project,
     #[command(flatten)]
     pub pg: Pg,
-    /// First pending version; default: the trailing migrations that have a rollback script
-    #[arg(long, value_name = "VERSION")]
-    pub since: Option<String>,
+    #[command(flatten)]
+    pub pending: Pending,
     #[arg(long, default_value_t = 10_000)]
     pub users: u32,
     #[arg(long, default_value_t = 20)]

@@ -54,7 +54,7 @@ impl LocalDatabase {
         flags.data.check_fits(&std::env::temp_dir())?;
         let dir = crate::runner::scan(&supabase_dir)?;
         report_dir(&dir, report);
-        let plan = MigrationPlan::new(&supabase_dir, &dir, flags.since.as_deref())?;
+        let plan = crate::runner::branch::plan(&supabase_dir, &dir, &flags.pending, report)?;
         report.push(
             Check::new("plan.baseline", "baseline migrations (already in production)", Status::Info)
                 .value(plan.baseline.len())

@@ -3,6 +3,7 @@
 //! transaction), so `supabase migration list` and we agree on what is applied.
 
 pub mod backfill;
+pub mod branch;
 mod folder;
 mod modes;
 pub mod notices;

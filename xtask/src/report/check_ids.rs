@@ -85,6 +85,12 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
         "push.query_expect.<query>",
         "a supabase/queries/ file's expectations (index scan, no join, under a time) hold on the target after the push",
     ),
+    ("branch.base", "--base: the base, its merge base with HEAD, and the migration files the branch adds (pending)"),
+    ("branch.edited.<version>", "a migration the base already has is edited or deleted by the branch (edited after merge)"),
+    (
+        "branch.out_of_order.<version>",
+        "a migration the branch adds is older than the base's newest: supabase db push refuses it without --include-all",
+    ),
     ("lint.static", "squawk's rules and ours on the pending files, without a database (db-lint); warns when nothing is pending"),
     (
         "lint.static.<rule>.<version>.<line>",

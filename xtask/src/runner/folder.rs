@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use super::sql_split::{self, Statement};
 
 /// One file under `migrations/` the CLI would apply.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MigrationFile {
     pub version: String,
     pub name: String,
@@ -140,6 +140,33 @@ pub struct MigrationPlan {
 }
 
 impl MigrationPlan {
+    /// Pending = the files from `first` on (the ones a branch adds, `branch::plan`), or none.
+    pub fn from_branch(
+        supabase_dir: &Path,
+        dir: &MigrationDir,
+        first: Option<&str>,
+        base: &str,
+    ) -> anyhow::Result<MigrationPlan> {
+        let mut plan = Self::new(supabase_dir, dir, first)?;
+        if first.is_none() {
+            plan.baseline = dir.files.clone();
+            plan.pending.clear();
+            plan.rollbacks.clear();
+        }
+        plan.gaps.clear();
+        plan.rule = format!("--base {base}: the migrations this branch adds");
+        plan.reasons = dir
+            .files
+            .iter()
+            .map(|f| {
+                let pending = plan.pending.iter().any(|p| p.version == f.version);
+                let why = if pending { "pending (this branch adds it)" } else { "baseline (in the base branch)" };
+                format!("{}: {why} compared with {base}", f.file_name())
+            })
+            .collect();
+        Ok(plan)
+    }
+
     /// Pending = versions >= `since` if given, else the trailing files that have a rollback script.
     pub fn new(supabase_dir: &Path, dir: &MigrationDir, since: Option<&str>) -> anyhow::Result<MigrationPlan> {
         let rollbacks = scan_rollbacks(supabase_dir)?;

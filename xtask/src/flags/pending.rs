@@ -1,0 +1,33 @@
+//! Which migrations are pending (under test), for every command that reads the project's plan.
+
+use clap::Args;
+
+/// Which migrations are pending: the trailing ones with a rollback script, those from
+/// `--since`, or those the branch adds compared with `--base`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Pending {
+    /// First pending version; default: the trailing migrations that have a rollback script
+    #[arg(long, value_name = "VERSION", conflicts_with = "base")]
+    pub since: Option<String>,
+    /// Pending = the migration files this branch adds compared with git REF (e.g. origin/main); a
+    /// file REF already has that the branch edits or deletes fails [default in a GitHub pull
+    /// request: origin/$GITHUB_BASE_REF]
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+}
+
+impl Pending {
+    /// `--base`, else the pull request's base branch when GitHub Actions says there is one (and
+    /// `--since` does not say otherwise).
+    pub fn base(&self) -> Option<String> {
+        if self.since.is_some() {
+            return None;
+        }
+        self.base.clone().or_else(|| {
+            std::env::var("GITHUB_BASE_REF")
+                .ok()
+                .filter(|b| !b.trim().is_empty())
+                .map(|b| format!("origin/{}", b.trim()))
+        })
+    }
+}
