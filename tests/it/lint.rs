@@ -125,3 +125,61 @@ fn with_base_pending_is_what_the_branch_adds_and_an_edited_merged_migration_fail
         .expect_err("unknown base");
     assert!(format!("{err:#}").contains("fetch-depth: 0"), "{err:#}");
 }
+
+/// The hazard corpus (tests/fixtures/hazards): every hazardous case gets its rule, the safe
+/// four-file migration nothing.
+#[test]
+fn the_hazard_corpus_each_case_gets_its_rule_and_the_safe_case_none() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "runbook/20251116173500_add_auth_user_id_to_messages_part1.sql",
+            &[
+                "adding-not-nullable-field",
+                "adding-foreign-key-constraint",
+                "require-concurrent-index-creation",
+                "xtask-unbatched-backfill",
+                "xtask-auth-call-per-row",
+            ],
+        ),
+        ("hazards/02_volatile_default.sql", &["adding-field-with-default"]),
+        ("hazards/03_plain_create_index.sql", &["require-concurrent-index-creation"]),
+        ("hazards/04_fk_without_not_valid.sql", &["adding-foreign-key-constraint"]),
+        ("hazards/05_set_not_null.sql", &["adding-not-nullable-field"]),
+        ("hazards/06_type_change.sql", &["changing-column-type"]),
+        ("hazards/07_rename_column.sql", &["renaming-column"]),
+        ("hazards/08_drop_column.sql", &["ban-drop-column"]),
+        ("hazards/09_unique_constraint.sql", &["disallowed-unique-constraint"]),
+        ("hazards/10_whole_table_update.sql", &["xtask-unbatched-backfill"]),
+        ("hazards/11_per_row_auth_uid.sql", &["xtask-auth-call-per-row"]),
+        ("hazards/12_security_definer_callable_by_anon.sql", &["xtask-security-definer-callable-by-anon"]),
+        ("hazards/13_concurrently_mixed.sql", &["ban-concurrent-index-creation-in-transaction"]),
+        ("hazards/14_safe_four_files", &[]),
+        ("hazards/15_using_true_policy.sql", &["xtask-policy-using-true"]),
+        ("hazards/16_add_column_not_null_without_default.sql", &["adding-required-field"]),
+    ];
+    for (case, expected) in cases {
+        let path = root.join(case);
+        let files: Vec<std::path::PathBuf> = if path.is_dir() {
+            let mut f: Vec<_> = std::fs::read_dir(&path).expect("dir").flatten().map(|e| e.path()).collect();
+            f.sort();
+            f
+        } else {
+            vec![path.clone()]
+        };
+        let started = std::time::Instant::now();
+        let mut rules: Vec<String> = Vec::new();
+        for f in &files {
+            rules.extend(
+                xtask::db_lint::lint_text(&std::fs::read_to_string(f).expect("case")).into_iter().map(|f| f.rule),
+            );
+        }
+        eprintln!("{case}: {rules:?} in {:.2} ms", started.elapsed().as_secs_f64() * 1000.0);
+        for rule in *expected {
+            assert!(rules.iter().any(|r| r == rule), "{case}: {rule} missing from {rules:?}");
+        }
+        if expected.is_empty() {
+            assert_eq!(rules, Vec::<String>::new(), "{case}: the safe case");
+        }
+    }
+}

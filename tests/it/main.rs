@@ -12,6 +12,7 @@ mod backfill;
 mod catalog;
 mod db_local_test;
 mod examples;
+mod install;
 mod linked;
 mod lint;
 mod pgtap;

@@ -113,13 +113,16 @@ async fn the_same_backfill_as_one_update_fails_the_row_lock_check() {
     assert!(failed.contains(&"rehearse.row_blocking.20251116173502.9.messages"), "{failed:?}");
     // And a signed-in user's edits, running meanwhile, waited for it.
     assert!(failed.contains(&"rehearse.latency.20251116173502"), "{failed:?}");
+    // The static rule said so first, in milliseconds.
+    assert!(failed.contains(&"lint.static.xtask-unbatched-backfill.20251116173502.9"), "{failed:?}");
     assert!(
-        failed
-            .iter()
-            .all(|id| id.starts_with("rehearse.row_blocking.20251116173502.")
-                || *id == "rehearse.latency.20251116173502"),
+        failed.iter().all(|id| id.starts_with("rehearse.row_blocking.20251116173502.")
+            || *id == "rehearse.latency.20251116173502"
+            || id.starts_with("lint.static")),
         "{failed:?}"
     );
+    let evidence = detail(&report, "rehearse.evidence");
+    assert!(evidence.contains("xtask-unbatched-backfill — measured: "), "{evidence}");
     assert!(
         detail(&report, "rehearse.latency.20251116173502").contains("the worst stall: a signed-in user's edit waited")
     );

@@ -77,6 +77,13 @@ fn own_findings(statements: &[runner::sql_split::Statement]) -> Vec<Finding> {
             "add `alter table … enable row level security;` (and its policies) in the same file",
         ));
     }
+    for (i, function) in own::definers_callable_by_anon(statements) {
+        found[i].push((
+            "xtask-security-definer-callable-by-anon",
+            format!("{function} is SECURITY DEFINER, and anon may execute it: Supabase grants EXECUTE on public functions to anon"),
+            "add `revoke execute on function … from public, anon;` in the same file (grant it to authenticated if signed-in users call it)",
+        ));
+    }
     for (stmt, rules) in statements.iter().zip(found) {
         for (rule, message, help) in rules {
             let finding = |rule: &str, message: String, help: &str| Finding {
@@ -111,30 +118,38 @@ impl DbLint {
         let dir = &self.project.supabase_dir;
         let scanned = runner::scan(dir)?;
         let plan = runner::branch::plan(dir, &scanned, &self.pending, report)?;
-        let started = Instant::now();
-        let mut count = 0;
-        for file in &plan.pending {
-            for f in lint_text(&file.text) {
-                count += 1;
-                report.push(finding_check(file, &f));
-            }
-        }
-        let took = started.elapsed();
-        let check = Check::new("lint.static", "squawk's rules and ours on the pending files", Status::Pass);
-        report.push(if plan.pending.is_empty() {
-            Check { status: Status::Warn, ..check }.detail(
-                "no pending file: nothing was linted (pending = the trailing files with a rollback script, or --since)",
-            )
-        } else {
-            let status = if count == 0 { Status::Pass } else { Status::Fail };
-            Check { status, ..check }.value(format!(
-                "{count} finding(s) in {} file(s), {:.1} ms",
-                plan.pending.len(),
-                took.as_secs_f64() * 1000.0
-            ))
-        });
+        report.silences_from(&plan.pending);
+        lint_into(&plan.pending, report);
         Ok(())
     }
+}
+
+/// The lint of `files` into `report`: a check per finding, then `lint.static` (db-lint, and
+/// first in db-local-test and db-rehearse); the number of findings.
+pub fn lint_into(files: &[MigrationFile], report: &mut Report) -> usize {
+    let started = Instant::now();
+    let mut count = 0;
+    for file in files {
+        for f in lint_text(&file.text) {
+            count += 1;
+            report.push(finding_check(file, &f));
+        }
+    }
+    let took = started.elapsed();
+    let check = Check::new("lint.static", "squawk's rules and ours on the pending files", Status::Pass);
+    report.push(if files.is_empty() {
+        Check { status: Status::Warn, ..check }.detail(
+            "no pending file: nothing was linted (pending = the trailing files with a rollback script, or --since)",
+        )
+    } else {
+        let status = if count == 0 { Status::Pass } else { Status::Fail };
+        Check { status, ..check }.value(format!(
+            "{count} finding(s) in {} file(s), {:.1} ms",
+            files.len(),
+            took.as_secs_f64() * 1000.0
+        ))
+    });
+    count
 }
 
 fn finding_check(file: &MigrationFile, f: &Finding) -> Check {
@@ -149,6 +164,7 @@ fn finding_check(file: &MigrationFile, f: &Finding) -> Check {
     )
     .value(format!("{}:{}:{}", file.file_name(), f.line, f.column))
     .detail(detail)
+    .at(&file.path, f.line, f.column)
 }
 
 #[cfg(test)]

@@ -18,6 +18,10 @@ impl DbLocalTest {
     /// Runs every step into `report` (tests call this with a quiet report).
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let mut db = LocalDatabase::start(self, report).await?;
+        // The static findings first (milliseconds, no database), as db-lint gives them.
+        if !db.plan.pending.is_empty() {
+            crate::db_lint::lint_into(&db.plan.pending, report);
+        }
         let result = steps(self, &mut db, report).await;
         db.close(report).await?;
         result

@@ -49,6 +49,7 @@ impl DbPush {
         }
         // 3. The plan: pending versions, each with its rollback script.
         let Some(files) = plan(dir, &pending, report)? else { return Ok(()) };
+        report.silences_from(&files);
         let names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
         // 4. Confirmation.
         crate::target::confirm(

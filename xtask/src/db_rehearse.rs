@@ -4,6 +4,7 @@
 //! app's queries before and after with their plan shapes. Measure (`trace`, `timing`, `load`),
 //! judge (`hints` over typed `lock_mode`s), render (`render`).
 
+pub mod evidence;
 pub mod hints;
 pub mod latency;
 pub mod load;
@@ -77,6 +78,10 @@ impl DbRehearse {
             }
         }
         let mut db = LocalDatabase::start(&local, report).await?;
+        // The static findings first: milliseconds, and the trace adds what it measures to them.
+        if !db.plan.pending.is_empty() {
+            crate::db_lint::lint_into(&db.plan.pending, report);
+        }
         let result = self.steps(&local, &mut db, &target, report).await;
         db.close(report).await?;
         result
@@ -151,6 +156,7 @@ impl DbRehearse {
         let mut probes = Vec::new();
         let mut backfill: Option<Backfill> = None;
         let mut windows = Vec::new();
+        let mut evidence = Vec::new();
         for file in db.plan.pending.clone() {
             let from = started.elapsed();
             let traced = trace::trace_file(&mut db.conn, db.pg.url(), &file).await?;
@@ -186,11 +192,13 @@ impl DbRehearse {
                     }
                 }
             }
+            evidence.extend(evidence::annotate(report, &file, &traced.statements));
             trace_text.push_str(&render::trace(&file.file_name(), &traced.statements));
             if traced.failed.is_some() {
                 break;
             }
         }
+        report.extend(evidence::check(&evidence));
         Ok((trace_text, backfill, windows, probes))
     }
 

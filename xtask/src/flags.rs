@@ -29,6 +29,10 @@ use crate::pg::{Backend, PgOptions};
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Cmd,
+    /// What the report is printed as at the end, on stdout (the checks then go to stderr as they
+    /// happen); in GitHub Actions the Markdown also goes to $GITHUB_STEP_SUMMARY
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub format: crate::report::formats::Format,
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,7 @@ pub mod db_rollback_test;
 pub mod db_validate;
 pub mod db_verify;
 pub mod db_watch;
+pub mod entry;
 pub mod flags;
 pub mod local_db;
 pub mod pg;

@@ -55,33 +55,13 @@ impl LocalDatabase {
         let dir = crate::runner::scan(&supabase_dir)?;
         report_dir(&dir, report);
         let plan = crate::runner::branch::plan(&supabase_dir, &dir, &flags.pending, report)?;
+        report.silences_from(&plan.pending);
         report.push(
             Check::new("plan.baseline", "baseline migrations (already in production)", Status::Info)
                 .value(plan.baseline.len())
                 .detail(plan.reasons.join("\n")),
         );
-        let pending_status = if plan.pending.is_empty() || !plan.gaps.is_empty() { Status::Fail } else { Status::Info };
-        let mut pending = Check::new("plan.pending", "pending migrations (under test)", pending_status)
-            .value(plan.pending.len())
-            .detail(format!("{} (chosen as {})", MigrationPlan::describe(&plan.pending), plan.rule));
-        if plan.pending.is_empty() {
-            pending = pending.detail(format!(
-                "nothing to test: no trailing migration has a rollback script in {}; add \
-                 rollbacks/<version>_<name>.sql for the migrations under test, or pass --since VERSION",
-                supabase_dir.join("rollbacks").display()
-            ));
-        }
-        if !plan.gaps.is_empty() {
-            pending = pending.detail(format!(
-                "{} (chosen as {})\nnot trusted: {} ha(s) no rollback script but sit(s) among migrations that have one, \
-                 so it silently became baseline; write rollbacks/<version>_<name>.sql for it, or pass --since VERSION \
-                 to say where the pending migrations start",
-                MigrationPlan::describe(&plan.pending),
-                plan.rule,
-                plan.gaps.join(", ")
-            ));
-        }
-        report.push(pending);
+        report.push(pending_check(&plan, &supabase_dir));
 
         let timer = report.phase("start Postgres");
         let pg = EphemeralPostgres::start(&flags.pg.options()).await?;
@@ -356,4 +336,42 @@ pub async fn apply_all(
         applied.push(crate::runner::apply_as(conn, file, as_role).await?);
     }
     Ok(applied)
+}
+
+/// `plan.pending`: what is under test and how it was chosen, failed when nothing is (a warning
+/// for a branch that adds no migration) or when files silently became baseline.
+fn pending_check(plan: &MigrationPlan, supabase_dir: &std::path::Path) -> Check {
+    let pending_status = match (&plan.branch, plan.pending.is_empty()) {
+        // A branch that adds no migration has nothing here to test: said, not failed.
+        (Some(_), true) => Status::Warn,
+        (None, true) => Status::Fail,
+        _ if !plan.gaps.is_empty() => Status::Fail,
+        _ => Status::Info,
+    };
+    let mut pending = Check::new("plan.pending", "pending migrations (under test)", pending_status)
+        .value(plan.pending.len())
+        .detail(format!("{} (chosen as {})", MigrationPlan::describe(&plan.pending), plan.rule));
+    if let (Some(base), true) = (&plan.branch, plan.pending.is_empty()) {
+        pending = pending.detail(format!(
+            "nothing to test: this branch adds no migration compared with {base}; the checks below ran on the \
+             base's migrations only"
+        ));
+    } else if plan.pending.is_empty() {
+        pending = pending.detail(format!(
+            "nothing to test: no trailing migration has a rollback script in {}; add \
+             rollbacks/<version>_<name>.sql for the migrations under test, or pass --since VERSION",
+            supabase_dir.join("rollbacks").display()
+        ));
+    }
+    if !plan.gaps.is_empty() {
+        pending = pending.detail(format!(
+            "{} (chosen as {})\nnot trusted: {} ha(s) no rollback script but sit(s) among migrations that have one, \
+             so it silently became baseline; write rollbacks/<version>_<name>.sql for it, or pass --since VERSION \
+             to say where the pending migrations start",
+            MigrationPlan::describe(&plan.pending),
+            plan.rule,
+            plan.gaps.join(", ")
+        ));
+    }
+    pending
 }

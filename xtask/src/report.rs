@@ -2,8 +2,10 @@
 //! the outcome; printed for people as it grows and written as JSON with `--json PATH`.
 
 pub mod check_ids;
+pub mod formats;
 pub mod markdown;
 pub mod render;
+pub mod suppress;
 
 use std::{
     io::Write as _,
@@ -38,11 +40,32 @@ pub struct Check {
     pub value: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The file and line it is about, when it is about one (annotations, code quality).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A place in a project file: its path as the command was given it, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
 }
 
 impl Check {
     pub fn new(id: impl Into<String>, title: impl Into<String>, status: Status) -> Check {
-        Check { id: id.into(), title: title.into(), status, value: None, detail: None }
+        Check { id: id.into(), title: title.into(), status, value: None, detail: None, location: None }
+    }
+    /// The file and line the check is about; a path under `$GITHUB_WORKSPACE` is made relative
+    /// to it, as GitHub's annotations need.
+    pub fn at(mut self, path: impl AsRef<Path>, line: usize, column: usize) -> Check {
+        let path = path.as_ref();
+        let relative = std::env::var_os("GITHUB_WORKSPACE")
+            .and_then(|w| path.strip_prefix(w).ok().map(Path::to_path_buf))
+            .unwrap_or_else(|| path.to_path_buf());
+        self.location = Some(Location { path: relative.to_string_lossy().replace('\\', "/"), line, column });
+        self
     }
     pub fn value(mut self, value: impl ToString) -> Check {
         self.value = Some(value.to_string());
@@ -83,6 +106,9 @@ pub struct Report {
     /// The access matrix as text, when the command computed one (`db-rls --matrix PATH`).
     #[serde(skip)]
     pub rendered_matrix: Option<String>,
+    /// `-- xtask:ignore <check-id> <reason>` comments of the files this command read.
+    #[serde(skip)]
+    pub suppressions: Vec<suppress::Suppression>,
     #[serde(skip)]
     started: Option<Instant>,
     #[serde(skip)]
@@ -100,6 +126,7 @@ impl Report {
             error: None,
             total_millis: 0,
             rendered_matrix: None,
+            suppressions: Vec::new(),
             started: Some(Instant::now()),
             quiet: false,
         }
@@ -122,10 +149,24 @@ impl Report {
             self.outcome = Outcome::Fail;
         }
         if !self.quiet {
-            let colors = if console::Term::stdout().is_term() { Colors::On } else { Colors::Off };
-            let _ = render::check(&mut std::io::stdout().lock(), &check, colors);
+            // Another --format owns stdout: the checks go to stderr as they happen.
+            if format() == formats::Format::Human {
+                let colors = if console::Term::stdout().is_term() { Colors::On } else { Colors::Off };
+                let _ = render::check(&mut std::io::stdout().lock(), &check, colors);
+            } else {
+                let colors = if console::Term::stderr().is_term() { Colors::On } else { Colors::Off };
+                let _ = render::check(&mut std::io::stderr().lock(), &check, colors);
+            }
         }
         self.checks.push(check);
+    }
+
+    /// Reads the `-- xtask:ignore` comments of `files` (the pending migrations): they apply when
+    /// the report is sealed.
+    pub fn silences_from(&mut self, files: &[crate::runner::MigrationFile]) {
+        for f in files {
+            self.suppressions.extend(suppress::parse(&f.file_name(), &f.path, &f.text));
+        }
     }
 
     pub fn extend(&mut self, checks: impl IntoIterator<Item = Check>) {
@@ -174,6 +215,8 @@ impl Report {
 
     /// Seals the report: total time, then the summary line and the JSON file if asked for.
     pub fn finish(&mut self, json: Option<&Path>) -> anyhow::Result<()> {
+        let suppressions = std::mem::take(&mut self.suppressions);
+        suppress::apply(self, &suppressions);
         if let Some(started) = self.started {
             self.total_millis = started.elapsed().as_millis();
         }
@@ -183,12 +226,52 @@ impl Report {
                 .with_context(|| format!("writing the JSON report to {}", path.display()))?;
         }
         if !self.quiet {
-            let colors = if console::Term::stdout().is_term() { Colors::On } else { Colors::Off };
-            let _ = render::summary(&mut std::io::stdout().lock(), self, colors);
-            let _ = std::io::stdout().flush();
+            self.print_where_people_look()?;
         }
         Ok(())
     }
+
+    /// The summary line, the `--format` rendering, and in GitHub Actions the step summary and
+    /// the annotations.
+    fn print_where_people_look(&self) -> anyhow::Result<()> {
+        let format = format();
+        match formats::render(self, format) {
+            None => {
+                let colors = if console::Term::stdout().is_term() { Colors::On } else { Colors::Off };
+                let _ = render::summary(&mut std::io::stdout().lock(), self, colors);
+                if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+                    print!("{}", formats::github(self));
+                }
+            }
+            Some(text) => {
+                let colors = if console::Term::stderr().is_term() { Colors::On } else { Colors::Off };
+                let _ = render::summary(&mut std::io::stderr().lock(), self, colors);
+                print!("{text}");
+            }
+        }
+        let _ = std::io::stdout().flush();
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+            let md = markdown::markdown(self, &format!("{} report", self.command), &[]);
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("opening $GITHUB_STEP_SUMMARY ({})", Path::new(&path).display()))?;
+            file.write_all(md.as_bytes()).context("writing $GITHUB_STEP_SUMMARY")?;
+        }
+        Ok(())
+    }
+}
+
+static FORMAT: std::sync::OnceLock<formats::Format> = std::sync::OnceLock::new();
+
+/// What `--format` asked for, for every report this process prints (set once, by `main`).
+pub fn set_format(format: formats::Format) {
+    let _ = FORMAT.set(format);
+}
+
+fn format() -> formats::Format {
+    FORMAT.get().copied().unwrap_or_default()
 }
 
 /// Runs a command's steps into a fresh report, then seals it (summary line, `--json` file). An

@@ -32,6 +32,28 @@ pub fn check(stmt: &Statement) -> Vec<(&'static str, String, &'static str)> {
             "add SET search_path = '' (and schema-qualify what it uses), or SET search_path = public, pg_temp",
         ));
     }
+    let backfill = stmt.sql.lines().any(|l| l.trim().starts_with(crate::runner::backfill::DIRECTIVE));
+    if (starts(&["update"]) || starts(&["delete"])) && !backfill && whole_table(&words) {
+        out.push((
+            "xtask-unbatched-backfill",
+            "it changes rows all over the table in the file's one transaction: every row it changes stays locked until \
+             the file commits, and the app's edits and deletes of them wait (or time out)"
+                .to_string(),
+            "move it to a file of its own marked `-- xtask:backfill`: xtask runs it in batches by primary key, each its \
+             own short transaction (the plain CLI still runs it as written)",
+        ));
+    }
+    if policy
+        && (squeezed(&code).contains("using(true)") || squeezed(&code).contains("withcheck(true)"))
+        && !service_only(&code)
+    {
+        out.push((
+            "xtask-policy-using-true",
+            "the policy lets every row through for every role it applies to".to_string(),
+            "name who may see the rows (`using (owner = (select auth.uid()))`), or say why they are public with \
+             `-- xtask:ignore xtask-policy-using-true <why>` (db-rls also wants `-- xtask:rls-widens`)",
+        ));
+    }
     if starts(&["grant"]) && (code.contains(" to anon") || code.contains(", anon")) {
         out.push((
             "xtask-grant-to-anon",
@@ -74,6 +96,53 @@ pub fn tables_without_rls(statements: &[Statement]) -> Vec<(usize, String)> {
     out
 }
 
+/// SECURITY DEFINER functions a file creates in `public` without revoking EXECUTE from anon (or
+/// PUBLIC) in the same file: (statement index, function). Supabase grants EXECUTE on new
+/// functions in `public` to anon, so anyone with the public key calls it with its owner's rights.
+pub fn definers_callable_by_anon(statements: &[Statement]) -> Vec<(usize, String)> {
+    let codes: Vec<String> = statements.iter().map(|s| squeezed(&strip_comments(&s.sql).to_lowercase())).collect();
+    let mut out = Vec::new();
+    for (i, stmt) in statements.iter().enumerate() {
+        let code = strip_comments(&stmt.sql).to_lowercase();
+        let words: Vec<String> = code.split_whitespace().map(str::to_string).collect();
+        let Some(at) = words.iter().position(|w| w == "function" || w.starts_with("function(")) else { continue };
+        let creates = words.first().is_some_and(|w| w == "create")
+            && words[..at].iter().all(|w| ["create", "or", "replace"].contains(&w.as_str()));
+        // A trigger function cannot be called directly, by anon or anyone.
+        let trigger = code.contains("returns trigger") || code.contains("returns event_trigger");
+        if !creates || !code.contains("security definer") || trigger {
+            continue;
+        }
+        let Some(name) = name_after(&words[at + 1..], &[]) else { continue };
+        if !name.starts_with("public.") {
+            continue;
+        }
+        let bare = name.trim_start_matches("public.");
+        let revoked = codes.iter().any(|c| {
+            c.starts_with("revoke")
+                && c.contains("execute")
+                && (c.contains(&format!("function{name}")) || c.contains(&format!("function{bare}")))
+                && (c.contains("anon") || c.contains("frompublic"))
+        });
+        if !revoked {
+            out.push((i, name));
+        }
+    }
+    out
+}
+
+/// Lower-case code without whitespace, for matching shapes like `using(true)`.
+fn squeezed(code: &str) -> String {
+    code.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// A policy only for `service_role` (which bypasses RLS anyway).
+fn service_only(code: &str) -> bool {
+    let Some(at) = code.find(" to ") else { return false };
+    let roles = code[at + 4..].split(['(', ' ']).take_while(|w| !["using", "with", ""].contains(w)).collect::<Vec<_>>();
+    !roles.is_empty() && roles.iter().all(|r| r.trim_end_matches(',') == "service_role")
+}
+
 /// The table name after optional `skip` words, schema-qualified (`public` when not) and unquoted.
 fn name_after(words: &[String], skip: &[&str]) -> Option<String> {
     let word = words.iter().find(|w| !skip.contains(&w.as_str()))?;
@@ -82,6 +151,16 @@ fn name_after(words: &[String], skip: &[&str]) -> Option<String> {
         return None;
     }
     Some(if name.contains('.') { name } else { format!("public.{name}") })
+}
+
+/// An UPDATE or DELETE that reaches across the table: no WHERE, a join (`FROM`/`USING`), or a
+/// condition on a NULL (the backfill shape), rather than a few rows named by key.
+fn whole_table(words: &[&str]) -> bool {
+    let Some(at) = words.iter().position(|w| *w == "where") else { return true };
+    // `DELETE FROM t`: that FROM names the table itself.
+    let head = if words.first() == Some(&"delete") { &words[at.min(2)..at] } else { &words[..at] };
+    let cond = words[at..].join(" ");
+    head.contains(&"from") || head.contains(&"using") || cond.contains("is null")
 }
 
 /// Whether `call` appears outside a `(select …)` of its own.
@@ -126,6 +205,15 @@ mod tests {
             ),
             ("grant execute on function f() to anon, authenticated;", &["xtask-grant-to-anon"]),
             ("grant select on t to authenticated;", &[]),
+            ("create policy p on t for select using (true);", &["xtask-policy-using-true"]),
+            ("create policy p on t for insert to authenticated with check ( true );", &["xtask-policy-using-true"]),
+            ("create policy p on t to service_role using (true);", &[]),
+            ("update public.notes set body = '';", &["xtask-unbatched-backfill"]),
+            ("update t m set a = c.a from c where c.id = m.cid and m.a is null;", &["xtask-unbatched-backfill"]),
+            ("delete from t where owner is null;", &["xtask-unbatched-backfill"]),
+            ("update public.settings set value = 1 where key = 'x';", &[]),
+            ("delete from public.settings where key = 'x';", &[]),
+            ("-- xtask:backfill\nupdate t set a = 1 where a is null;", &[]),
             ("-- auth.uid() in a comment\nselect 1;", &[]),
         ];
         for (sql, expected) in cases {
@@ -149,6 +237,31 @@ mod tests {
         for (sql, expected) in cases {
             assert_eq!(open(sql), *expected, "{sql}");
         }
+    }
+
+    #[test]
+    fn a_definer_in_public_needs_execute_revoked_from_anon() {
+        let open =
+            |sql: &str| -> Vec<String> { definers_callable_by_anon(&split(sql)).into_iter().map(|(_, f)| f).collect() };
+        let f = "create function public.f(a int) returns int language sql security definer set search_path = '' as $$ select 1 $$;";
+        assert_eq!(open(f), ["public.f"]);
+        assert_eq!(
+            open(&format!("{f}\nrevoke execute on function public.f(int) from public, anon;")),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            open(&format!("{f}\nrevoke all on function f from anon;")),
+            ["public.f"],
+            "EXECUTE is what anon needs"
+        );
+        assert_eq!(
+            open("create function private.f() returns int language sql security definer as $$ select 1 $$;"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            open("create function public.f() returns int language sql as $$ select 1 $$;"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
         "push.query_expect.<query>",
         "a supabase/queries/ file's expectations (index scan, no join, under a time) hold on the target after the push",
     ),
+    ("suppress.<file>.<line>", "an `-- xtask:ignore <check-id> <reason>` without a reason, or that silences nothing"),
     ("branch.base", "--base: the base, its merge base with HEAD, and the migration files the branch adds (pending)"),
     ("branch.edited.<version>", "a migration the base already has is edited or deleted by the branch (edited after merge)"),
     (
@@ -129,6 +130,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
         "rehearse.row_blocking.<version>.<line>.<table>",
         "a statement holds row locks the app's updates and deletes of existing rows wait on longer than --max-blocking",
     ),
+    ("rehearse.evidence", "each static finding of a pending file with what the rehearsal measured for its statement"),
     ("rehearse.lock_trace", "every pending statement's locks, hold times, rows, WAL and rewrites"),
     ("rehearse.query_speed", "the app's queries before and after, as a signed-in user"),
     ("rehearse.query_expect.<query>", "a supabase/queries/ file's expectations hold after the rehearsed migration"),

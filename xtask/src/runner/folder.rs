@@ -137,6 +137,8 @@ pub struct MigrationPlan {
     pub gaps: Vec<String>,
     /// Why each file is baseline or pending, one line each.
     pub reasons: Vec<String>,
+    /// `--base`: the branch's base, when pending is what the branch adds.
+    pub branch: Option<String>,
 }
 
 impl MigrationPlan {
@@ -155,6 +157,7 @@ impl MigrationPlan {
         }
         plan.gaps.clear();
         plan.rule = format!("--base {base}: the migrations this branch adds");
+        plan.branch = Some(base.to_string());
         plan.reasons = dir
             .files
             .iter()
@@ -224,7 +227,15 @@ impl MigrationPlan {
             })
             .collect();
         let rollbacks = rollbacks.into_iter().filter(|(v, _)| pending.iter().any(|f| &f.version == v)).collect();
-        Ok(MigrationPlan { baseline: baseline.to_vec(), pending: pending.to_vec(), rollbacks, rule, gaps, reasons })
+        Ok(MigrationPlan {
+            baseline: baseline.to_vec(),
+            pending: pending.to_vec(),
+            rollbacks,
+            rule,
+            gaps,
+            reasons,
+            branch: None,
+        })
     }
 
     pub fn describe(files: &[MigrationFile]) -> String {

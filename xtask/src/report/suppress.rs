@@ -1,0 +1,142 @@
+//! One way to silence any finding: `-- xtask:ignore <check-id> <reason>` in a pending migration
+//! file. The id may be a whole check id or its leading parts (`rehearse.row_blocking.20251116173502`
+//! silences that file's row-lock findings); a word without a dot names a static rule and silences
+//! it on the statement below (`db_lint`). A silenced check stays in the report, marked with the
+//! reason and where it was given; a silence without a reason, or one that silenced nothing this
+//! command checks, is a failed check itself. Pure.
+
+use super::{Check, Report, Status};
+
+/// One `-- xtask:ignore` comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    pub id: String,
+    pub reason: String,
+    /// `file:line`, for the report.
+    pub at: String,
+    /// The file's path and line, for annotations.
+    pub path: std::path::PathBuf,
+    pub line: usize,
+}
+
+pub const DIRECTIVE: &str = "-- xtask:ignore";
+
+/// The check-id suppressions of a file (words with a dot; rule names are the linter's).
+pub fn parse(file_name: &str, path: &std::path::Path, text: &str) -> Vec<Suppression> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim().strip_prefix(DIRECTIVE) else { continue };
+        let rest = rest.trim();
+        let (id, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        if id.contains('.') {
+            out.push(Suppression {
+                id: id.to_string(),
+                reason: reason.trim().to_string(),
+                at: format!("{file_name}:{}", n + 1),
+                path: path.to_path_buf(),
+                line: n + 1,
+            });
+        }
+    }
+    out
+}
+
+fn matches(id: &str, check: &str) -> bool {
+    check == id || check.strip_prefix(id).is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Marks the failed and warned checks that a suppression names, and adds a failed check for each
+/// suppression without a reason or that silenced nothing among the checks of its kind.
+pub fn apply(report: &mut Report, suppressions: &[Suppression]) {
+    if suppressions.is_empty() {
+        return;
+    }
+    let mut used = vec![false; suppressions.len()];
+    for check in report.checks.iter_mut().filter(|c| matches!(c.status, Status::Fail | Status::Warn)) {
+        let Some((i, s)) =
+            suppressions.iter().enumerate().find(|(_, s)| !s.reason.is_empty() && matches(&s.id, &check.id))
+        else {
+            continue;
+        };
+        used[i] = true;
+        let was = if check.status == Status::Fail { "failed" } else { "warned" };
+        let original = check.detail.take().unwrap_or_default();
+        check.status = Status::Info;
+        check.detail = Some(format!("{was}, silenced at {}: {}\n{original}", s.at, s.reason).trim_end().to_string());
+    }
+    // A suppression of a kind this command never checks (a rehearsal finding, under db-lint)
+    // is not judged here.
+    let kinds: Vec<String> = report.checks.iter().map(|c| c.id.split('.').next().unwrap_or("").to_string()).collect();
+    for (s, used) in suppressions.iter().zip(used) {
+        let kind = s.id.split('.').next().unwrap_or("");
+        let problem = if s.reason.is_empty() {
+            format!("`{DIRECTIVE} {}` gives no reason: say why after the id, for the reviewer", s.id)
+        } else if !used && kinds.iter().any(|k| k == kind) {
+            format!(
+                "`{DIRECTIVE} {}` silences nothing: no failed or warned check has that id (or starts with it); \
+                 remove it, or correct the id",
+                s.id
+            )
+        } else {
+            continue;
+        };
+        let check = Check::new(
+            format!("suppress.{}", s.at.replace(':', ".")),
+            "every silence names a finding and why",
+            Status::Fail,
+        )
+        .value(&s.at)
+        .detail(problem)
+        .at(&s.path, s.line, 1);
+        report.push(check);
+    }
+    let outcome_failed = report.checks.iter().any(|c| c.status == Status::Fail);
+    report.outcome = if outcome_failed || report.error.is_some() { super::Outcome::Fail } else { super::Outcome::Pass };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        let mut r = Report::quiet("db-rehearse");
+        r.push(Check::new("rehearse.row_blocking.2.9.messages", "row locks", Status::Fail).detail("held 3 s"));
+        r.push(Check::new("rehearse.latency.2", "latency", Status::Fail));
+        r.push(Check::new("rehearse.apply.2", "applies", Status::Pass));
+        r
+    }
+
+    #[test]
+    fn a_silence_needs_a_reason_and_a_finding() {
+        let text = "-- xtask:ignore rehearse.row_blocking.2 backfill of 40 rows, locks for ms\n\
+                    -- xtask:ignore rehearse.latency.2\n\
+                    -- xtask:ignore rehearse.blocking.2 nothing blocks\n\
+                    -- xtask:ignore lint.static.renaming-column.2.3 not checked by db-rehearse\n\
+                    -- xtask:ignore xtask-grant-to-anon a rule name is the linter's\nselect 1;";
+        let s = parse("2_x.sql", std::path::Path::new("m/2_x.sql"), text);
+        assert_eq!(
+            s.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["rehearse.row_blocking.2", "rehearse.latency.2", "rehearse.blocking.2", "lint.static.renaming-column.2.3"]
+        );
+        let mut r = report();
+        apply(&mut r, &s);
+        let status = |id: &str| r.check(id).map(|c| c.status);
+        assert_eq!(status("rehearse.row_blocking.2.9.messages"), Some(Status::Info));
+        let d = r.check("rehearse.row_blocking.2.9.messages").and_then(|c| c.detail.clone()).unwrap_or_default();
+        assert_eq!(d, "failed, silenced at 2_x.sql:1: backfill of 40 rows, locks for ms\nheld 3 s");
+        // No reason: it silences nothing, and says so.
+        assert_eq!(status("rehearse.latency.2"), Some(Status::Fail));
+        assert_eq!(status("suppress.2_x.sql.2"), Some(Status::Fail));
+        // Silences nothing of what db-rehearse checks.
+        assert_eq!(status("suppress.2_x.sql.3"), Some(Status::Fail));
+        // A lint id is not db-rehearse's to judge.
+        assert_eq!(status("suppress.2_x.sql.4"), None);
+        assert!(r.failed());
+
+        let mut r = report();
+        let ok = "-- xtask:ignore rehearse.row_blocking why one\n-- xtask:ignore rehearse.latency.2 why two\n";
+        apply(&mut r, &parse("2_x.sql", std::path::Path::new("m/2_x.sql"), ok));
+        assert!(r.checks.iter().all(|c| c.status != Status::Fail), "{:#?}", r.checks);
+        assert!(!r.failed());
+    }
+}
