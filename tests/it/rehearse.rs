@@ -202,3 +202,37 @@ async fn a_scan_that_is_quick_here_fails_at_the_targets_size() {
     let d = detail(&report, "rehearse.blocking.20251116173508.1.messages");
     assert!(d.starts_with("at the target's size: ") && d.contains("at the target's 500000000 rows"), "{d}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_projects_rehearsal_loads_its_seed_and_puts_static_and_measured_evidence_together() {
+    let project = ProjectCopy::empty();
+    let hazards = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/hazards/");
+    let read = |f: &str| std::fs::read_to_string(format!("{hazards}{f}")).expect("fixture");
+    project
+        .write("migrations/20250101000000_notes.sql", &read("00_notes.sql"))
+        .write("migrations/20250201000001_set_not_null.sql", &read("05_set_not_null.sql"))
+        .write(
+            "seed.sql",
+            "insert into auth.users (id, email) select ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, \
+             'u' || g || '@example.test' from generate_series(1, 50) g;\n\
+             insert into public.notes select g, ('00000000-0000-0000-0000-' || lpad((1 + g % 50)::text, 12, '0'))::uuid, \
+             'note ' || g from generate_series(1, 20000) g;\n",
+        );
+    let summary = tempfile::tempdir().expect("tmp");
+    let mut flags = rehearse(&project.path(), &summary.path().join("rehearsal.json"));
+    flags.pending.since = Some("20250201000001".into());
+    let mut report = Report::quiet("db-rehearse");
+    flags.run_into(&mut report).await.expect("rehearse");
+    let data = report.check("rehearse.data").expect("data");
+    assert_eq!(data.status, Status::Info, "{data:?}");
+    assert!(data.value.clone().unwrap_or_default().starts_with("200"), "the seed's 20,000 notes: {data:?}");
+    assert_fails_on(&report, "lint.static.adding-not-nullable-field.20250201000001.1");
+    let evidence = detail(&report, "rehearse.evidence");
+    assert!(
+        evidence.contains("20250201000001_set_not_null.sql:1 adding-not-nullable-field — measured: ")
+            && evidence.contains("held AccessExclusiveLock on notes"),
+        "{evidence}"
+    );
+    let lint = detail(&report, "lint.static.adding-not-nullable-field.20250201000001.1");
+    assert!(lint.contains("\nmeasured by the rehearsal: "), "{lint}");
+}

@@ -99,10 +99,11 @@ impl DbRehearse {
         }
         db.detect_app(report).await?;
         if db.app_missing.is_some() {
-            report.push(
-                Check::new("rehearse.data", "production-shaped data", Status::Skip)
-                    .detail("the app's generator does not apply to this project; load data with seed.sql"),
-            );
+            // Another project: its seed.sql (at the size it writes) and rows generated from the
+            // schema for its signed-in users, so the workload has rows of theirs.
+            db.load_data(local.data.size(), report).await?;
+            sqlx::raw_sql("ANALYZE").execute(&mut db.conn).await?;
+            report.push(project_data_check(&mut db.conn).await?);
         } else {
             load_data(db, local.data.size(), report).await?;
         }
@@ -291,4 +292,27 @@ async fn load_data(db: &mut LocalDatabase, size: app_seam::FixtureSize, report: 
         loaded.build.as_secs_f64()
     )));
     Ok(())
+}
+
+/// `rehearse.data` for a project without the app's generator: the rows its public tables hold,
+/// a warning when they are too few for times that mean anything.
+async fn project_data_check(conn: &mut sqlx::PgConnection) -> anyhow::Result<Check> {
+    let (tables, rows): (i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*), sum(greatest(c.reltuples, 0))::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind = 'r'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows = rows.unwrap_or(0.0) as u64;
+    let check = Check::new("rehearse.data", "production-shaped data", Status::Info)
+        .value(format!("{rows} row(s) in {tables} public table(s), from seed.sql and the schema's generator"));
+    Ok(if rows < 10_000 {
+        Check { status: Status::Warn, ..check }.detail(
+            "too few rows for lock and backfill times that mean anything at production size: write a seed.sql that \
+             makes production-sized data (generate_series), pass --target-rows TABLE=ROWS to judge at the target's \
+             size, or --like URL",
+        )
+    } else {
+        check
+    })
 }
