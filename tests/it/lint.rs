@@ -183,3 +183,39 @@ fn the_hazard_corpus_each_case_gets_its_rule_and_the_safe_case_none() {
         }
     }
 }
+
+/// In GitHub Actions: the Markdown summary goes to $GITHUB_STEP_SUMMARY and each finding is an
+/// annotation on its file and line, from the real binary.
+#[test]
+fn in_github_actions_the_summary_and_annotations_go_where_github_reads_them() {
+    let project = ProjectCopy::empty();
+    project
+        .write(
+            "migrations/20250101000000_t.sql",
+            "create table public.t (id bigint primary key, a int);\nalter table public.t enable row level security;\n",
+        )
+        .write("migrations/20250102000000_rename.sql", "alter table public.t\n  rename column a to b;\n")
+        .write("rollbacks/20250102000000_rename.sql", "alter table public.t rename column b to a;\n");
+    let summary = project.dir.path().join("step-summary.md");
+    std::fs::write(&summary, "earlier step\n").expect("summary");
+    let out = std::process::Command::new(crate::support::xtask_bin())
+        .args(["db-lint", "--supabase-dir"])
+        .arg(project.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_WORKSPACE", project.dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("::error file=supabase/migrations/20250102000000_rename.sql,line=2,col=3,title=lint.static.renaming-column.20250102000000.2"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(&summary).expect("summary");
+    assert!(
+        md.starts_with("earlier step\n# db-lint report")
+            && md.contains("| ❌ fail | `lint.static.renaming-column.20250102000000.2`"),
+        "{md}"
+    );
+}
