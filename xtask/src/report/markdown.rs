@@ -68,10 +68,42 @@ pub fn markdown(report: &Report, heading: &str, preamble: &[String]) -> String {
         out.push_str("\n## Details\n");
     }
     for c in detailed {
-        let _ =
-            writeln!(out, "\n### {} `{}`\n\n```text\n{}\n```", word(c.status), c.id, c.detail.as_deref().unwrap_or(""));
+        let detail = c.detail.as_deref().unwrap_or("");
+        let _ = writeln!(out, "\n### {} `{}`\n", word(c.status), c.id);
+        match table(&c.id, detail) {
+            Some(t) => out.push_str(&t),
+            None => {
+                let _ = writeln!(out, "```text\n{detail}\n```");
+            }
+        }
     }
     out
+}
+
+/// A detail that is a table, as a Markdown table: lines of `a | b | c` with a header line (the
+/// query-speed table), or an access-matrix difference (`rls.matrix.<table>`, a change a line).
+fn table(id: &str, detail: &str) -> Option<String> {
+    let lines: Vec<&str> = detail.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = String::new();
+    if let Some(relation) = id.strip_prefix("rls.matrix.") {
+        out.push_str("| table | what changed |\n|---|---|\n");
+        for l in &lines {
+            let _ = writeln!(out, "| {relation} | {} |", cell(l.trim()));
+        }
+        return Some(out);
+    }
+    let columns = lines.first()?.matches(" | ").count();
+    if lines.len() < 2 || columns == 0 || lines.iter().any(|l| l.matches(" | ").count() != columns) {
+        return None;
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let cells: Vec<String> = l.split(" | ").map(|c| c.trim().replace('|', "\\|")).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if i == 0 {
+            let _ = writeln!(out, "|{}", "---|".repeat(columns + 1));
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -91,5 +123,25 @@ mod tests {
         let info = md.find("| ℹ️ info | `push.plan` migrations to push | 2 |").unwrap_or(0);
         assert!(fail < info, "{md}");
         assert!(md.contains("### ❌ fail `push.apply.1`\n\n```text\n1_a.sql:3: ERROR 42P01 | x\n```"), "{md}");
+    }
+
+    #[test]
+    fn tables_in_details_become_markdown_tables() {
+        let speed =
+            "query | before (median) | after (median)\ncount | 11.50 ms | 0.41 ms\nlatest | 17.06 ms | 0.62 ms\n";
+        assert_eq!(
+            table("push.query_speed", speed).as_deref(),
+            Some("| query | before (median) | after (median) |\n|---|---|---|\n| count | 11.50 ms | 0.41 ms |\n| latest | 17.06 ms | 0.62 ms |\n")
+        );
+        let rls = "anon can now see 4 row(s) of public.notes\nu1 can now see 2 row(s) that are not its own";
+        let t = table("rls.matrix.public.notes", rls).unwrap_or_default();
+        assert!(
+            t.starts_with(
+                "| table | what changed |\n|---|---|\n| public.notes | anon can now see 4 row(s) of public.notes |\n"
+            ),
+            "{t}"
+        );
+        assert_eq!(table("x", "one line | only"), None);
+        assert_eq!(table("x", "a | b\nc"), None);
     }
 }
