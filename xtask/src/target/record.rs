@@ -60,16 +60,21 @@ pub fn keep(log_dir: &Path, report: &mut Report, target: &str, id: &str, result:
     }
 }
 
+/// `_<first>-<last>`, `_<only>`, or nothing: the versions part of a record's name.
+fn span(versions: &[String]) -> String {
+    match (versions.first(), versions.last()) {
+        (Some(a), Some(b)) if a == b => format!("_{a}"),
+        (Some(a), Some(b)) => format!("_{a}-{b}"),
+        _ => String::new(),
+    }
+}
+
 /// Writes `<log_dir>/<UTC>_<command>[_<first>-<last>].md` and `.json`; the Markdown file's path.
 pub fn write(log_dir: &Path, report: &Report, target: &str) -> anyhow::Result<PathBuf> {
     let now = chrono::Utc::now();
     let versions = versions(report);
     let command = report.command.trim_start_matches("db-");
-    let span = match (versions.first(), versions.last()) {
-        (Some(a), Some(b)) if a == b => format!("_{a}"),
-        (Some(a), Some(b)) => format!("_{a}-{b}"),
-        _ => String::new(),
-    };
+    let span = span(&versions);
     let dir = log_dir.to_path_buf();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let stem = format!("{}_{command}{span}", now.format("%Y%m%dT%H%M%SZ"));
@@ -94,11 +99,10 @@ pub fn write(log_dir: &Path, report: &Report, target: &str) -> anyhow::Result<Pa
 /// in `log_dir`, Markdown and JSON; with no such record, writes one of its own. The Markdown
 /// file's path.
 pub fn append(log_dir: &Path, versions: &[String], report: &Report, target: &str) -> anyhow::Result<PathBuf> {
-    let span = match (versions.first(), versions.last()) {
-        (Some(a), Some(b)) if a == b => format!("_push_{a}"),
-        (Some(a), Some(b)) => format!("_push_{a}-{b}"),
-        _ => return write(log_dir, report, target),
-    };
+    if versions.is_empty() {
+        return write(log_dir, report, target);
+    }
+    let span = format!("_push{}", span(versions));
     let newest = std::fs::read_dir(log_dir)
         .into_iter()
         .flatten()
