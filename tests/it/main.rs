@@ -25,6 +25,7 @@ mod rls_any_project;
 mod rollback;
 mod rollback_platform;
 mod runner;
+mod session;
 mod tidy;
 mod tls;
 mod watch;

@@ -14,7 +14,7 @@ use xtask::{
 use crate::support::{any_backend, assert_fails_on, assert_passes, detail, our_supabase_dir, start, ProjectCopy};
 
 /// "Production": the Supabase layer, our baseline and the app's data.
-async fn production() -> EphemeralPostgres {
+pub async fn production() -> EphemeralPostgres {
     let pg = start(any_backend()).await;
     let mut conn = pg.connect().await.expect("connect");
     xtask::supabase::layer::install(&mut conn).await.expect("layer");
@@ -28,31 +28,31 @@ async fn production() -> EphemeralPostgres {
     pg
 }
 
-fn project(dir: &Path) -> Project {
+pub fn project(dir: &Path) -> Project {
     Project { supabase_dir: dir.to_path_buf(), json: None }
 }
 
-fn target(pg: &EphemeralPostgres) -> TargetArgs {
+pub fn target(pg: &EphemeralPostgres) -> TargetArgs {
     TargetArgs { db_url: Some(pg.url().to_string()), linked: false }
 }
 
-fn restore() -> RestorePg {
+pub fn restore() -> RestorePg {
     RestorePg { backend: any_backend(), image: None }
 }
 
-async fn validate(dir: &Path, pg: &EphemeralPostgres) -> Report {
+pub async fn validate(dir: &Path, pg: &EphemeralPostgres) -> Report {
     let mut report = Report::quiet("db-validate");
     let flags = DbValidate { project: project(dir), target: target(pg), rehearsal: dir.join("rehearsal.json") };
-    let target = xtask::target::Target::resolve(&flags.target, dir).expect("target");
+    let target = xtask::production::Target::resolve(&flags.target, dir).expect("target");
     xtask::db_validate::validate(&target, dir, &flags.rehearsal, &mut report).await.expect("validate");
     report
 }
 
-fn backup_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbBackup {
+pub fn backup_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbBackup {
     DbBackup { project: project(dir), target: target(pg), restore: restore(), out: backups.to_path_buf(), verify: None }
 }
 
-fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
+pub fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
     DbPush {
         project: project(dir),
         target: target(pg),
@@ -70,7 +70,7 @@ fn push_flags(dir: &Path, pg: &EphemeralPostgres, backups: &Path) -> DbPush {
     }
 }
 
-async fn history(pg: &EphemeralPostgres) -> Vec<String> {
+pub async fn history(pg: &EphemeralPostgres) -> Vec<String> {
     let mut conn = pg.connect().await.expect("connect");
     xtask::runner::applied_versions(&mut conn).await.expect("history").into_iter().map(|(v, _, _)| v).collect()
 }
@@ -94,7 +94,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
     for id in ["backup.checksums", "backup.restore", "backup.row_counts", "backup.catalog"] {
         assert_eq!(report.check(id).map(|c| c.status), Some(Status::Pass), "{id}: {}", detail(&report, id));
     }
-    let manifest = xtask::target::backup::Manifest::read(&backup_dir).expect("manifest");
+    let manifest = xtask::production::backup::Manifest::read(&backup_dir).expect("manifest");
     assert_eq!(manifest.tables.get("public.messages"), Some(&40));
     assert!(manifest.verified.as_ref().is_some_and(|v| v.ok));
     let data = std::fs::read_to_string(backup_dir.join("data.sql")).expect("data.sql");
@@ -127,7 +127,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
 
     let mut report = Report::quiet("db-verify");
     let flags = DbVerify { project: project(&dir), target: target(&prod) };
-    let t = xtask::target::Target::resolve(&flags.target, &dir).expect("target");
+    let t = xtask::production::Target::resolve(&flags.target, &dir).expect("target");
     xtask::db_verify::verify(&t, &dir, &mut report).await.expect("verify");
     assert_passes(&report);
     assert_eq!(report.check("post.new_policies").map(|c| c.status), Some(Status::Pass));
@@ -245,12 +245,12 @@ async fn corrupted_or_truncated_backup_fails_verification() {
         flags.run_into(&mut report).await.expect("verify");
         assert_fails_on(&report, "backup.checksums");
         assert!(detail(&report, "backup.checksums").contains("data.sql"), "{what}");
-        let manifest = xtask::target::backup::Manifest::read(&backup_dir).expect("manifest");
+        let manifest = xtask::production::backup::Manifest::read(&backup_dir).expect("manifest");
         assert!(manifest.verified.is_some_and(|v| v.ok), "{what}: the first verdict is never rewritten");
         assert!(
-            xtask::target::backup::latest_verified(
+            xtask::production::backup::latest_verified(
                 backups.path(),
-                &xtask::target::Target::resolve(&flags.target, &dir).expect("t"),
+                &xtask::production::Target::resolve(&flags.target, &dir).expect("t"),
                 std::time::Duration::from_secs(3600)
             )
             .is_none(),
@@ -338,7 +338,7 @@ async fn a_push_blocked_by_a_lock_retries_and_goes_through_once_the_lock_is_gone
     prod.close().await.expect("close");
 }
 
-fn rollback_flags(dir: &Path, pg: &EphemeralPostgres) -> DbRollback {
+pub fn rollback_flags(dir: &Path, pg: &EphemeralPostgres) -> DbRollback {
     DbRollback {
         project: project(dir),
         target: target(pg),
@@ -394,7 +394,7 @@ async fn a_second_push_or_rollback_is_refused_while_one_runs() {
     let backups = tempfile::tempdir().expect("tmp");
     let mut other = prod.connect().await.expect("connect");
     sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(xtask::target::MIGRATION_LOCK_KEY)
+        .bind(xtask::production::MIGRATION_LOCK_KEY)
         .execute(&mut other)
         .await
         .expect("lock");
@@ -480,9 +480,9 @@ async fn backups_after_a_push_verify_stay_private_and_keep_their_verdict() {
     let edited = text.replacen("\"authenticated, service_role\"", "\"service_role\"", 1);
     assert_ne!(text, edited, "the recorded catalog lists add_message's EXECUTE grants");
     std::fs::write(&catalog, edited).expect("edit");
-    let manifest = xtask::target::backup::Manifest::read(&first).expect("manifest");
+    let manifest = xtask::production::backup::Manifest::read(&first).expect("manifest");
     let mut report = Report::quiet("db-backup");
-    xtask::target::backup::verify(&first, &restore().options(), &mut report).await.expect("verify");
+    xtask::production::backup::verify(&first, &restore().options(), &mut report).await.expect("verify");
     assert_eq!(manifest.files.len(), 4);
     let d = detail(&report, "backup.checksums");
     assert!(d.contains("catalog.json") && d.contains("corrupted or truncated"), "{d}");
@@ -579,7 +579,7 @@ async fn drift_compares_statements_and_the_estimate_counts_rows() {
         r#"{"table":"public.messages","rows":1000,"backfill_rows_per_s":1000.0,"backfill_wal_bytes_per_row":500.0,"measured_at":"2026-11-01T00:00:00Z"}"#,
     )
     .expect("summary");
-    let target = xtask::target::Target::resolve(&target(&prod), &dir).expect("target");
+    let target = xtask::production::Target::resolve(&target(&prod), &dir).expect("target");
     let mut report = Report::quiet("db-validate");
     xtask::db_validate::validate(&target, &dir, &summary, &mut report).await.expect("validate");
     assert_passes(&report);

@@ -123,8 +123,8 @@ async fn production_sessions_and_dumps_go_over_verified_tls() {
     let url = format!("{}?sslmode=verify-full&sslrootcert={}", prod.url(), certs.path().join("ca.crt").display());
     let dir = our_supabase_dir();
     let mut report = Report::quiet("db-validate");
-    let target =
-        xtask::target::Target::resolve(&TargetArgs { db_url: Some(url.clone()), linked: false }, &dir).expect("target");
+    let target = xtask::production::Target::resolve(&TargetArgs { db_url: Some(url.clone()), linked: false }, &dir)
+        .expect("target");
     xtask::db_validate::validate(&target, &dir, &dir.join("rehearsal.json"), &mut report)
         .await
         .expect("validate over TLS");
@@ -150,7 +150,7 @@ async fn production_sessions_and_dumps_go_over_verified_tls() {
     certificates(other.path());
     let wrong = format!("{}?sslmode=verify-full&sslrootcert={}", prod.url(), other.path().join("ca.crt").display());
     let target =
-        xtask::target::Target::resolve(&TargetArgs { db_url: Some(wrong), linked: false }, &dir).expect("target");
+        xtask::production::Target::resolve(&TargetArgs { db_url: Some(wrong), linked: false }, &dir).expect("target");
     let err = target.connect_read_only().await.map(drop).expect_err("an unknown CA is refused");
     assert!(!format!("{err:#}").contains("xtask-"), "no password in {err:#}");
     prod.close().await.expect("close");

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use xtask::{
     flags::{DbWatch, Project, TargetArgs},
+    production::Target,
     report::{Report, Status},
-    target::Target,
 };
 
 use crate::support::{any_backend, detail, start, ProjectCopy};

@@ -3,8 +3,8 @@
 
 use crate::{
     flags::DbBackup,
+    production::Target,
     report::{run_command, Outcome, Report},
-    target::Target,
 };
 
 impl DbBackup {
@@ -21,11 +21,11 @@ impl DbBackup {
             None => {
                 let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
                 report.note(format!("target {}", target.describe()));
-                crate::target::backup::take(&target, &self.project.supabase_dir, &self.out, report).await?
+                crate::production::backup::take(&target, &self.project.supabase_dir, &self.out, report).await?
             }
         };
         report.note(format!("verifying {} by restoring it into an ephemeral Postgres", dir.display()));
-        crate::target::backup::verify(&dir, &self.restore.options(), report).await?;
+        crate::production::backup::verify(&dir, &self.restore.options(), report).await?;
         Ok(dir)
     }
 }

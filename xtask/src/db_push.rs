@@ -12,9 +12,9 @@ use std::time::Duration;
 use crate::{
     db_rollback, db_validate, db_verify,
     flags::DbPush,
+    production::{backup, Confirmation, Mode, Target, TargetLock},
     report::{run_command, Check, Outcome, Report, Status},
     runner::{self, MigrationFile},
-    target::{backup, Confirmation, Mode, Target, TargetLock},
 };
 
 impl DbPush {
@@ -28,8 +28,8 @@ impl DbPush {
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
         let result = self.steps(&target, report).await;
-        let log_dir = crate::target::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
-        crate::target::record::keep(&log_dir, report, &target.describe(), "push.record", &result);
+        let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
+        crate::production::record::keep(&log_dir, report, &target.describe(), "push.record", &result);
         result
     }
 
@@ -52,7 +52,7 @@ impl DbPush {
         report.silences_from(&files);
         let names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
         // 4. Confirmation.
-        crate::target::confirm(
+        crate::production::confirm(
             &format!("About to push {} to {}", names.join(", "), target.describe()),
             &target.name(),
             Confirmation::from_yes(self.yes),
@@ -80,7 +80,7 @@ impl DbPush {
 
     /// What Postgres records on the target now, for `db-watch`; a failure here is a warning.
     async fn save_watch_baseline(&self, target: &Target, files: &[MigrationFile], report: &mut Report) {
-        let log_dir = crate::target::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
+        let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
         let texts: Vec<String> = files.iter().map(|f| f.text.clone()).collect();
         let versions = files.iter().map(|f| f.version.clone()).collect();
         let check = Check::new("push.watch_baseline", "the baseline db-watch compares with", Status::Info);
@@ -130,13 +130,16 @@ impl DbPush {
                     })
                 }
                 Err(e) => {
+                    // The attempts made, not the attempts allowed: a file of which something stayed
+                    // is not tried again.
+                    let made = attempts.timed_out.len().max(1);
                     let hint = e.message.contains("55P03").then(|| {
                         format!(
-                            "{}\nit waited longer than --lock-timeout {} for a lock in each of {} attempt(s): the app's \
-                             traffic holds it; retry in a quieter moment",
+                            "{}\nit waited longer than --lock-timeout {} for a lock in each of {made} attempt(s): the \
+                             app's traffic holds it (or, for a CONCURRENTLY build, a long transaction's snapshot); \
+                             retry in a quieter moment",
                             tried.clone().unwrap_or_default(),
                             self.lock_timeout,
-                            self.lock_attempts
                         )
                         .trim_start()
                         .to_string()

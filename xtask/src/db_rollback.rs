@@ -12,10 +12,10 @@ use crate::{
     analysis::catalog::CatalogSnapshot,
     flags::DbRollback,
     pg::{EphemeralPostgres, PgOptions},
+    production::{Confirmation, Mode, Target, TargetLock},
     report::{run_command, Check, Outcome, Report, Status},
     runner::{self, MigrationFile},
     supabase::cli::SupabaseCli,
-    target::{Confirmation, Mode, Target, TargetLock},
 };
 
 impl DbRollback {
@@ -27,8 +27,8 @@ impl DbRollback {
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
         let result = self.steps(&target, report).await;
-        let log_dir = crate::target::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
-        crate::target::record::keep(&log_dir, report, &target.describe(), "rollback.record", &result);
+        let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
+        crate::production::record::keep(&log_dir, report, &target.describe(), "rollback.record", &result);
         result
     }
 
@@ -130,7 +130,7 @@ pub async fn rollback(
 }
 
 fn confirm_rollback(target: &Target, names: &[String], confirmation: Confirmation) -> anyhow::Result<()> {
-    crate::target::confirm(
+    crate::production::confirm(
         &format!("About to roll back {} on {}", names.join(", "), target.describe()),
         &target.name(),
         confirmation,

@@ -6,8 +6,8 @@ use anyhow::Context;
 
 use crate::{
     flags::DbValidate,
+    production::Target,
     report::{run_command, Check, Outcome, Report, Status},
-    target::Target,
 };
 
 impl DbValidate {
@@ -36,7 +36,8 @@ pub async fn validate(
         Check::new("session.read_only", "the validation session cannot write", Status::Pass)
             .value(format!("default_transaction_read_only = {read_only}")),
     );
-    report.push(crate::target::encryption_check(&mut conn, &target.url).await?);
+    report.push(crate::production::encryption_check(&mut conn, &target.url).await?);
+    report.push(crate::production::invalid_indexes_check(&mut conn).await?);
     let timer = report.phase("pre checks");
     let results = crate::analysis::checks::run(&mut conn, supabase_dir, "pre").await?;
     report.record(timer);
@@ -47,7 +48,7 @@ pub async fn validate(
         report.push(c);
     }
     estimate(&mut conn, rehearsal, report).await?;
-    crate::target::drift(&mut conn, &dir, report).await
+    crate::production::drift(&mut conn, &dir, report).await
 }
 
 /// Backfill time and WAL for the target's row count, from the throughput `db-rehearse` measured.

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use crate::{
     flags::DbVerify,
+    production::Target,
     report::{run_command, Check, Outcome, Report, Status},
-    target::Target,
 };
 
 impl DbVerify {
@@ -21,6 +21,7 @@ impl DbVerify {
 
 pub async fn verify(target: &Target, supabase_dir: &Path, report: &mut Report) -> anyhow::Result<()> {
     let mut conn = target.connect_read_only().await?;
+    report.push(crate::production::invalid_indexes_check(&mut conn).await?);
     let results = crate::analysis::checks::run(&mut conn, supabase_dir, "post").await?;
     if results.is_empty() {
         report.push(Check::new("post.checks", "post checks", Status::Skip).detail("no files in checks/post"));

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     flags::DbWatch,
+    production::Target,
     report::{run_command, Check, Outcome, Report, Status},
-    target::Target,
 };
 
 /// What `db-push` saves before it pushes: the sample and the tables its files name.
@@ -55,10 +55,9 @@ impl DbWatch {
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
         let mut conn = target.connect_read_only().await?;
-        let path = self
-            .baseline
-            .clone()
-            .unwrap_or_else(|| crate::target::record::log_dir(None, &self.project.supabase_dir).join(BASELINE_FILE));
+        let path = self.baseline.clone().unwrap_or_else(|| {
+            crate::production::record::log_dir(None, &self.project.supabase_dir).join(BASELINE_FILE)
+        });
         let baseline = match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let b: Baseline = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
@@ -102,12 +101,14 @@ impl DbWatch {
             report.stopped_by(e);
         }
         let check = Check::new("watch.record", "the watch's summary, in the push's record", Status::Info);
-        report.push(match crate::target::record::append(&log_dir, &baseline.versions, report, &target.describe()) {
-            Ok(md) => check.value(md.display()),
-            Err(e) => {
-                Check { status: Status::Warn, ..check }.detail(format!("{e:#}; the report above is all there is"))
-            }
-        });
+        report.push(
+            match crate::production::record::append(&log_dir, &baseline.versions, report, &target.describe()) {
+                Ok(md) => check.value(md.display()),
+                Err(e) => {
+                    Check { status: Status::Warn, ..check }.detail(format!("{e:#}; the report above is all there is"))
+                }
+            },
+        );
         result
     }
 

@@ -47,7 +47,7 @@ pub fn main(bin_name: &'static str) -> ExitCode {
 /// queued behind the app's transactions), then what the target's history holds.
 async fn interrupted(what: &str) -> anyhow::Error {
     let mut lines = vec![what.to_string()];
-    lines.extend(crate::target::interrupt::cancel_in_flight().await);
+    lines.extend(crate::production::interrupt::cancel_in_flight().await);
     if crate::pg::started_any() {
         lines.push("the ephemeral Postgres this run started was removed".into());
     }

@@ -26,10 +26,10 @@ pub mod entry;
 pub mod flags;
 pub mod local_db;
 pub mod pg;
+pub mod production;
 pub mod report;
 pub mod runner;
 pub mod supabase;
-pub mod target;
 
 use report::Outcome;
 

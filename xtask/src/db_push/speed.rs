@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use crate::{
     db_rehearse::timing::{self, TimedQuery, Timing},
+    production::Target,
     report::{Check, Report, Status},
     supabase::queries::{self, ProjectQuery},
-    target::Target,
 };
 
 pub type TimedQueries = BTreeMap<String, Timing>;

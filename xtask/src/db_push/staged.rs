@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::{
+    production::Target,
     report::{Check, Report, Status},
     runner::{self, backfill::Backfill, MigrationFile},
     supabase::cli::SupabaseCli,
-    target::Target,
 };
 
 /// One step of a linked push.

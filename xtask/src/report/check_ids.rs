@@ -72,6 +72,10 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("drift.edited_after_apply", "migrations whose text changed after they were applied"),
     ("drift.unrecorded_text", "applied migrations whose text the target's history does not hold"),
     ("drift.pending", "local migrations not yet applied on the target"),
+    (
+        "target.invalid_indexes",
+        "no index on the target is invalid (a failed CONCURRENTLY build leaves one that serves and enforces nothing)",
+    ),
     ("estimate.backfill", "backfill time and WAL on the target, from the rehearsal's throughput"),
     ("backup.taken", "roles, schema and data written with a SHA-256 manifest"),
     ("backup.checksums", "backup files match their manifest"),

@@ -10,7 +10,7 @@ use super::{
     backfill::{self, Backfill, BackfillStats, Batches},
     excerpt, run_statement,
     sql_split::{Statement, TransactionControl},
-    statement_error, ApplyError, MigrationFile, PlatformRole,
+    statement_error, ApplyError, MigrationFile, Notice, PlatformRole,
 };
 
 /// Attempts per backfill batch that waits too long for a lock (each a fresh transaction).
@@ -50,19 +50,85 @@ pub(super) async fn statement_by_statement(
     // A failure leaves what ran before it, and what a failed CONCURRENTLY build leaves behind.
     let invalid_before = invalid_indexes(conn).await.unwrap_or_default();
     for (i, stmt) in statements.iter().enumerate() {
+        let committed = || statements[..i].iter().map(|s| format!("committed: {}", excerpt(&s.sql))).collect();
         if let Err(mut e) = run_statement(&mut *conn, file, stmt, as_role).await {
-            e.stayed = statements[..i].iter().map(|s| format!("committed: {}", excerpt(&s.sql))).collect();
+            e.stayed = committed();
             let invalid_after = invalid_indexes(conn).await.unwrap_or_default();
-            e.stayed.extend(invalid_after.difference(&invalid_before).map(|index| {
-                format!(
-                    "invalid index {index}, left by the failed build: it slows every write and serves no \
-                     query; remove it with DROP INDEX CONCURRENTLY {index}"
-                )
-            }));
+            for index in invalid_after.difference(&invalid_before) {
+                // Ours, from this very build: an invalid index slows every write and serves (or
+                // enforces) nothing, so it goes; when it cannot, the person is told how.
+                let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+                match sqlx::raw_sql(&drop).execute(&mut *conn).await {
+                    Ok(_) => e.notices.push(Notice {
+                        severity: "NOTICE",
+                        message: format!("dropped the invalid index {index} the failed build left"),
+                    }),
+                    Err(drop_error) => e.stayed.push(format!(
+                        "invalid index {index}, left by the failed build (dropping it failed: {drop_error}): it \
+                         slows every write and serves no query; remove it with DROP INDEX CONCURRENTLY {index}"
+                    )),
+                }
+            }
             return Err(e);
+        }
+        // `IF NOT EXISTS` skips an index that exists but is invalid (an earlier failed build, or
+        // one another session is building now): not a success, and not ours to drop.
+        if let Some(name) = created_index_name(&stmt.sql) {
+            let invalid: Vec<String> = invalid_named(conn, &name).await.unwrap_or_default();
+            if let Some(index) = invalid.first() {
+                let mut e = super::statement_error(
+                    file,
+                    stmt,
+                    stmt.code_line(),
+                    format!(
+                        "index {index} exists but is invalid (indisvalid = false): an earlier CONCURRENTLY build \
+                         failed or is still running, and IF NOT EXISTS skipped this one, so the index serves and \
+                         enforces nothing; once no session is building it, run DROP INDEX CONCURRENTLY {index} \
+                         and apply the file again"
+                    ),
+                );
+                e.stayed = committed();
+                return Err(e);
+            }
         }
     }
     Ok(())
+}
+
+/// The index a `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON …` statement names,
+/// unquoted and without its schema; `None` for any other statement or an unnamed index.
+pub fn created_index_name(sql: &str) -> Option<String> {
+    let text = super::sql_split::strip_comments(sql);
+    let mut words = text.split_whitespace().map(|w| w.to_ascii_lowercase());
+    if words.next()? != "create" {
+        return None;
+    }
+    let mut word = words.next()?;
+    if word == "unique" {
+        word = words.next()?;
+    }
+    if word != "index" {
+        return None;
+    }
+    let mut name = words.next()?;
+    if name == "concurrently" {
+        name = words.next()?;
+    }
+    if name == "if" {
+        (words.next()? == "not" && words.next()? == "exists").then_some(())?;
+        name = words.next()?;
+    }
+    if name == "on" {
+        return None;
+    }
+    // The original spelling: a quoted name keeps its case.
+    let start = text.to_ascii_lowercase().find(&name)?;
+    let original = &text[start..start + name.len()];
+    let last = original.rsplit('.').next()?;
+    Some(match last.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => last.to_ascii_lowercase(),
+    })
 }
 
 /// As the CLI: the file runs inside a transaction it may end itself. Whatever its COMMITs
@@ -200,10 +266,42 @@ fn left_behind(mut e: ApplyError, stats: &BackfillStats) -> ApplyError {
     e
 }
 
+/// Invalid indexes of that name, in any schema.
+async fn invalid_named(conn: &mut PgConnection, name: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid AND c.relname = $1",
+    )
+    .bind(name)
+    .fetch_all(&mut *conn)
+    .await
+}
+
 /// Indexes Postgres marks invalid (a failed or cancelled CREATE INDEX CONCURRENTLY leaves one).
 async fn invalid_indexes(conn: &mut PgConnection) -> sqlx::Result<BTreeSet<String>> {
-    let rows: Vec<String> = sqlx::query_scalar("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::created_index_name;
+
+    #[test]
+    fn the_index_a_create_index_statement_names() {
+        let check =
+            |sql: &str, expected: Option<&str>| assert_eq!(created_index_name(sql).as_deref(), expected, "{sql}");
+        check("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_m ON public.m (a)", Some("idx_m"));
+        check("-- why\ncreate unique index concurrently public.k_key on t (id)", Some("k_key"));
+        check("CREATE INDEX \"Mixed\"\"Name\" ON t (a)", Some("Mixed\"Name"));
+        check("CREATE INDEX Upper ON t (a)", Some("upper"));
+        check("CREATE INDEX CONCURRENTLY ON t (a)", None);
+        check("CREATE TABLE t (a int)", None);
+        check("ALTER INDEX i RENAME TO j", None);
+    }
 }

@@ -24,9 +24,9 @@ use sqlx::{Connection, PgConnection};
 use crate::{
     analysis::catalog::CatalogSnapshot,
     pg::{EphemeralPostgres, PgOptions},
+    production::{Mode, Target},
     report::{Check, Report, Status},
     supabase::cli::SupabaseCli,
-    target::{Mode, Target},
 };
 
 pub const FILES: [&str; 3] = ["roles.sql", "schema.sql", "data.sql"];

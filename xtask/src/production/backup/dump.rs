@@ -9,7 +9,7 @@ use sqlx::{Connection, PgConnection};
 use super::{private::write_private, FILES};
 use crate::{
     analysis::catalog::{CatalogSnapshot, MANAGED_SCHEMAS},
-    target::Target,
+    production::Target,
 };
 
 /// Roles every Supabase (or bare) database already has: never part of roles.sql.

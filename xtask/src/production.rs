@@ -4,6 +4,7 @@
 //! the checks run in, and drift between local migrations and the target's history.
 
 pub mod backup;
+mod drift;
 pub mod interrupt;
 mod lock;
 pub mod record;
@@ -14,6 +15,7 @@ use anyhow::{bail, Context};
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
 use url::Url;
 
+pub use drift::{drift, invalid_indexes_check, normalized};
 pub use lock::{TargetLock, KEY as MIGRATION_LOCK_KEY};
 
 /// Whether `conn`'s session is encrypted, as a check: TLS (with its version), or a warning for a
@@ -45,8 +47,7 @@ pub async fn encryption_check(conn: &mut PgConnection, url: &str) -> anyhow::Res
 use crate::{
     flags::TargetArgs,
     pg::redact,
-    report::{Check, Report, Status},
-    runner::MigrationDir,
+    report::{Check, Status},
 };
 
 /// Whether a change to the target still needs a person to confirm it.
@@ -190,131 +191,6 @@ impl Target {
     }
 }
 
-/// Versions applied on the target versus local files: drift checks, and the pending list.
-pub async fn drift(conn: &mut PgConnection, dir: &MigrationDir, report: &mut Report) -> anyhow::Result<Vec<String>> {
-    let applied = crate::runner::applied_versions(conn).await?;
-    let newest = applied.iter().map(|(v, _, _)| v.clone()).max_by_key(|v| v.parse::<u128>().unwrap_or(0));
-    let local: Vec<&crate::runner::MigrationFile> = dir.files.iter().collect();
-
-    let missing: Vec<String> = applied
-        .iter()
-        .filter(|(v, _, _)| !local.iter().any(|f| &f.version == v))
-        .map(|(v, n, _)| format!("{v}_{n}"))
-        .collect();
-    report.push(check(
-        "drift.missing_locally",
-        "every version applied on the target exists locally",
-        &missing,
-        "applied on the target but not in migrations/ (pull them with `supabase db pull` or restore the files)",
-    ));
-
-    let newest_n = newest.as_deref().map(|n| n.parse::<u128>().unwrap_or(0));
-    let not_applied: Vec<&crate::runner::MigrationFile> =
-        local.iter().copied().filter(|f| !applied.iter().any(|(v, _, _)| v == &f.version)).collect();
-    let older = |f: &crate::runner::MigrationFile| newest_n.is_some_and(|n| f.version.parse::<u128>().unwrap_or(0) < n);
-    let out_of_order: Vec<String> = not_applied.iter().filter(|f| older(f)).map(|f| f.file_name()).collect();
-    report.push(check(
-        "drift.out_of_order",
-        "no unapplied local version is older than the target's newest",
-        &out_of_order,
-        "older than the newest applied version; `supabase db push` refuses them without --include-all",
-    ));
-
-    let edited: Vec<String> = applied
-        .iter()
-        .filter_map(|(v, _, stored)| {
-            let file = local.iter().find(|f| &f.version == v)?;
-            (!stored.is_empty() && normalized(std::slice::from_ref(&file.text)) != normalized(stored))
-                .then(|| file.file_name())
-        })
-        .collect();
-    let unrecorded: Vec<String> = applied
-        .iter()
-        .filter(|(v, _, stored)| stored.is_empty() && local.iter().any(|f| &f.version == v))
-        .map(|(v, n, _)| format!("{v}_{n}"))
-        .collect();
-    if !unrecorded.is_empty() {
-        report.push(
-            Check::new(
-                "drift.unrecorded_text",
-                "applied migrations whose text the target did not record",
-                Status::Info,
-            )
-            .value(unrecorded.len())
-            .detail(format!(
-                "the history holds no statements for these (written by `migration repair` or an older CLI): \
-                     whether they changed since cannot be told\n{}",
-                unrecorded.join("\n")
-            )),
-        );
-    }
-    report.push(check(
-        "drift.edited_after_apply",
-        "applied migrations are unchanged since they were applied",
-        &edited,
-        "the file differs from the statements the target recorded when it applied it",
-    ));
-
-    let pending: Vec<String> = not_applied.iter().filter(|f| !older(f)).map(|f| f.version.clone()).collect();
-    report.push(
-        Check::new("drift.pending", "local migrations not yet applied on the target", Status::Info)
-            .value(pending.len())
-            .detail(pending.join(", ")),
-    );
-    Ok(pending)
-}
-
-/// Statements as the server sees them: split again (a history row may hold the whole file as one
-/// element), comments dropped, whitespace collapsed, without the trailing semicolon.
-pub fn normalized(texts: &[String]) -> Vec<String> {
-    let joined = texts.iter().map(|t| format!("{};\n", t.trim_end().trim_end_matches(';'))).collect::<String>();
-    crate::runner::sql_split::split(&joined)
-        .into_iter()
-        .map(|s| {
-            let text = collapse_whitespace(&crate::runner::sql_split::strip_comments(&s.sql));
-            text.trim_end_matches(';').trim().to_string()
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// Runs of whitespace as one space, except inside '…' and "…" (there they are data).
-fn collapse_whitespace(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut quote: Option<char> = None;
-    let mut space = false;
-    for c in sql.chars() {
-        match quote {
-            Some(q) => {
-                out.push(c);
-                if c == q {
-                    quote = None; // a doubled quote reopens on its next char
-                }
-            }
-            None if c.is_whitespace() => space = true,
-            None => {
-                if space && !out.is_empty() {
-                    out.push(' ');
-                }
-                space = false;
-                if c == '\'' || c == '"' {
-                    quote = Some(c);
-                }
-                out.push(c);
-            }
-        }
-    }
-    out
-}
-
-fn check(id: &str, title: &str, found: &[String], why: &str) -> Check {
-    if found.is_empty() {
-        Check::new(id, title, Status::Pass)
-    } else {
-        Check::new(id, title, Status::Fail).value(found.len()).detail(format!("{why}:\n{}", found.join("\n")))
-    }
-}
-
 /// Asks the user to type `expected` unless `yes`; refuses without a terminal.
 pub fn confirm(action: &str, expected: &str, confirmation: Confirmation) -> anyhow::Result<()> {
     if confirmation == Confirmation::Given {
@@ -338,20 +214,6 @@ mod tests {
 
     fn direct(url: &str) -> anyhow::Result<Target> {
         Target::resolve(&TargetArgs { db_url: Some(url.into()), linked: false }, Path::new("supabase"))
-    }
-
-    #[test]
-    fn drift_compares_statements_not_formatting() {
-        let file =
-            "-- add a column\nalter table t add column c int;\n\ncreate  index i\n  on t (c); -- why\n".to_string();
-        let as_cli_records =
-            vec!["alter table t add column c int".to_string(), "create  index i\n  on t (c)".to_string()];
-        let as_one_element = vec![file.clone()];
-        assert_eq!(normalized(std::slice::from_ref(&file)), normalized(&as_cli_records));
-        assert_eq!(normalized(&as_one_element), normalized(&as_cli_records));
-        assert_ne!(normalized(&["alter table t add column c bigint".to_string()]), normalized(&as_cli_records[..1]));
-        // Text inside quotes is not formatting.
-        assert_ne!(normalized(&["select 'a  b'".to_string()]), normalized(&["select 'a b'".to_string()]));
     }
 
     #[test]

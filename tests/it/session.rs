@@ -1,0 +1,71 @@
+//! One production session bound to one target (#23): each fault a green run could hide, against
+//! a real Postgres playing production.
+
+use sqlx::Connection;
+use xtask::{flags::DbPush, report::Report};
+
+use crate::{
+    production::{history, production, push_flags, validate},
+    support::{assert_fails_on, assert_passes, detail, our_supabase_dir},
+};
+
+async fn invalid_indexes(pg: &xtask::pg::EphemeralPostgres) -> Vec<String> {
+    sqlx::query_scalar("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
+        .fetch_all(&mut pg.connect().await.expect("connect"))
+        .await
+        .expect("pg_index")
+}
+
+/// Regression (#23.1): a CONCURRENTLY build that hit the lock timeout behind a long
+/// REPEATABLE READ snapshot left an invalid index; the report claimed every attempt was made,
+/// and a rerun's `IF NOT EXISTS` skipped the invalid index, recorded the file and verified green.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_build_that_times_out_leaves_no_invalid_index_and_a_skipped_invalid_one_fails() {
+    let prod = production().await;
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    // A long transaction's snapshot: a CONCURRENTLY build waits for it to end.
+    let mut app = prod.connect().await.expect("connect");
+    sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1").execute(&mut app).await.expect("snapshot");
+    let mut report = Report::quiet("db-push");
+    let flags =
+        DbPush { lock_timeout: "300ms".parse().unwrap(), lock_attempts: 2, ..push_flags(&dir, &prod, backups.path()) };
+    flags.run_into(&mut report).await.expect("push");
+    assert_fails_on(&report, "push.apply.20251116173503");
+    let d = detail(&report, "push.apply.20251116173503");
+    assert!(d.contains("55P03") && d.contains("each of 2 attempt(s)"), "{d}");
+    assert!(d.contains("attempt 2: waited too long") && !d.contains("invalid index"), "{d}");
+    assert_eq!(invalid_indexes(&prod).await, Vec::<String>::new(), "the failed builds' invalid indexes were dropped");
+    assert!(!history(&prod).await.contains(&"20251116173503".to_string()), "the failed file is not recorded");
+    sqlx::raw_sql("ROLLBACK").execute(&mut app).await.expect("end the snapshot");
+
+    // An invalid index of the same name from elsewhere: IF NOT EXISTS would skip it.
+    let mut conn = prod.connect().await.expect("connect");
+    sqlx::raw_sql(
+        "CREATE UNIQUE INDEX conversations_id_auth_user_id_key ON public.conversations (id, auth_user_id); \
+         UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.conversations_id_auth_user_id_key'::regclass",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("an invalid index");
+    let report = validate(&dir, &prod).await;
+    assert_fails_on(&report, "target.invalid_indexes");
+    let d = detail(&report, "target.invalid_indexes");
+    assert!(d.contains("DROP INDEX CONCURRENTLY public.conversations_id_auth_user_id_key"), "{d}");
+
+    let file = xtask::runner::scan(&dir).expect("scan").files.into_iter().find(|f| f.version == "20251116173503");
+    let err =
+        xtask::runner::apply(&mut conn, &file.expect("173503")).await.expect_err("an invalid index is no success");
+    assert!(err.message.contains("is invalid") && err.message.contains("DROP INDEX CONCURRENTLY"), "{err}");
+    assert!(!history(&prod).await.contains(&"20251116173503".to_string()), "not recorded as applied");
+
+    sqlx::raw_sql("DROP INDEX CONCURRENTLY public.conversations_id_auth_user_id_key")
+        .execute(&mut conn)
+        .await
+        .expect("drop");
+    let mut report = Report::quiet("db-push");
+    push_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("push");
+    assert_passes(&report);
+    assert_eq!(invalid_indexes(&prod).await, Vec::<String>::new());
+    prod.close().await.expect("close");
+}
