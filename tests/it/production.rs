@@ -250,7 +250,7 @@ async fn corrupted_or_truncated_backup_fails_verification() {
         assert!(
             xtask::production::backup::latest_verified(
                 backups.path(),
-                &xtask::production::Target::resolve(&flags.target, &dir).expect("t"),
+                &xtask::production::Target::resolve(&flags.target, &dir).expect("t").identify().await.expect("id"),
                 std::time::Duration::from_secs(3600)
             )
             .is_none(),

@@ -2,10 +2,13 @@
 //! a real Postgres playing production.
 
 use sqlx::Connection;
-use xtask::{flags::DbPush, report::Report};
+use xtask::{
+    flags::{DbPush, DbWatch},
+    report::{Report, Status},
+};
 
 use crate::{
-    production::{history, production, push_flags, validate},
+    production::{backup_flags, history, production, project, push_flags, target, validate},
     support::{assert_fails_on, assert_passes, detail, our_supabase_dir},
 };
 
@@ -68,4 +71,55 @@ async fn a_concurrent_build_that_times_out_leaves_no_invalid_index_and_a_skipped
     assert_passes(&report);
     assert_eq!(invalid_indexes(&prod).await, Vec::<String>::new());
     prod.close().await.expect("close");
+}
+
+/// Regression (#23.2): backups were matched on host:port/db, which behind Supabase's pooler is
+/// every project of a region; another database's verified backup counted for this one, and
+/// another database's watch baseline was compared and its push record appended to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_or_baseline_of_another_database_at_the_same_address_never_counts() {
+    let (a, b) = (production().await, production().await);
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    let mut report = Report::quiet("db-backup");
+    let of_b = backup_flags(&dir, &b, backups.path()).run_into(&mut report).await.expect("backup of b");
+    assert_passes(&report);
+    // Behind a pooler both are host:6543/postgres: the address says nothing.
+    let manifest_path = of_b.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest")).expect("json");
+    let a_target = xtask::production::Target::resolve(&target(&a), &dir).expect("target");
+    manifest["target"] = serde_json::Value::String(a_target.fingerprint());
+    std::fs::write(&manifest_path, manifest.to_string()).expect("write");
+
+    let mut report = Report::quiet("db-push");
+    push_flags(&dir, &a, backups.path()).run_into(&mut report).await.expect("push");
+    assert_passes(&report);
+    assert!(report.check("backup.taken").is_some(), "b's backup did not count for a: a new one was taken");
+    let used = report.check("push.backup").and_then(|c| c.value.clone()).unwrap_or_default();
+    assert!(!used.contains(&of_b.display().to_string()), "{used}");
+    let record = report.check("push.record").and_then(|c| c.value.clone()).expect("record");
+    let md = std::fs::read_to_string(&record).expect("record");
+    let identity = a_target.identify().await.expect("identity");
+    assert!(md.contains(&format!("database: {identity}")), "the record names the database: {md}");
+
+    // db-watch on b with the baseline a's push saved: not compared, a's record left alone.
+    let log = backups.path().join("migration-log");
+    let flags = DbWatch {
+        project: project(&dir),
+        target: target(&b),
+        r#for: "1s".parse().unwrap(),
+        every: "1s".parse().unwrap(),
+        max_slowdown: 2.0,
+        max_blocking: "1s".parse().unwrap(),
+        baseline: Some(log.join(xtask::db_watch::BASELINE_FILE)),
+    };
+    let mut report = Report::quiet("db-watch");
+    flags.run_into(&mut report).await.expect("watch");
+    assert_eq!(report.check("watch.baseline").map(|c| c.status), Some(Status::Warn));
+    assert!(detail(&report, "watch.baseline").contains("taken on another database"), "{report:#?}");
+    let after = std::fs::read_to_string(&record).expect("record");
+    assert_eq!(after, md, "a's push record is not appended to by a watch of b");
+    a.close().await.expect("close");
+    b.close().await.expect("close");
 }

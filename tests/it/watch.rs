@@ -48,7 +48,8 @@ async fn watch(index_after_push: bool) -> (Report, ProjectCopy) {
     xtask::db_watch::save_baseline(&target, &texts, vec!["1".into()], &log).await.expect("baseline");
     // The record the push wrote.
     std::fs::write(log.join("20261202T060000Z_push_1.md"), "# db-push record\n").expect("record");
-    std::fs::write(log.join("20261202T060000Z_push_1.json"), "{\"versions\": [\"1\"]}").expect("record");
+    let record = serde_json::json!({ "versions": ["1"], "identity": target.known_identity() });
+    std::fs::write(log.join("20261202T060000Z_push_1.json"), record.to_string()).expect("record");
     // "The push".
     if !index_after_push {
         sqlx::raw_sql("drop index public.notes_owner").execute(&mut conn).await.expect("drop");

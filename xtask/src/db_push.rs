@@ -29,7 +29,7 @@ impl DbPush {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
         let result = self.steps(&target, report).await;
         let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
-        crate::production::record::keep(&log_dir, report, &target.describe(), "push.record", &result);
+        crate::production::record::keep(&log_dir, report, &target, "push.record", &result);
         result
     }
 
@@ -94,12 +94,16 @@ impl DbPush {
     /// A verified backup younger than `--max-backup-age`, or a new one; false if it fails to verify.
     async fn ensure_backup(&self, target: &Target, report: &mut Report) -> anyhow::Result<bool> {
         let check = Check::new("push.backup", "a verified backup of this target exists", Status::Pass);
-        if let Some((path, m)) = backup::latest_verified(&self.out, target, self.max_backup_age.0) {
+        let identity = target.identify().await?;
+        if let Some((path, m)) = backup::latest_verified(&self.out, &identity, self.max_backup_age.0) {
             let taken = m.created_at.format("%Y-%m-%d %H:%M:%SZ");
             report.push(check.value(format!("{} (taken {taken})", path.display())));
             return Ok(true);
         }
-        report.note(format!("no verified backup younger than {} for this target: taking one", self.max_backup_age));
+        report.note(format!(
+            "no verified backup younger than {} of this database ({identity}): taking one",
+            self.max_backup_age
+        ));
         let path = backup::take(target, &self.project.supabase_dir, &self.out, report).await?;
         if !backup::verify(&path, &self.restore.options(), report).await? {
             return Ok(false);

@@ -260,7 +260,7 @@ impl DbRehearse {
 
 /// Row counts and fan-out of production, read-only, as generator sizes; and its tables' rows.
 async fn shape_like(url: &str, report: &mut Report) -> anyhow::Result<(Data, std::collections::BTreeMap<String, f64>)> {
-    let target = production::Target { mode: production::Mode::Direct, url: url.to_string() };
+    let target = production::Target::direct(url.to_string());
     let mut conn = target.connect_read_only().await?;
     let (size, words) =
         app_seam::shape_of(&mut conn, 1).await.with_context(|| format!("reading row counts from {}", redact(url)))?;

@@ -28,7 +28,7 @@ impl DbRollback {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
         let result = self.steps(&target, report).await;
         let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
-        crate::production::record::keep(&log_dir, report, &target.describe(), "rollback.record", &result);
+        crate::production::record::keep(&log_dir, report, &target, "rollback.record", &result);
         result
     }
 

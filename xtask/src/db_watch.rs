@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     flags::DbWatch,
-    production::Target,
+    production::{Target, TargetIdentity},
     report::{run_command, Check, Outcome, Report, Status},
 };
 
@@ -25,6 +25,9 @@ pub struct Baseline {
     pub tables: Vec<String>,
     pub versions: Vec<String>,
     pub sample: sample::Sample,
+    /// The database it was taken on: it is compared with no other.
+    #[serde(default)]
+    pub identity: Option<TargetIdentity>,
 }
 
 pub const BASELINE_FILE: &str = "watch-baseline.json";
@@ -41,7 +44,8 @@ pub async fn save_baseline(
     let sample = sample::take(&mut conn, &tables).await?;
     std::fs::create_dir_all(log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
     let path = log_dir.join(BASELINE_FILE);
-    let text = serde_json::to_string_pretty(&Baseline { tables, versions, sample })?;
+    let identity = Some(target.identify().await?);
+    let text = serde_json::to_string_pretty(&Baseline { tables, versions, sample, identity })?;
     std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
@@ -58,9 +62,12 @@ impl DbWatch {
         let path = self.baseline.clone().unwrap_or_else(|| {
             crate::production::record::log_dir(None, &self.project.supabase_dir).join(BASELINE_FILE)
         });
-        let baseline = match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let b: Baseline = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        let identity = target.identify().await?;
+        let saved = std::fs::read_to_string(&path)
+            .ok()
+            .map(|text| serde_json::from_str::<Baseline>(&text).with_context(|| format!("reading {}", path.display())));
+        let baseline = match saved.transpose()? {
+            Some(b) if b.identity.as_ref().is_some_and(|i| i.same_as(&identity)) => {
                 report.push(
                     Check::new("watch.baseline", "the baseline db-push took before it pushed", Status::Info).value(
                         format!(
@@ -73,7 +80,15 @@ impl DbWatch {
                 );
                 b
             }
-            Err(_) => {
+            saved => {
+                let why = match saved.and_then(|b| b.identity) {
+                    Some(other) => format!(
+                        "{} was taken on another database ({other}), not this one ({identity}): it is not compared, and \
+                         its push's record is left alone",
+                        path.display()
+                    ),
+                    None => format!("no baseline of this database in {}", path.display()),
+                };
                 let texts = crate::runner::scan(&self.project.supabase_dir)?
                     .files
                     .into_iter()
@@ -82,11 +97,10 @@ impl DbWatch {
                 let tables = sample::named_tables(&mut conn, &texts).await?;
                 let sample = sample::take(&mut conn, &tables).await?;
                 report.push(Check::new("watch.baseline", "the baseline db-push took before it pushed", Status::Warn).detail(format!(
-                    "no {}: comparing with the first sample instead, which already has the migration's effect; push with \
-                     db-push (it saves the baseline) to compare with before",
-                    path.display()
+                    "{why}: comparing with the first sample instead, which already has the migration's effect; push with \
+                     db-push (it saves the baseline) to compare with before"
                 )));
-                Baseline { tables, versions: Vec::new(), sample }
+                Baseline { tables, versions: Vec::new(), sample, identity: Some(identity) }
             }
         };
         if baseline.sample.statements.is_none() {
@@ -101,14 +115,12 @@ impl DbWatch {
             report.stopped_by(e);
         }
         let check = Check::new("watch.record", "the watch's summary, in the push's record", Status::Info);
-        report.push(
-            match crate::production::record::append(&log_dir, &baseline.versions, report, &target.describe()) {
-                Ok(md) => check.value(md.display()),
-                Err(e) => {
-                    Check { status: Status::Warn, ..check }.detail(format!("{e:#}; the report above is all there is"))
-                }
-            },
-        );
+        report.push(match crate::production::record::append(&log_dir, &baseline.versions, report, &target) {
+            Ok(md) => check.value(md.display()),
+            Err(e) => {
+                Check { status: Status::Warn, ..check }.detail(format!("{e:#}; the report above is all there is"))
+            }
+        });
         result
     }
 

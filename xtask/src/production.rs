@@ -5,17 +5,26 @@
 
 pub mod backup;
 mod drift;
+mod identity;
 pub mod interrupt;
 mod lock;
 pub mod record;
 
-use std::{path::Path, str::FromStr};
+use std::{
+    path::Path,
+    str::FromStr,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        OnceLock,
+    },
+};
 
 use anyhow::{bail, Context};
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
 use url::Url;
 
 pub use drift::{drift, invalid_indexes_check, normalized};
+pub use identity::TargetIdentity;
 pub use lock::{TargetLock, KEY as MIGRATION_LOCK_KEY};
 
 /// Whether `conn`'s session is encrypted, as a check: TLS (with its version), or a warning for a
@@ -81,6 +90,16 @@ pub struct Target {
     pub mode: Mode,
     /// Connection URL for SQL (may hold a password: print only through `redact`).
     pub url: String,
+    /// What the first connection said the database is; every later connection must say the same.
+    identity: std::sync::Arc<OnceLock<TargetIdentity>>,
+}
+
+/// Connections opened to targets by this process (the closing note counts a push's).
+static CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many connections this process has opened to targets so far.
+pub fn connections_opened() -> usize {
+    CONNECTIONS.load(Ordering::Relaxed)
 }
 
 impl Target {
@@ -99,7 +118,7 @@ impl Target {
                     parsed.scheme()
                 );
             }
-            return Ok(Target { mode: Mode::Direct, url });
+            return Ok(Target::direct(url));
         }
         crate::supabase::cli::ensure_installed()?;
         let temp = supabase_dir.join(".temp");
@@ -130,7 +149,43 @@ impl Target {
                 url.to_string()
             }
         };
-        Ok(Target { mode: Mode::Linked { project_ref }, url })
+        Ok(Target { mode: Mode::Linked { project_ref }, url, identity: Default::default() })
+    }
+
+    /// A direct target at `url`, not yet connected.
+    pub fn direct(url: String) -> Target {
+        Target { mode: Mode::Direct, url, identity: Default::default() }
+    }
+
+    /// Which database this is, as it says itself (connecting once if nothing has yet).
+    pub async fn identify(&self) -> anyhow::Result<TargetIdentity> {
+        if let Some(known) = self.identity.get() {
+            return Ok(known.clone());
+        }
+        drop(self.connect_read_only().await?);
+        self.identity.get().cloned().context("the target did not say which database it is")
+    }
+
+    /// The identity learnt so far, if any connection was made.
+    pub fn known_identity(&self) -> Option<&TargetIdentity> {
+        self.identity.get()
+    }
+
+    /// Binds a new connection to this target: the first says which database the target is, and
+    /// every later one must be that same database (a pooler or DNS that moves a run from one
+    /// database to another mid-way stops it).
+    async fn bind(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        let now = TargetIdentity::read(conn).await?;
+        let first = self.identity.get_or_init(|| now.clone());
+        if first != &now {
+            bail!(
+                "{} is no longer the database this run started on: it was {first}, and a new connection reached {now}; \
+                 nothing more is done — check where the URL (or the pooler behind it) leads",
+                redact(&self.url)
+            );
+        }
+        Ok(())
     }
 
     /// What the user types to confirm: the project ref, or the database name.
@@ -168,7 +223,10 @@ impl Target {
             ("lock_timeout", "2s"),
             ("application_name", "cargo-xtask-readonly"),
         ]);
-        PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))
+        let mut conn =
+            PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))?;
+        self.bind(&mut conn).await?;
+        Ok(conn)
     }
 
     /// A session that may write, waiting at most `lock_timeout` for any lock (never forever: a
@@ -182,6 +240,7 @@ impl Target {
             self.options()?.options([("lock_timeout", lock_timeout.as_str()), ("application_name", "cargo-xtask")]);
         let mut conn =
             PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))?;
+        self.bind(&mut conn).await?;
         interrupt::register(&self.url, &mut conn).await?;
         Ok(conn)
     }

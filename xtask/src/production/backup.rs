@@ -24,7 +24,7 @@ use sqlx::{Connection, PgConnection};
 use crate::{
     analysis::catalog::CatalogSnapshot,
     pg::{EphemeralPostgres, PgOptions},
-    production::{Mode, Target},
+    production::{Mode, Target, TargetIdentity},
     report::{Check, Report, Status},
     supabase::cli::SupabaseCli,
 };
@@ -48,8 +48,11 @@ pub struct Verification {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
-    /// host:port/database of the target (no user, no password).
+    /// host:port/database of the target (no user, no password), for people: not what binds it.
     pub target: String,
+    /// Which database it is, as the database said (a backup counts only for this one).
+    #[serde(default)]
+    pub identity: Option<TargetIdentity>,
     pub mode: String,
     pub created_at: DateTime<Utc>,
     pub files: Vec<FileEntry>,
@@ -96,6 +99,7 @@ pub async fn take(target: &Target, supabase_dir: &Path, root: &Path, report: &mu
     let bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let manifest = Manifest {
         target: target.fingerprint(),
+        identity: Some(target.identify().await?),
         mode: match target.mode {
             Mode::Direct => "direct".into(),
             Mode::Linked { .. } => "linked".into(),
@@ -288,12 +292,14 @@ async fn widen_auth_users(conn: &mut PgConnection, data: &str) -> anyhow::Result
 
 /// The newest verified backup of `target` under `root` younger than `max_age` whose files still
 /// match their checksums.
-pub fn latest_verified(root: &Path, target: &Target, max_age: Duration) -> Option<(PathBuf, Manifest)> {
+pub fn latest_verified(root: &Path, target: &TargetIdentity, max_age: Duration) -> Option<(PathBuf, Manifest)> {
     let entries = std::fs::read_dir(root).ok()?;
     let mut found: Vec<(PathBuf, Manifest)> = entries
         .flatten()
         .filter_map(|e| Manifest::read(&e.path()).ok().map(|m| (e.path(), m)))
-        .filter(|(_, m)| m.target == target.fingerprint() && m.verified.as_ref().is_some_and(|v| v.ok))
+        // The same database as the database says, not the same host:port/db (a pooler serves many).
+        .filter(|(_, m)| m.identity.as_ref().is_some_and(|i| i.same_as(target)))
+        .filter(|(_, m)| m.verified.as_ref().is_some_and(|v| v.ok))
         // Its files must still be what was verified: a corrupted backup never counts.
         .filter(|(dir, m)| {
             m.files

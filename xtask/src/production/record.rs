@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::report::{markdown::markdown, Report};
+use crate::{
+    production::{Target, TargetIdentity},
+    report::{markdown::markdown, Report},
+};
 
 /// `--log-dir`, else `<supabase-dir>/migration-log`.
 pub fn log_dir(flag: Option<&Path>, supabase_dir: &Path) -> PathBuf {
@@ -46,7 +49,7 @@ fn versions(report: &Report) -> Vec<String> {
 
 /// Writes the record of a run that reached `target` (an error ends up in it too), then says
 /// where as check `<id>`; a record that cannot be written is a warning, never the run's failure.
-pub fn keep(log_dir: &Path, report: &mut Report, target: &str, id: &str, result: &anyhow::Result<()>) {
+pub fn keep(log_dir: &Path, report: &mut Report, target: &Target, id: &str, result: &anyhow::Result<()>) {
     if let Err(e) = result {
         report.stopped_by(e);
     }
@@ -70,7 +73,7 @@ fn span(versions: &[String]) -> String {
 }
 
 /// Writes `<log_dir>/<UTC>_<command>[_<first>-<last>].md` and `.json`; the Markdown file's path.
-pub fn write(log_dir: &Path, report: &Report, target: &str) -> anyhow::Result<PathBuf> {
+pub fn write(log_dir: &Path, report: &Report, target: &Target) -> anyhow::Result<PathBuf> {
     let now = chrono::Utc::now();
     let versions = versions(report);
     let command = report.command.trim_start_matches("db-");
@@ -81,14 +84,17 @@ pub fn write(log_dir: &Path, report: &Report, target: &str) -> anyhow::Result<Pa
     let preamble = [
         format!("when: {}", now.format("%Y-%m-%d %H:%M:%S UTC")),
         format!("who: {}", who()),
-        format!("target: {target}"),
+        format!("target: {}", target.describe()),
+        format!("database: {}", target.known_identity().map_or("never reached".to_string(), TargetIdentity::to_string)),
         format!("versions: {}", if versions.is_empty() { "none".to_string() } else { versions.join(", ") }),
     ];
     let md = dir.join(format!("{stem}.md"));
     std::fs::write(&md, markdown(report, &format!("{} record", report.command), &preamble))
         .with_context(|| format!("writing {}", md.display()))?;
-    let json =
-        serde_json::json!({ "when": now, "who": who(), "target": target, "versions": versions, "report": report });
+    let json = serde_json::json!({
+        "when": now, "who": who(), "target": target.describe(), "identity": target.known_identity(),
+        "versions": versions, "report": report,
+    });
     let path = dir.join(format!("{stem}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
@@ -96,9 +102,9 @@ pub fn write(log_dir: &Path, report: &Report, target: &str) -> anyhow::Result<Pa
 }
 
 /// Adds `report` (a watch after a push of `versions`) to the newest push record of those versions
-/// in `log_dir`, Markdown and JSON; with no such record, writes one of its own. The Markdown
-/// file's path.
-pub fn append(log_dir: &Path, versions: &[String], report: &Report, target: &str) -> anyhow::Result<PathBuf> {
+/// made on this same database in `log_dir`, Markdown and JSON; with no such record, writes one of
+/// its own. The Markdown file's path.
+pub fn append(log_dir: &Path, versions: &[String], report: &Report, target: &Target) -> anyhow::Result<PathBuf> {
     if versions.is_empty() {
         return write(log_dir, report, target);
     }
@@ -110,6 +116,7 @@ pub fn append(log_dir: &Path, versions: &[String], report: &Report, target: &str
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
         .filter(|p| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.ends_with(&span)))
+        .filter(|p| target.known_identity().is_some_and(|ours| recorded_identity(p).is_some_and(|i| i.same_as(ours))))
         .max();
     let Some(md) = newest else { return write(log_dir, report, target) };
     let now = chrono::Utc::now();
@@ -131,4 +138,11 @@ pub fn append(log_dir: &Path, versions: &[String], report: &Report, target: &str
             .with_context(|| format!("writing {}", json_path.display()))?;
     }
     Ok(md)
+}
+
+/// The database a record (by its Markdown path) says it was made on, from its JSON twin.
+fn recorded_identity(md: &Path) -> Option<TargetIdentity> {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(md.with_extension("json")).ok()?).ok()?;
+    serde_json::from_value(json.get("identity")?.clone()).ok()
 }
