@@ -1,5 +1,6 @@
 //! Each backend serves queries and leaves no container, process or temp dir behind.
 
+use sqlx::Connection;
 use xtask::pg::{Backend, EphemeralPostgres, Footprint, PgOptions};
 
 use crate::support::{backends, start};
@@ -92,6 +93,23 @@ async fn url_backend_creates_and_drops_a_throwaway_database() {
     assert_eq!(count(name.clone()).fetch_one(&mut admin).await.expect("query"), 1);
     pg.close().await.expect("close");
     assert_eq!(count(name).fetch_one(&mut admin).await.expect("query"), 0);
+}
+
+/// Regression (#23.5): a native cluster trusted every local user over TCP, so while a backup was
+/// being verified any account on the machine could read the restored password hashes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ephemeral_cluster_admits_only_the_run_that_started_it() {
+    for backend in backends() {
+        let pg = start(backend).await;
+        let mut url = url::Url::parse(pg.url()).expect("url");
+        assert!(url.password().is_some_and(|p| p.len() >= 16), "{backend}: a password only this run knows");
+        url.set_password(None).expect("no password");
+        let refused = sqlx::PgConnection::connect(url.as_str()).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.contains("password"), "{backend}: a connection without the password got in: {refused:?}");
+        url.set_password(Some("guess")).expect("a guess");
+        assert!(sqlx::PgConnection::connect(url.as_str()).await.is_err(), "{backend}: a guessed password got in");
+        pg.close().await.expect("close");
+    }
 }
 
 /// The pid of a process that has exited.

@@ -17,6 +17,9 @@ pub fn main(bin_name: &'static str) -> ExitCode {
         Err(e) => e.exit(),
     };
     crate::report::set_format(cli.format);
+    if let Some(warning) = password_on_command_line(std::env::args()) {
+        eprintln!("{warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -41,6 +44,24 @@ pub fn main(bin_name: &'static str) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A warning when a `--db-url` (or `--like`) on the command line holds a password: it stays in
+/// the shell's history and, while the command runs, in every user's process list.
+fn password_on_command_line(args: impl Iterator<Item = String>) -> Option<String> {
+    let args: Vec<String> = args.collect();
+    let flag = |a: &str| a == "--db-url" || a == "--like";
+    let separate = args.windows(2).any(|w| flag(&w[0]) && crate::pg::has_password(&w[1]));
+    let inline = args.iter().filter_map(|a| a.strip_prefix("--db-url=").or_else(|| a.strip_prefix("--like=")));
+    if !separate && !inline.into_iter().any(crate::pg::has_password) {
+        return None;
+    }
+    Some(
+        "warning: the database URL on this command line holds a password: it stays in your shell history and, while \
+         this runs, in the process list; put the URL in SUPABASE_DB_URL (or leave the password out of it and set \
+         PGPASSWORD) instead"
+            .to_string(),
+    )
 }
 
 /// Says what an interrupt left: statements of ours on a target are cancelled first (none stays
@@ -72,4 +93,23 @@ async fn terminated() {
 #[cfg(not(unix))]
 async fn terminated() {
     std::future::pending().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::password_on_command_line;
+
+    #[test]
+    fn a_password_on_the_command_line_is_warned_of() {
+        let check = |args: &[&str], warned: bool| {
+            let got = password_on_command_line(args.iter().map(|s| s.to_string()));
+            assert_eq!(got.is_some(), warned, "{args:?}");
+            assert!(got.is_none_or(|w| !w.contains("s3cret")));
+        };
+        check(&["xtask", "db-push", "--db-url", "postgres://u:s3cret@h/db"], true);
+        check(&["xtask", "db-push", "--db-url=postgres://u@h/db?password=s3cret"], true);
+        check(&["xtask", "db-rehearse", "--like", "postgres://u:s3cret@h/db"], true);
+        check(&["xtask", "db-push", "--db-url", "postgres://u@h/db"], false);
+        check(&["xtask", "db-push"], false);
+    }
 }

@@ -22,7 +22,7 @@ use testcontainers::{ContainerAsync, GenericImage};
 
 pub use discovery::{find_pg_bin, find_pg_tool};
 pub use leftovers::{process_alive, remove_labelled_containers, remove_leftover_clusters};
-pub use redact::{redact, redact_text};
+pub use redact::{has_password, redact, redact_text};
 
 use docker::{docker_status, start_docker, DockerStatus};
 use native::{start_native, NativeCluster};

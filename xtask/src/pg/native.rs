@@ -83,6 +83,42 @@ impl NativeCluster {
         Ok(template)
     }
 
+    /// TCP asks for a password only this run knows (set in single-user mode, before the server
+    /// listens); the socket, for the server's own tools, lives in this cluster's private 0700
+    /// directory. Never `trust` over TCP: any local user could read what a restore put there.
+    fn admit_only_us(&self, password: &str) -> anyhow::Result<()> {
+        let hba = self.data().join("pg_hba.conf");
+        std::fs::write(
+            &hba,
+            "# written by xtask for this ephemeral cluster\n\
+             local all all trust\n\
+             host all all 127.0.0.1/32 scram-sha-256\n\
+             host all all ::1/128 scram-sha-256\n",
+        )
+        .with_context(|| format!("writing {}", hba.display()))?;
+        give(&hba, self.run_as)?;
+        let mut single = self.command("postgres");
+        single
+            .arg("--single")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-c", "password_encryption=scram-sha-256", "postgres"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = single.spawn().context("running postgres --single to set the password")?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            writeln!(stdin, "ALTER ROLE {SUPERUSER} PASSWORD '{password}';").context("setting the password")?;
+        }
+        let out = child.wait_with_output().context("running postgres --single")?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() || stderr.contains("ERROR") {
+            bail!("setting the ephemeral cluster's password failed ({}): {stderr}", out.status);
+        }
+        Ok(())
+    }
+
     pub(super) fn stop(mut self) -> anyhow::Result<()> {
         self.stop_inner()
     }
@@ -122,6 +158,9 @@ fn start_native_blocking(bin: PathBuf) -> anyhow::Result<(String, Inner)> {
     // initdb once per installation, then a copy per cluster (a few times faster than initdb).
     let template = cluster.template()?;
     copy_tree(&template, &data, run_as).context("copying the initialised data directory")?;
+    // The cluster may hold restored password hashes and data: no other local user reaches it.
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    cluster.admit_only_us(&password)?;
 
     // Another process may take the port between probing and binding: retry a few times.
     let mut last_err = None;
@@ -147,7 +186,7 @@ fn start_native_blocking(bin: PathBuf) -> anyhow::Result<(String, Inner)> {
         match cluster.run("pg_ctl start", pg_ctl) {
             Ok(()) => {
                 cluster.running = true;
-                let url = format!("postgres://{SUPERUSER}@127.0.0.1:{port}/postgres");
+                let url = format!("postgres://{SUPERUSER}:{password}@127.0.0.1:{port}/postgres");
                 return Ok((url, Inner::Native(cluster)));
             }
             Err(e) => last_err = Some(e),

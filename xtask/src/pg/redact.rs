@@ -2,17 +2,38 @@
 
 use url::Url;
 
-/// The URL with any password replaced by `***`, safe to print.
+/// Query parameters libpq takes a secret from (`?password=…`, `?sslpassword=…`).
+pub const SECRET_PARAMS: [&str; 2] = ["password", "sslpassword"];
+
+/// The URL with any password (in the user part or a `?password=` parameter) replaced by `***`,
+/// safe to print.
 pub fn redact(url: &str) -> String {
     match Url::parse(url) {
         Ok(mut u) => {
             if u.password().is_some() {
                 let _ = u.set_password(Some("***"));
             }
+            if u.query_pairs().any(|(k, _)| SECRET_PARAMS.contains(&k.as_ref())) {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if SECRET_PARAMS.contains(&k.as_ref()) { "***".to_string() } else { v.to_string() };
+                        (k.to_string(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
         Err(_) => "<unparsable database URL>".to_string(),
     }
+}
+
+/// Whether the URL carries a password (user part or query): one typed on a command line stays
+/// in the shell's history and the process list.
+pub fn has_password(url: &str) -> bool {
+    Url::parse(url)
+        .is_ok_and(|u| u.password().is_some() || u.query_pairs().any(|(k, _)| SECRET_PARAMS.contains(&k.as_ref())))
 }
 
 /// `text` with the password of every `scheme://user:password@host` in it replaced by `***`.
@@ -35,6 +56,29 @@ pub fn redact_text(text: &str) -> String {
         rest = &rest[end..];
     }
     out.push_str(rest);
+    redact_params(&out)
+}
+
+/// `password=…` (and `sslpassword=…`) as a URL parameter or a `key=value` connection string
+/// writes it, with its value replaced by `***`.
+fn redact_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("password=") {
+        let key_start = rest[..i].rfind(|c: char| !c.is_ascii_alphanumeric() && c != '_').map_or(0, |k| k + 1);
+        let key = &rest[key_start..i + "password".len()];
+        out.push_str(&rest[..i + "password=".len()]);
+        rest = &rest[i + "password=".len()..];
+        if !SECRET_PARAMS.contains(&key) {
+            continue;
+        }
+        let end = rest.find(|c: char| c.is_whitespace() || matches!(c, '&' | '"' | '\'' | ';')).unwrap_or(rest.len());
+        if end > 0 {
+            out.push_str("***");
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -49,6 +93,8 @@ mod tests {
             ("postgres://u@h/db", "postgres://u@h/db"),
             ("postgresql://u:p%40ss@h/db?sslmode=require", "postgresql://u:***@h/db?sslmode=require"),
             ("not a url", "<unparsable database URL>"),
+            ("postgres://u@h/db?password=s3cret&sslmode=require", "postgres://u@h/db?password=***&sslmode=require"),
+            ("postgres://u@h/db?sslpassword=k3y", "postgres://u@h/db?sslpassword=***"),
         ];
         for (url, expected) in cases {
             assert_eq!(redact(url), expected, "{url}");
@@ -66,9 +112,23 @@ mod tests {
             ("no password postgres://a@h/d", "no password postgres://a@h/d"),
             ("https://example.com:443/path", "https://example.com:443/path"),
             ("nothing here", "nothing here"),
+            (
+                "at postgres://a@h/d?sslmode=require&password=s3cret.",
+                "at postgres://a@h/d?sslmode=require&password=***",
+            ),
+            ("host=h user=u password=s3cret dbname=d", "host=h user=u password=*** dbname=d"),
+            ("the password= is empty", "the password= is empty"),
+            ("mypassword=visible", "mypassword=visible"),
         ];
         for (text, expected) in cases {
             assert_eq!(redact_text(text), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn a_password_anywhere_in_the_url_is_one() {
+        assert!(has_password("postgres://u:p@h/db"));
+        assert!(has_password("postgres://u@h/db?password=p"));
+        assert!(!has_password("postgres://u@h/db?sslmode=require"));
     }
 }

@@ -265,7 +265,7 @@ async fn restore(dir: &Path, pg: &PgOptions) -> anyhow::Result<(BTreeMap<String,
                 "-f",
                 &p(FILES[2]),
             ],
-            &password,
+            password.as_deref(),
         )?;
         let mut conn = db.connect().await?;
         let counts = count_rows(&mut conn).await?;

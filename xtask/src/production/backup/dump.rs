@@ -65,7 +65,7 @@ pub(super) async fn dump_direct(
     let pg_dumpall = crate::pg::find_pg_tool("pg_dumpall")?;
     let excluded: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| format!("--exclude-schema={s}")).collect();
 
-    let roles = run_tool(&pg_dumpall, &["--roles-only", "--no-role-passwords", "-d", &url], &password)?;
+    let roles = run_tool(&pg_dumpall, &["--roles-only", "--no-role-passwords", "-d", &url], password.as_deref())?;
     write_private(&dir.join(FILES[0]), &without_reserved_roles(&roles))?;
 
     // The schema, the data, the counts and the catalog all see one snapshot: the manifest and
@@ -79,39 +79,47 @@ pub(super) async fn dump_direct(
     let snap = format!("--snapshot={snapshot}");
     let mut args: Vec<&str> = vec!["--schema-only", &snap, "-d", &url];
     args.extend(excluded.iter().map(String::as_str));
-    write_private(&dir.join(FILES[1]), &run_tool(&pg_dump, &args, &password)?)?;
+    write_private(&dir.join(FILES[1]), &run_tool(&pg_dump, &args, password.as_deref())?)?;
     let mut args: Vec<&str> = vec!["--data-only", &snap, "-d", &url];
     args.extend(excluded.iter().map(String::as_str));
     let mut data = run_tool(
         &pg_dump,
         &["--data-only", &snap, "-d", &url, "-t", "auth.users", "-t", "supabase_migrations.schema_migrations"],
-        &password,
+        password.as_deref(),
     )?;
-    data.push_str(&run_tool(&pg_dump, &args, &password)?);
+    data.push_str(&run_tool(&pg_dump, &args, password.as_deref())?);
     tx.rollback().await?;
     write_private(&dir.join(FILES[2]), &data)?;
     Ok((tables, catalog))
 }
 
-/// The URL without its password, and the password (handed to tools through PGPASSWORD, so it
-/// never appears in a process list or an error message).
-pub(super) fn split_password(url: &str) -> anyhow::Result<(String, String)> {
+/// The URL without its password (user part or `?password=`), and the password, handed to tools
+/// through PGPASSWORD so it never appears in a process list or an error message; `None` when the
+/// URL has none (the tool then reads PGPASSWORD or ~/.pgpass as libpq does).
+pub(super) fn split_password(url: &str) -> anyhow::Result<(String, Option<String>)> {
     let mut u = url::Url::parse(url).context("parsing the target URL")?;
-    let password = u
-        .password()
-        .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().to_string())
-        .unwrap_or_default();
+    let mut password = u.password().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().to_string());
     let _ = u.set_password(None);
+    let pairs: Vec<(String, String)> = u.query_pairs().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if let Some((_, p)) = pairs.iter().find(|(k, _)| k == "password") {
+        password = Some(p.clone());
+        u.set_query(None);
+        let kept: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != "password").collect();
+        if !kept.is_empty() {
+            u.query_pairs_mut().extend_pairs(kept.iter().map(|(k, v)| (k, v)));
+        }
+    }
     Ok((u.to_string(), password))
 }
 
-pub(super) fn run_tool(tool: &Path, args: &[&str], password: &str) -> anyhow::Result<String> {
+pub(super) fn run_tool(tool: &Path, args: &[&str], password: Option<&str>) -> anyhow::Result<String> {
     let name = tool.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let out = std::process::Command::new(tool)
-        .args(args)
-        .env("PGPASSWORD", password)
-        .output()
-        .with_context(|| format!("running {name}"))?;
+    let mut command = std::process::Command::new(tool);
+    command.args(args);
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let out = command.output().with_context(|| format!("running {name}"))?;
     if !out.status.success() {
         bail!("{name} failed ({}): {}", out.status, crate::pg::redact_text(&String::from_utf8_lossy(&out.stderr)));
     }
@@ -130,4 +138,23 @@ fn without_reserved_roles(roles: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_password;
+
+    #[test]
+    fn the_password_leaves_the_url_wherever_it_was() {
+        let cases = [
+            ("postgres://u:p%40ss@h:5432/db", "postgres://u@h:5432/db", Some("p@ss")),
+            ("postgres://u@h/db?password=s3cret&sslmode=require", "postgres://u@h/db?sslmode=require", Some("s3cret")),
+            ("postgres://u@h/db?password=s3cret", "postgres://u@h/db", Some("s3cret")),
+            ("postgres://u@h/db", "postgres://u@h/db", None),
+        ];
+        for (url, without, password) in cases {
+            let (u, p) = split_password(url).expect("split");
+            assert_eq!((u.as_str(), p.as_deref()), (without, password), "{url}");
+        }
+    }
 }
