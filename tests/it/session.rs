@@ -123,3 +123,21 @@ async fn a_backup_or_baseline_of_another_database_at_the_same_address_never_coun
     a.close().await.expect("close");
     b.close().await.expect("close");
 }
+
+/// Regression (#23.8): a listener that never answers hung the tool for minutes; the URL's
+/// `connect_timeout` is honoured, and there is a default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_listener_fails_within_the_connect_timeout_saying_what_to_check() {
+    // Accepts TCP (the kernel's backlog) and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let dir = our_supabase_dir();
+    let url = format!("postgres://postgres:s3cret@127.0.0.1:{port}/postgres?connect_timeout=2");
+    let target =
+        xtask::production::Target::resolve(&xtask::flags::TargetArgs { db_url: Some(url), linked: false }, &dir)
+            .expect("target");
+    let err = format!("{:#}", target.connect_read_only().await.map(drop).expect_err("no answer"));
+    assert!(err.contains("no answer within 2 s") && err.contains("connect_timeout"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    drop(listener);
+}

@@ -153,5 +153,15 @@ async fn production_sessions_and_dumps_go_over_verified_tls() {
         xtask::production::Target::resolve(&TargetArgs { db_url: Some(wrong), linked: false }, &dir).expect("target");
     let err = target.connect_read_only().await.map(drop).expect_err("an unknown CA is refused");
     assert!(!format!("{err:#}").contains("xtask-"), "no password in {err:#}");
+    // Regression (#23.8): with a root certificate, libpq's `require` verifies the CA (as
+    // pg_dumpall did); ours accepted the wrong one.
+    let wrong = format!("{}?sslmode=require&sslrootcert={}", prod.url(), other.path().join("ca.crt").display());
+    let target =
+        xtask::production::Target::resolve(&TargetArgs { db_url: Some(wrong), linked: false }, &dir).expect("target");
+    target.connect_read_only().await.map(drop).expect_err("require with a root certificate verifies the CA");
+    let right = format!("{}?sslmode=require&sslrootcert={}", prod.url(), certs.path().join("ca.crt").display());
+    let target =
+        xtask::production::Target::resolve(&TargetArgs { db_url: Some(right), linked: false }, &dir).expect("target");
+    target.connect_read_only().await.expect("require with the right root certificate connects");
     prod.close().await.expect("close");
 }

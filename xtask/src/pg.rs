@@ -191,8 +191,59 @@ impl Drop for EphemeralPostgres {
 }
 
 pub async fn connect(url: &str) -> anyhow::Result<PgConnection> {
-    let opts = PgConnectOptions::from_str(url).context("parsing the connection URL")?;
-    PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(url)))
+    let (opts, timeout) = libpq_options(url)?;
+    connect_within(url, &opts, timeout).await
+}
+
+/// How long a connect may take when the URL gives no `connect_timeout` (libpq waits forever: a
+/// silent listener would hang the tool).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The URL read as libpq reads it, where sqlx differs: `sslmode=require` with a root certificate
+/// (`sslrootcert`, or PGSSLROOTCERT) verifies the server's CA, as libpq does for compatibility;
+/// `connect_timeout` (seconds) bounds the connect, [`DEFAULT_CONNECT_TIMEOUT`] without one.
+pub fn libpq_options(url: &str) -> anyhow::Result<(PgConnectOptions, Duration)> {
+    let opts = PgConnectOptions::from_str(url).map_err(|_| anyhow::anyhow!("cannot parse {}", redact(url)))?;
+    let parsed = url::Url::parse(url).ok();
+    let param =
+        |key: &str| parsed.as_ref().and_then(|u| u.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.to_string()));
+    let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+    let mode = param("sslmode").or_else(|| env("PGSSLMODE"));
+    let root = param("sslrootcert").or_else(|| env("PGSSLROOTCERT"));
+    let opts = if mode.as_deref() == Some("require") && root.is_some() {
+        opts.ssl_mode(sqlx::postgres::PgSslMode::VerifyCa)
+    } else {
+        opts
+    };
+    let timeout = match param("connect_timeout").or_else(|| env("PGCONNECT_TIMEOUT")) {
+        // libpq: zero or negative waits forever, and anything under 2 s counts as 2 s.
+        Some(t) => match t.trim().parse::<i64>() {
+            Ok(n) if n <= 0 => Duration::MAX,
+            Ok(n) => Duration::from_secs(n.max(2) as u64),
+            Err(_) => bail!("connect_timeout={t} in {} is not a whole number of seconds", redact(url)),
+        },
+        None => DEFAULT_CONNECT_TIMEOUT,
+    };
+    Ok((opts, timeout))
+}
+
+/// Connects, giving up after `timeout` with an error that says what to check.
+pub async fn connect_within(url: &str, opts: &PgConnectOptions, timeout: Duration) -> anyhow::Result<PgConnection> {
+    let connect = PgConnection::connect_with(opts);
+    let conn = if timeout == Duration::MAX {
+        connect.await
+    } else {
+        match tokio::time::timeout(timeout, connect).await {
+            Ok(result) => result,
+            Err(_) => bail!(
+                "connecting to {}: no answer within {} s (connect_timeout); check the host and port, or give \
+                 ?connect_timeout=<seconds> in the URL",
+                redact(url),
+                timeout.as_secs()
+            ),
+        }
+    };
+    conn.with_context(|| format!("connecting to {}", redact(url)))
 }
 
 async fn wait_until_queryable(url: &str, limit: Duration) -> anyhow::Result<()> {
@@ -258,6 +309,16 @@ fn choose(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_read_as_libpq_reads_them() {
+        let timeout = |url: &str| libpq_options(url).map(|(_, t)| t).map_err(|e| e.to_string());
+        assert_eq!(timeout("postgres://u@h/db"), Ok(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(timeout("postgres://u@h/db?connect_timeout=30"), Ok(Duration::from_secs(30)));
+        assert_eq!(timeout("postgres://u@h/db?connect_timeout=1"), Ok(Duration::from_secs(2)), "libpq's minimum");
+        assert_eq!(timeout("postgres://u@h/db?connect_timeout=0"), Ok(Duration::MAX), "libpq: wait forever");
+        assert!(timeout("postgres://u:pw@h/db?connect_timeout=soon").is_err_and(|e| !e.contains("pw@")));
+    }
 
     #[test]
     fn a_flag_the_chosen_backend_would_ignore_is_an_error() {

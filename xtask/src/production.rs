@@ -12,7 +12,6 @@ pub mod record;
 
 use std::{
     path::Path,
-    str::FromStr,
     sync::{
         atomic::{AtomicUsize, Ordering},
         OnceLock,
@@ -20,7 +19,7 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
+use sqlx::{postgres::PgConnectOptions, PgConnection};
 use url::Url;
 
 pub use drift::{drift, invalid_indexes_check, normalized};
@@ -217,14 +216,14 @@ impl Target {
 
     /// A session that cannot write: read-only by default, short statement and lock timeouts.
     pub async fn connect_read_only(&self) -> anyhow::Result<PgConnection> {
-        let opts = self.options()?.options([
+        let (opts, timeout) = self.options()?;
+        let opts = opts.options([
             ("default_transaction_read_only", "on"),
             ("statement_timeout", "30s"),
             ("lock_timeout", "2s"),
             ("application_name", "cargo-xtask-readonly"),
         ]);
-        let mut conn =
-            PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))?;
+        let mut conn = crate::pg::connect_within(&self.url, &opts, timeout).await?;
         self.bind(&mut conn).await?;
         Ok(conn)
     }
@@ -236,17 +235,16 @@ impl Target {
             bail!("--lock-timeout 0s would wait forever for a lock on production, queueing the app's reads behind it; give a bound such as 2s");
         }
         let lock_timeout = format!("{}ms", lock_timeout.as_millis());
-        let opts =
-            self.options()?.options([("lock_timeout", lock_timeout.as_str()), ("application_name", "cargo-xtask")]);
-        let mut conn =
-            PgConnection::connect_with(&opts).await.with_context(|| format!("connecting to {}", redact(&self.url)))?;
+        let (opts, timeout) = self.options()?;
+        let opts = opts.options([("lock_timeout", lock_timeout.as_str()), ("application_name", "cargo-xtask")]);
+        let mut conn = crate::pg::connect_within(&self.url, &opts, timeout).await?;
         self.bind(&mut conn).await?;
         interrupt::register(&self.url, &mut conn).await?;
         Ok(conn)
     }
 
-    fn options(&self) -> anyhow::Result<PgConnectOptions> {
-        PgConnectOptions::from_str(&self.url).map_err(|_| anyhow::anyhow!("cannot parse {}", redact(&self.url)))
+    fn options(&self) -> anyhow::Result<(PgConnectOptions, std::time::Duration)> {
+        crate::pg::libpq_options(&self.url)
     }
 }
 

@@ -3,10 +3,10 @@
 //! interrupt each one still busy is cancelled and ended from a second connection, and the
 //! target's history says what was applied.
 
-use std::{str::FromStr, sync::Mutex, time::Duration};
+use std::{sync::Mutex, time::Duration};
 
 use anyhow::Context;
-use sqlx::{postgres::PgConnectOptions, ConnectOptions, PgConnection};
+use sqlx::PgConnection;
 
 use crate::pg::redact;
 
@@ -45,8 +45,8 @@ pub async fn cancel_in_flight() -> Vec<String> {
 }
 
 async fn cancel(url: &str, pid: i32, started: &str) -> anyhow::Result<String> {
-    let opts = PgConnectOptions::from_str(url)?.application_name("cargo-xtask-cancel");
-    let mut conn = opts.connect().await.with_context(|| format!("connecting to {}", redact(url)))?;
+    let (opts, timeout) = crate::pg::libpq_options(url)?;
+    let mut conn = crate::pg::connect_within(url, &opts.application_name("cargo-xtask-cancel"), timeout).await?;
     let busy: Option<(String, String)> = sqlx::query_as(
         "SELECT state, left(regexp_replace(query, '\\s+', ' ', 'g'), 80) FROM pg_stat_activity \
          WHERE pid = $1 AND backend_start::text = $2 AND state <> 'idle'",
