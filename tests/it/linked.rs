@@ -39,6 +39,8 @@ exit 0
 
 struct Linked {
     project: ProjectCopy,
+    /// `--supabase-dir` (the copy's `supabase/` unless a test moves it).
+    supabase_dir: PathBuf,
     fake_bin: tempfile::TempDir,
     log: PathBuf,
     url: String,
@@ -57,7 +59,8 @@ impl Linked {
             std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         }
         let log = fake_bin.path().join("calls.log");
-        Linked { project, fake_bin, log, url: url.to_string() }
+        let supabase_dir = project.path();
+        Linked { project, supabase_dir, fake_bin, log, url: url.to_string() }
     }
 
     fn run(&self, args: &[&str], with_fake: bool, fail: &str) -> Output {
@@ -66,7 +69,7 @@ impl Linked {
         let pg_bin = xtask::pg::find_pg_bin().expect("pg bin");
         Command::new(xtask_bin())
             .args(args)
-            .args(["--supabase-dir", &self.project.path().display().to_string(), "--linked", "--db-url", &self.url])
+            .args(["--supabase-dir", &self.supabase_dir.display().to_string(), "--linked", "--db-url", &self.url])
             .env("PATH", path)
             .env("FAKE_SUPABASE_LOG", &self.log)
             .env("FAKE_SUPABASE_FAIL", fail)
@@ -153,6 +156,36 @@ async fn linked_push_runs_the_cli_in_order_and_never_prints_the_password() {
     );
     assert!(all.contains("push.apply.20251116173502") && all.contains("batched backfill of public.messages"), "{all}");
     assert!(!all.contains(&password), "the password leaked:\n{all}");
+    prod.close().await.expect("close");
+}
+
+/// Regression (#23.6): with the project in a folder not named `supabase` and a `supabase/` beside
+/// it, `supabase db push --workdir <parent>` pushed the sibling's migrations to production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linked_mode_pushes_the_projects_own_folder_never_a_sibling() {
+    let prod = start(any_backend()).await;
+    let url = production_url(&prod).await;
+    let mut linked = Linked::new(&url);
+    let root = linked.project.dir.path().to_path_buf();
+    std::fs::rename(root.join("supabase"), root.join("app-db")).expect("rename");
+    linked.supabase_dir = root.join("app-db");
+    // The decoy: another project's folder where the CLI would look for one.
+    std::fs::create_dir_all(root.join("supabase/migrations")).expect("mkdir");
+    std::fs::write(root.join("supabase/migrations/20990101000000_decoy.sql"), "create table public.decoy (id int);")
+        .expect("decoy");
+    let backend = any_backend().to_string();
+    let out = linked.run(&["db-push", "--yes", "--backend", &backend, "--out", "backups"], true, "");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let calls = linked.calls();
+    assert!(calls.iter().any(|c| c == "  pushes 20251116173507"), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.contains("20990101000000")), "the sibling's migration was pushed: {calls:?}");
+    assert!(!calls.iter().any(|c| c.ends_with("--workdir <project>")), "never the parent as workdir: {calls:?}");
+    let decoy: Option<String> = sqlx::query_scalar("select to_regclass('public.decoy')::text")
+        .fetch_one(&mut prod.connect().await.expect("connect"))
+        .await
+        .expect("query");
+    assert_eq!(decoy, None);
     prod.close().await.expect("close");
 }
 

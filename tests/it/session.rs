@@ -141,3 +141,46 @@ async fn a_silent_listener_fails_within_the_connect_timeout_saying_what_to_check
     assert!(!err.contains("s3cret"), "{err}");
     drop(listener);
 }
+
+/// Regression (#23.9): with a rollback script missing in the middle, 3 of 8 versions were rolled
+/// back, exit 0, and nothing said that five stay applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_stopped_by_a_missing_script_fails_naming_what_stays() {
+    let prod = production().await;
+    let project = crate::support::ProjectCopy::new();
+    let mut conn = prod.connect().await.expect("connect");
+    for f in &xtask::runner::scan(&project.path()).expect("scan").files[1..] {
+        xtask::runner::apply(&mut conn, f).await.expect("apply pending");
+    }
+    std::fs::remove_file(project.path().join("rollbacks/20251116173504_index_messages_auth_user_id.sql")).expect("rm");
+    let mut report = Report::quiet("db-rollback");
+    crate::production::rollback_flags(&project.path(), &prod).run_into(&mut report).await.expect("rollback");
+    assert_fails_on(&report, "rollback.stays");
+    let d = detail(&report, "rollback.stays");
+    assert!(d.contains("20251116173504_index_messages_auth_user_id has no script"), "{d}");
+    assert!(d.contains("6 version(s) stay applied, 4 of them with a script"), "{d}");
+    assert!(d.contains("20251116173500_add_auth_user_id_to_messages_part1"), "{d}");
+    assert_eq!(history(&prod).await.len(), 6, "rolled back to the gap: baseline and 173500-173504 stay");
+    prod.close().await.expect("close");
+}
+
+/// Regression (#23.9): a missing --supabase-dir made `<dir>/migration-log` for the record.
+#[test]
+fn a_missing_or_file_supabase_dir_is_a_usage_error_that_creates_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let missing = tmp.path().join("supabase");
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").expect("file");
+    for dir in [&missing, &file] {
+        let out = std::process::Command::new(crate::support::xtask_bin())
+            .args(["db-rollback", "--yes", "--db-url", "postgres://u@127.0.0.1:1/db", "--supabase-dir"])
+            .arg(dir)
+            .current_dir(tmp.path())
+            .output()
+            .expect("xtask");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--supabase-dir"), "{stderr}");
+    }
+    assert!(!missing.exists(), "nothing was created");
+}

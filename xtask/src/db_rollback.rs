@@ -51,19 +51,62 @@ impl DbRollback {
 }
 
 /// One row of the target's history.
+#[derive(Debug)]
 pub struct HistoryRow {
     pub version: String,
     pub name: String,
     pub statements: Vec<String>,
 }
 
-/// What to roll back, from the target's history alone: the newest applied versions, newest
-/// first, as long as each has a rollback script; the first applied version without one is the
-/// baseline it stops at.
-pub fn rollback_plan<'a>(history: &'a [HistoryRow], scripts: &BTreeMap<String, PathBuf>) -> Vec<&'a HistoryRow> {
+/// What to roll back, from the target's history alone.
+#[derive(Debug)]
+pub struct RollbackPlan<'a> {
+    /// The newest applied versions that have a rollback script, newest first.
+    pub roll: Vec<&'a HistoryRow>,
+    /// The applied version the plan stops at (the newest without a script), if any.
+    pub stop: Option<&'a HistoryRow>,
+    /// Applied versions older than the stop that have a script: the stop is a gap in the middle,
+    /// and these stay applied although they could be rolled back.
+    pub stranded: Vec<&'a HistoryRow>,
+    /// Every applied version the plan leaves applied (the stop and all older).
+    pub stays: usize,
+}
+
+/// The newest applied versions, newest first, as long as each has a rollback script; the first
+/// applied version without one is where it stops (the baseline, or a gap when older ones have
+/// scripts).
+pub fn rollback_plan<'a>(history: &'a [HistoryRow], scripts: &BTreeMap<String, PathBuf>) -> RollbackPlan<'a> {
     let mut ordered: Vec<&HistoryRow> = history.iter().collect();
     ordered.sort_by_key(|a| (a.version.parse::<u128>().unwrap_or(u128::MAX), a.version.clone()));
-    ordered.into_iter().rev().take_while(|a| scripts.contains_key(&a.version)).collect()
+    ordered.reverse();
+    let roll: Vec<&HistoryRow> = ordered.iter().copied().take_while(|a| scripts.contains_key(&a.version)).collect();
+    let rest = &ordered[roll.len()..];
+    let stranded = rest.iter().copied().skip(1).filter(|a| scripts.contains_key(&a.version)).collect();
+    RollbackPlan { stop: rest.first().copied(), stranded, stays: rest.len(), roll }
+}
+
+/// What the plan leaves applied, as a check: a failure when a missing script in the middle
+/// strands versions that have scripts, information otherwise.
+fn stays_check(plan: &RollbackPlan) -> Option<Check> {
+    let stop = plan.stop?;
+    let check = Check::new("rollback.stays", "what stays applied on the target", Status::Info).value(plan.stays);
+    let stop_name = format!("{}_{}", stop.version, stop.name);
+    Some(if plan.stranded.is_empty() {
+        check.detail(format!(
+            "{} version(s) stay applied, the newest {stop_name}: it has no script in rollbacks/ (the baseline)",
+            plan.stays
+        ))
+    } else {
+        let stranded: Vec<String> = plan.stranded.iter().map(|a| format!("{}_{}", a.version, a.name)).collect();
+        Check { status: Status::Fail, ..check }.detail(format!(
+            "{stop_name} has no script in rollbacks/, so the rollback stops there: {} version(s) stay applied, \
+             {} of them with a script of their own:\n{}\nwrite rollbacks/{stop_name}.sql and run db-rollback again \
+             to go further",
+            plan.stays,
+            stranded.len(),
+            stranded.join("\n")
+        ))
+    })
 }
 
 pub async fn rollback(
@@ -83,13 +126,16 @@ pub async fn rollback(
         .into_iter()
         .map(|(version, name, statements)| HistoryRow { version, name, statements })
         .collect();
-    let to_roll = rollback_plan(&history, &scripts);
+    let plan = rollback_plan(&history, &scripts);
+    let stays = stays_check(&plan);
+    let to_roll = plan.roll;
     if to_roll.is_empty() {
         report.push(
             Check::new("rollback.plan", "migrations to roll back", Status::Info)
                 .value(0)
                 .detail("the newest version the target has applied has no script in rollbacks/: nothing to roll back"),
         );
+        report.extend(stays);
         return Ok(());
     }
     let names: Vec<String> = to_roll.iter().map(|a| format!("{}_{}", a.version, a.name)).collect();
@@ -126,6 +172,7 @@ pub async fn rollback(
         }
         report.push(Check::new(id, title, Status::Pass));
     }
+    report.extend(stays);
     leftovers(&mut conn, added, report).await
 }
 
@@ -229,15 +276,21 @@ mod tests {
     use super::*;
 
     fn check(history: &[&str], scripts: &[&str], expected: &[&str]) {
+        plan(history, scripts, expected, &[]);
+    }
+
+    fn plan(history: &[&str], scripts: &[&str], expected: &[&str], stranded: &[&str]) {
         let history: Vec<HistoryRow> = history
             .iter()
             .map(|v| HistoryRow { version: v.to_string(), name: "x".into(), statements: Vec::new() })
             .collect();
         let scripts: BTreeMap<String, PathBuf> = scripts.iter().map(|v| (v.to_string(), PathBuf::new())).collect();
-        let plan: Vec<&str> = rollback_plan(&history, &scripts).iter().map(|a| a.version.as_str()).collect();
+        let got = rollback_plan(&history, &scripts);
+        let roll: Vec<&str> = got.roll.iter().map(|a| a.version.as_str()).collect();
+        let left: Vec<&str> = got.stranded.iter().map(|a| a.version.as_str()).collect();
         assert_eq!(
-            plan,
-            expected,
+            (roll, left),
+            (expected.to_vec(), stranded.to_vec()),
             "history {history:?}",
             history = history.iter().map(|a| &a.version).collect::<Vec<_>>()
         );
@@ -247,8 +300,16 @@ mod tests {
     fn the_plan_is_the_newest_applied_versions_that_have_a_script() {
         // 7 of 8 applied (the push failed on the last): exactly those 7, newest first.
         check(&["1", "10", "11", "12"], &["10", "11", "12", "13"], &["12", "11", "10"]);
-        // Stops at the first applied version without a script (the baseline).
-        check(&["1", "10", "11"], &["1", "11"], &["11"]);
+        // Stops at the first applied version without a script (the baseline)…
+        check(&["1", "10", "11"], &["11"], &["11"]);
+        // …which is a gap when older ones have scripts: they are stranded, and said to be.
+        plan(&["1", "10", "11"], &["1", "11"], &["11"], &["1"]);
+        plan(
+            &["1", "2", "3", "4", "5", "6", "7", "8"],
+            &["1", "2", "3", "4", "6", "7", "8"],
+            &["8", "7", "6"],
+            &["4", "3", "2", "1"],
+        );
         check(&["1"], &["10"], &[]);
         check(&[], &["10"], &[]);
         // Versions compare as numbers, as the CLI orders them.

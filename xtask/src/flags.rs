@@ -72,11 +72,25 @@ pub enum Cmd {
 #[derive(Debug, Clone, Args)]
 pub struct Project {
     /// The Supabase project folder (holds migrations/, rollbacks/, checks/, seed.sql)
-    #[arg(long, value_name = "DIR", default_value = "supabase")]
+    #[arg(long, value_name = "DIR", default_value = "supabase", value_parser = project_folder)]
     pub supabase_dir: PathBuf,
     /// Also write the report as JSON to this file
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+}
+
+/// `--supabase-dir`: an existing folder, else a usage error (exit 2) before anything is created
+/// (a record would otherwise make `<dir>/migration-log` where no project is).
+fn project_folder(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => Ok(path),
+        Ok(_) => Err(format!("{value} is a file, not a Supabase project folder (the one holding migrations/)")),
+        Err(_) => Err(format!(
+            "no folder {value}: run in the folder that holds supabase/ (`supabase init` makes one), or pass \
+             --supabase-dir DIR"
+        )),
+    }
 }
 
 /// How to get an ephemeral Postgres.

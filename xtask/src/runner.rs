@@ -197,7 +197,7 @@ async fn run_file(
             backfill,
         }),
         Err(mut e) => {
-            e.notices = notices;
+            e.notices.splice(0..0, notices);
             Err(e)
         }
     }

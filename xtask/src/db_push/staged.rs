@@ -3,7 +3,7 @@
 //! the backfill in batches over the SQL connection and writes its history row as the CLI would,
 //! and the CLI pushes the rest. Without a backfill file, one `supabase db push`, as before.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -11,7 +11,7 @@ use crate::{
     production::Target,
     report::{Check, Report, Status},
     runner::{self, backfill::Backfill, MigrationFile},
-    supabase::cli::SupabaseCli,
+    supabase::cli::{copy_tree, SupabaseCli},
 };
 
 /// One step of a linked push.
@@ -133,28 +133,10 @@ fn staging_copy(dir: &Path, through: &str) -> anyhow::Result<tempfile::TempDir> 
     Ok(staging)
 }
 
-fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) -> std::io::Result<()> {
-    let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        std::fs::create_dir_all(to.join(&rel))?;
-        for entry in std::fs::read_dir(from.join(&rel))? {
-            let entry = entry?;
-            let child = rel.join(entry.file_name());
-            if !keep(&child) {
-                continue;
-            }
-            if entry.file_type()?.is_dir() {
-                stack.push(child);
-            } else {
-                std::fs::copy(entry.path(), to.join(&child))?;
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn file(version: &str, text: &str) -> MigrationFile {

@@ -42,6 +42,10 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("rollback.apply.<version>", "a rollback script applies and removes its history row"),
     ("rollback.script.<version>", "a pending migration has a rollback script"),
     ("rollback.plan", "migrations db-rollback will roll back, newest first"),
+    (
+        "rollback.stays",
+        "what db-rollback leaves applied; fails when a missing script in the middle strands versions that have one",
+    ),
     ("rollback.step.<version>", "the rollback of one pending file, alone, restores the state before it"),
     ("rollback.step.reapply.<version>", "a pending file applies again after its own rollback (stepwise proof)"),
     ("rollback.stepwise", "every rollback is right on its own, not only together with the others"),

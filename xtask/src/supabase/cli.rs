@@ -26,15 +26,26 @@ pub struct SupabaseCli {
     sh: Shell,
     /// The folder that holds `supabase/` (the CLI's `--workdir`).
     workdir: PathBuf,
+    /// A workdir of our own, when the project folder is not named `supabase` (removed on drop).
+    _staged: Option<tempfile::TempDir>,
 }
 
 impl SupabaseCli {
+    /// The CLI for the project in `supabase_dir`. The CLI reads `<workdir>/supabase`, whatever
+    /// folder it was meant for: a project folder named otherwise runs from a copy under that name,
+    /// never from its parent (whose own `supabase/`, if any, is another project).
     pub fn new(supabase_dir: &Path) -> anyhow::Result<SupabaseCli> {
         ensure_installed()?;
         let dir =
             std::fs::canonicalize(supabase_dir).with_context(|| format!("resolving {}", supabase_dir.display()))?;
-        let workdir = dir.parent().map(Path::to_path_buf).unwrap_or(dir);
-        Ok(SupabaseCli { sh: Shell::new()?, workdir })
+        let own_parent = dir.parent().filter(|_| dir.file_name().is_some_and(|n| n == "supabase"));
+        if let Some(parent) = own_parent {
+            return Ok(SupabaseCli { sh: Shell::new()?, workdir: parent.to_path_buf(), _staged: None });
+        }
+        let staged = tempfile::Builder::new().prefix("xtask-cli-workdir-").tempdir().context("creating a workdir")?;
+        copy_tree(&dir, &staged.path().join("supabase"), &|_| true)
+            .with_context(|| format!("copying {} into a workdir for the supabase CLI", dir.display()))?;
+        Ok(SupabaseCli { sh: Shell::new()?, workdir: staged.path().to_path_buf(), _staged: Some(staged) })
     }
 
     /// Runs `supabase <args> --workdir <dir>`; a non-zero exit is an error carrying its stderr.
@@ -76,4 +87,25 @@ impl SupabaseCli {
     pub fn repair_reverted(&self, version: &str) -> anyhow::Result<String> {
         self.run(&["migration", "repair", "--status", "reverted", version, "--linked", "--yes"])
     }
+}
+
+/// Copies the tree at `from` into `to`, keeping the paths (relative to `from`) `keep` accepts.
+pub fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) -> std::io::Result<()> {
+    let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        std::fs::create_dir_all(to.join(&rel))?;
+        for entry in std::fs::read_dir(from.join(&rel))? {
+            let entry = entry?;
+            let child = rel.join(entry.file_name());
+            if !keep(&child) {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                stack.push(child);
+            } else {
+                std::fs::copy(entry.path(), to.join(&child))?;
+            }
+        }
+    }
+    Ok(())
 }
