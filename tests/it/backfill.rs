@@ -113,3 +113,35 @@ async fn what_cannot_be_batched_fails_with_the_reason_and_nothing_applied() {
     assert_eq!(check.status, xtask::report::Status::Fail);
     pg.close().await.expect("close");
 }
+
+/// Regression (#23.11): batch boundaries were spliced into the SQL as quoted literals; on a server
+/// with `standard_conforming_strings = off`, a text key could close the literal and run SQL of its
+/// own (here: drop a table) with the migration's privileges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_keys_are_bound_as_parameters_never_spliced_into_the_sql() {
+    let pg = start(crate::support::any_backend()).await;
+    let mut conn = pg.connect().await.expect("connect");
+    sqlx::raw_sql(
+        "create table public.victim (id int); create table public.tags (name text primary key, n int);
+         insert into public.tags values ('a', null), ('c', null);
+         alter database postgres set standard_conforming_strings = off;",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("tables");
+    let evil = r"\') AND false; drop table public.victim; --";
+    sqlx::query("insert into public.tags values ($1, null)").bind(evil).execute(&mut conn).await.expect("evil key");
+    let mut conn = pg.connect().await.expect("a session with standard_conforming_strings = off");
+    let backfill = file("-- xtask:backfill batch-size=1\nupdate public.tags set n = 1 where n is null;\n");
+    let applied = runner::apply(&mut conn, &backfill).await.expect("applies");
+    assert_eq!(applied.backfill.map(|s| s.rows), Some(3));
+    let victim: Option<String> =
+        sqlx::query_scalar("select to_regclass('public.victim')::text").fetch_one(&mut conn).await.expect("query");
+    assert_eq!(victim.as_deref(), Some("victim"), "the key ran as SQL");
+    let left: i64 = sqlx::query_scalar("select count(*) from public.tags where n is null")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+    pg.close().await.expect("close");
+}

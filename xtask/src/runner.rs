@@ -247,7 +247,14 @@ async fn send(
     stmt: &Statement,
     as_role: Option<&str>,
 ) -> Result<u64, ApplyError> {
-    sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await.map(|done| done.rows_affected()).map_err(|e| {
+    // Parameters go in an unnamed statement: nothing stays prepared on the server, which a
+    // transaction-mode pooler (Supavisor on 6543) could hand to another client's session.
+    let sent = if stmt.params.is_empty() {
+        sqlx::raw_sql(&stmt.sql).execute(&mut *conn).await
+    } else {
+        stmt.params.iter().fold(sqlx::query(&stmt.sql), |q, p| q.bind(p)).persistent(false).execute(&mut *conn).await
+    };
+    sent.map(|done| done.rows_affected()).map_err(|e| {
         let (line, message) = match &e {
             sqlx::Error::Database(db) => {
                 let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();

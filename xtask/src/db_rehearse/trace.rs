@@ -262,7 +262,9 @@ async fn trace_backfill(
     while let Some(range) = batches.next(conn, &plan.table).await? {
         sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
         let batch_started = Instant::now();
-        let result = sqlx::raw_sql(&plan.batch_sql(&batches.key, &range)).execute(&mut *conn).await;
+        let (sql, params) = plan.batch_sql(&batches.key, &range);
+        let result =
+            params.iter().fold(sqlx::query(&sql), |q, p| q.bind(p)).persistent(false).execute(&mut *conn).await;
         let took = batch_started.elapsed();
         match result {
             Ok(done) => t.rows += done.rows_affected(),

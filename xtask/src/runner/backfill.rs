@@ -128,20 +128,24 @@ impl Backfill {
         Batching { rows: o.rows.unwrap_or(self.batching.rows), pause: o.pause.unwrap_or(self.batching.pause) }
     }
 
-    /// The file's UPDATE restricted to the keys in `range`.
-    pub fn batch_sql(&self, key: &Key, range: &KeyRange) -> String {
+    /// The file's UPDATE restricted to the keys in `range`, the keys as its parameters (text,
+    /// cast to the key's types in the statement).
+    pub fn batch_sql(&self, key: &Key, range: &KeyRange) -> (String, Vec<String>) {
         let cols = key.qualified(&self.qualifier);
         let mut conds = Vec::new();
+        let mut params = Vec::new();
         if let Some(lo) = &range.after {
-            conds.push(format!("({cols}) > ({})", key.literal(lo)));
+            conds.push(format!("({cols}) > ({})", key.placeholders(params.len() + 1)));
+            params.extend(lo.iter().cloned());
         }
         if let Some(hi) = &range.through {
-            conds.push(format!("({cols}) <= ({})", key.literal(hi)));
+            conds.push(format!("({cols}) <= ({})", key.placeholders(params.len() + 1)));
+            params.extend(hi.iter().cloned());
         }
         if conds.is_empty() {
             conds.push("true".to_string());
         }
-        format!("{}{}{}", self.head, conds.join(" AND "), self.tail)
+        (format!("{}{}{}", self.head, conds.join(" AND "), self.tail), params)
     }
 }
 
@@ -223,22 +227,23 @@ mod tests {
         let cases = [
             (
                 "-- xtask:backfill\nUPDATE public.posts m SET a = c.a FROM public.threads c WHERE c.id = m.cid AND m.a IS NULL",
-                "UPDATE public.posts m SET a = c.a FROM public.threads c WHERE (m.id) > ('10'::bigint) AND (m.id) <= ('20'::bigint) AND (c.id = m.cid AND m.a IS NULL)",
+                "UPDATE public.posts m SET a = c.a FROM public.threads c WHERE (m.id) > ($1::bigint) AND (m.id) <= ($2::bigint) AND (c.id = m.cid AND m.a IS NULL)",
             ),
             (
                 "-- xtask:backfill\nupdate notes set body = '' where body is null or x = 1",
-                "update notes set body = '' where (notes.id) > ('10'::bigint) AND (notes.id) <= ('20'::bigint) AND (body is null or x = 1)",
+                "update notes set body = '' where (notes.id) > ($1::bigint) AND (notes.id) <= ($2::bigint) AND (body is null or x = 1)",
             ),
             (
                 "-- xtask:backfill\nUPDATE public.t AS t SET n = 1 RETURNING id",
-                "UPDATE public.t AS t SET n = 1 WHERE (t.id) > ('10'::bigint) AND (t.id) <= ('20'::bigint) RETURNING id",
+                "UPDATE public.t AS t SET n = 1 WHERE (t.id) > ($1::bigint) AND (t.id) <= ($2::bigint) RETURNING id",
             ),
-            ("-- xtask:backfill\nUPDATE t SET n = 1;", "UPDATE t SET n = 1 WHERE (t.id) > ('10'::bigint) AND (t.id) <= ('20'::bigint)"),
+            ("-- xtask:backfill\nUPDATE t SET n = 1;", "UPDATE t SET n = 1 WHERE (t.id) > ($1::bigint) AND (t.id) <= ($2::bigint)"),
         ];
         for (text, expected) in cases {
             let b = Backfill::of(text).and_then(Result::ok).unwrap_or_else(|| panic!("{text}"));
-            let sql = b.batch_sql(&key(), &range);
+            let (sql, params) = b.batch_sql(&key(), &range);
             assert_eq!(sql.strip_prefix("-- xtask:backfill\n"), Some(expected), "{text}");
+            assert_eq!(params, ["10", "20"]);
         }
     }
 
@@ -248,14 +253,15 @@ mod tests {
         let Some(b) = b else { panic!("parses") };
         let composite = Key { columns: vec![("a".into(), "uuid".into()), ("\"B\"".into(), "integer".into())] };
         let first = KeyRange { after: None, through: Some(vec!["x'".into(), "2".into()]) };
+        let (sql, params) = b.batch_sql(&composite, &first);
         assert_eq!(
-            b.batch_sql(&composite, &first),
-            "-- xtask:backfill\nUPDATE t SET n = 1 WHERE (t.a, t.\"B\") <= ('x'''::uuid, '2'::integer) AND (n IS NULL)"
+            sql,
+            "-- xtask:backfill\nUPDATE t SET n = 1 WHERE (t.a, t.\"B\") <= ($1::uuid, $2::integer) AND (n IS NULL)"
         );
-        assert_eq!(
-            b.batch_sql(&key(), &KeyRange::default()),
-            "-- xtask:backfill\nUPDATE t SET n = 1 WHERE true AND (n IS NULL)"
-        );
+        assert_eq!(params, ["x'", "2"], "a quote in a key is a value, not SQL");
+        let (sql, params) = b.batch_sql(&key(), &KeyRange::default());
+        assert_eq!(sql, "-- xtask:backfill\nUPDATE t SET n = 1 WHERE true AND (n IS NULL)");
+        assert!(params.is_empty());
     }
 
     #[test]

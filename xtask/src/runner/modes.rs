@@ -205,7 +205,8 @@ pub(super) async fn batched(
             Ok(None) => break,
             Err(e) => return Err(left_behind(statement_error(file, original, plan.line, e.to_string()), &stats)),
         };
-        let stmt = Statement { sql: plan.batch_sql(&batches.key, &range), ..original.clone() };
+        let (sql, params) = plan.batch_sql(&batches.key, &range);
+        let stmt = Statement { sql, params, ..original.clone() };
         let mut attempt = 1;
         let rows = loop {
             let took = Instant::now();

@@ -10,6 +10,9 @@ pub struct Statement {
     pub line: usize,
     /// Byte offset of `sql` within the file, to map a server error position back to a line.
     pub offset: usize,
+    /// Values for `$1`, `$2`… (text): only a batched backfill's key range has any; a file's own
+    /// statements are sent as they are.
+    pub params: Vec<String>,
 }
 
 impl Statement {
@@ -135,7 +138,7 @@ fn push(text: &str, start: usize, end: usize, out: &mut Vec<Statement>) {
     let lead = chunk.len() - chunk.trim_start().len();
     let offset = start + lead;
     let line = text[..offset].matches('\n').count() + 1;
-    out.push(Statement { sql: chunk.trim().to_string(), line, offset });
+    out.push(Statement { sql: chunk.trim().to_string(), line, offset, params: Vec::new() });
 }
 
 fn skip_block_comment(bytes: &[u8], mut i: usize) -> usize {
@@ -296,7 +299,7 @@ mod tests {
             ("alter table t add column c int", false),
         ];
         for (sql, expected) in cases {
-            let s = Statement { sql: sql.into(), line: 1, offset: 0 };
+            let s = Statement { sql: sql.into(), line: 1, offset: 0, params: Vec::new() };
             assert_eq!(s.is_non_transactional(), expected, "{sql}");
         }
     }

@@ -16,11 +16,14 @@ impl Key {
         self.columns.iter().map(|(c, _)| format!("{qualifier}.{c}")).collect::<Vec<_>>().join(", ")
     }
 
-    pub(super) fn literal(&self, values: &[String]) -> String {
+    /// `$n::type, …` for the key's columns, numbered from `first`: key values are bound as
+    /// parameters, never spliced into the SQL (a text key holding a quote, or a server with
+    /// `standard_conforming_strings = off`, could otherwise change the statement).
+    pub(super) fn placeholders(&self, first: usize) -> String {
         self.columns
             .iter()
-            .zip(values)
-            .map(|((_, ty), v)| format!("'{}'::{ty}", v.replace('\'', "''")))
+            .enumerate()
+            .map(|(i, (_, ty))| format!("${}::{ty}", first + i))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -94,12 +97,12 @@ impl Batches {
             // The last batch is open-ended, for keys past the last boundary (some may have been
             // inserted since); none is needed when no key is left.
             let after = match &self.after {
-                Some(v) => format!("WHERE ({}) > ({})", self.key.plain(), self.key.literal(v)),
+                Some(_) => format!("WHERE ({}) > ({})", self.key.plain(), self.key.placeholders(1)),
                 None => String::new(),
             };
-            let left: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {table} {after})"))
-                .fetch_one(&mut *conn)
-                .await?;
+            let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} {after})");
+            let query = self.after.iter().flatten().fold(sqlx::query_scalar(&sql), |q, v| q.bind(v)).persistent(false);
+            let left: bool = query.fetch_one(&mut *conn).await?;
             if !left {
                 return Ok(None);
             }
