@@ -37,7 +37,7 @@ pub fn target(pg: &EphemeralPostgres) -> TargetArgs {
 }
 
 pub fn restore() -> RestorePg {
-    RestorePg { backend: any_backend(), image: None }
+    RestorePg { backend: any_backend(), image: None, restore_db_url: None, restore_on_target_server: false }
 }
 
 pub async fn validate(dir: &Path, pg: &EphemeralPostgres) -> Report {

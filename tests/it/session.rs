@@ -184,3 +184,55 @@ fn a_missing_or_file_supabase_dir_is_a_usage_error_that_creates_nothing() {
     }
     assert!(!missing.exists(), "nothing was created");
 }
+
+/// What the server's roles are set to, on every database (`pg_db_role_setting` with setdatabase 0).
+async fn global_role_settings(pg: &xtask::pg::EphemeralPostgres) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT r.rolname || ': ' || array_to_string(s.setconfig, ', ') FROM pg_db_role_setting s \
+         JOIN pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = 0 ORDER BY 1",
+    )
+    .fetch_all(&mut pg.connect().await.expect("connect"))
+    .await
+    .expect("settings")
+}
+
+/// Regression (#23.4): verifying a backup with `--backend url` on the production server itself
+/// created a throwaway database there and ran the layer's `ALTER ROLE anon/authenticated SET
+/// statement_timeout`, which is cluster-wide: production's API roles changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throwaway_database_never_changes_the_servers_roles_and_the_targets_server_is_refused() {
+    let prod = production().await;
+    sqlx::raw_sql("ALTER ROLE anon SET statement_timeout = '20s'; ALTER ROLE authenticated RESET ALL")
+        .execute(&mut prod.connect().await.expect("connect"))
+        .await
+        .expect("production's own settings");
+    let before = global_role_settings(&prod).await;
+    assert_eq!(before, ["anon: statement_timeout=20s"]);
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    // As DATABASE_URL in an app's .env would: the restore's server is production's.
+    let url_restore = xtask::flags::RestorePg {
+        backend: xtask::pg::Backend::Url,
+        image: None,
+        restore_db_url: Some(prod.url().to_string()),
+        restore_on_target_server: false,
+    };
+    let flags = xtask::flags::DbBackup { restore: url_restore.clone(), ..backup_flags(&dir, &prod, backups.path()) };
+    let mut report = Report::quiet("db-backup");
+    let err = flags.run_into(&mut report).await.expect_err("refused");
+    assert!(format!("{err:#}").contains("--restore-on-target-server"), "{err:#}");
+    let databases: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'xtask_%'")
+        .fetch_one(&mut prod.connect().await.expect("connect"))
+        .await
+        .expect("count");
+    assert_eq!(databases, 0, "nothing was created on the target's server");
+
+    // Asked for explicitly: it runs there, and production's roles stay as they were.
+    let restore = xtask::flags::RestorePg { restore_on_target_server: true, ..url_restore };
+    let flags = xtask::flags::DbBackup { restore, ..backup_flags(&dir, &prod, backups.path()) };
+    let mut report = Report::quiet("db-backup");
+    flags.run_into(&mut report).await.expect("backup");
+    assert_passes(&report);
+    assert_eq!(global_role_settings(&prod).await, before, "the server's roles were changed");
+    prod.close().await.expect("close");
+}

@@ -137,7 +137,12 @@ async fn production_sessions_and_dumps_go_over_verified_tls() {
     let flags = DbBackup {
         project: Project { supabase_dir: dir.clone(), json: None },
         target: TargetArgs { db_url: Some(format!("{url}&sslmode=require")), linked: false },
-        restore: RestorePg { backend: Backend::Native, image: None },
+        restore: RestorePg {
+            backend: Backend::Native,
+            image: None,
+            restore_db_url: None,
+            restore_on_target_server: false,
+        },
         out: backups.path().to_path_buf(),
         verify: None,
     };

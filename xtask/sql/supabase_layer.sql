@@ -5,6 +5,8 @@
 -- Everything is created only when missing: a target that already has it is left alone.
 
 DO $layer$
+DECLARE
+  fresh_authenticator boolean := NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticator');
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
     CREATE ROLE anon NOLOGIN NOINHERIT;
@@ -50,20 +52,24 @@ BEGIN
     CREATE ROLE pgbouncer LOGIN;
   END IF;
   -- The migration role. On hosted Supabase `postgres` is not a superuser (supabase_admin is).
+  -- Roles are cluster-wide: one that existed before (a shared server, the url backend) is never
+  -- altered or granted anything; only a role created here gets its platform memberships.
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres') THEN
     CREATE ROLE postgres NOSUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS;
+    -- postgres' memberships as on the platform: the API roles and the monitoring roles, with admin.
+    GRANT anon, authenticated, service_role, authenticator TO postgres WITH ADMIN OPTION;
+    GRANT pg_monitor, pg_read_all_data, pg_signal_backend TO postgres WITH ADMIN OPTION;
+    GRANT supabase_realtime_admin TO postgres;
   END IF;
+  IF fresh_authenticator THEN
+    GRANT anon, authenticated, service_role TO authenticator;
+  END IF;
+  -- The API roles' timeouts for this database only (ALTER ROLE … SET would change them on every
+  -- database of the server; this setting goes with the database).
+  EXECUTE format('ALTER ROLE anon IN DATABASE %I SET statement_timeout = %L', current_database(), '3s');
+  EXECUTE format('ALTER ROLE authenticated IN DATABASE %I SET statement_timeout = %L', current_database(), '8s');
 END
 $layer$;
-
--- postgres' memberships as on the platform: the API roles and the monitoring roles, with admin.
-GRANT anon, authenticated, service_role, authenticator TO postgres WITH ADMIN OPTION;
-GRANT pg_monitor, pg_read_all_data, pg_signal_backend TO postgres WITH ADMIN OPTION;
-GRANT supabase_realtime_admin TO postgres;
-ALTER ROLE anon SET statement_timeout = '3s';
-ALTER ROLE authenticated SET statement_timeout = '8s';
-
-GRANT anon, authenticated, service_role TO authenticator;
 
 CREATE SCHEMA IF NOT EXISTS extensions;
 CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;

@@ -71,7 +71,7 @@ impl Bench {
     /// Ready-to-query, db-local-test and db-rollback-test wall times on one backend (a skip
     /// when it cannot start).
     async fn bench_backend(&self, backend: Backend, md: &mut String, report: &mut Report) -> anyhow::Result<()> {
-        let opts = PgOptions { backend: Some(backend), image: self.image_for(backend), db_url: None };
+        let opts = PgOptions { backend: Some(backend), image: self.image_for(backend), ..PgOptions::default() };
         if let Err(e) = EphemeralPostgres::start(&opts).await.map(drop) {
             report.push(
                 Check::new(format!("bench.{backend}"), format!("{backend} backend"), Status::Skip)

@@ -110,7 +110,12 @@ pub struct Pg {
 
 impl Pg {
     pub fn options(&self) -> PgOptions {
-        PgOptions { backend: Some(self.backend), image: self.image.clone(), db_url: self.db_url.clone() }
+        PgOptions {
+            backend: Some(self.backend),
+            image: self.image.clone(),
+            db_url: self.db_url.clone(),
+            on_target_server: false,
+        }
     }
 }
 
@@ -173,11 +178,23 @@ pub struct RestorePg {
     /// Docker image for the verification restore [env: XTASK_PG_IMAGE]
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+    /// With --backend url: the server for the restore's throwaway database (else DATABASE_URL)
+    #[arg(long, value_name = "URL")]
+    pub restore_db_url: Option<String>,
+    /// With --backend url: allow the restore's throwaway database on the target's own server
+    /// (refused otherwise: it would run beside production and create a database there)
+    #[arg(long)]
+    pub restore_on_target_server: bool,
 }
 
 impl RestorePg {
     pub fn options(&self) -> PgOptions {
-        PgOptions { backend: Some(self.backend), image: self.image.clone(), db_url: None }
+        PgOptions {
+            backend: Some(self.backend),
+            image: self.image.clone(),
+            db_url: self.restore_db_url.clone(),
+            on_target_server: self.restore_on_target_server,
+        }
     }
 }
 

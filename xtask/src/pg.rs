@@ -70,9 +70,24 @@ pub struct PgOptions {
     pub backend: Option<Backend>,
     pub image: Option<String>,
     pub db_url: Option<String>,
+    /// The url backend may make its throwaway database on the server of the target it restores
+    /// or tests for (`--restore-on-target-server`): refused unless asked.
+    pub on_target_server: bool,
 }
 
 impl PgOptions {
+    /// The server a url backend would make its throwaway database on (`--db-url`, else
+    /// `DATABASE_URL` with `--backend url`); `None` for the other backends.
+    pub fn url_server(&self) -> Option<String> {
+        match self.backend {
+            Some(Backend::Url) => {
+                self.db_url.clone().or_else(|| std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty()))
+            }
+            Some(Backend::Auto) | None => self.db_url.clone(),
+            _ => None,
+        }
+    }
+
     pub fn image(&self) -> String {
         self.image
             .clone()
@@ -323,17 +338,27 @@ mod tests {
     #[test]
     fn a_flag_the_chosen_backend_would_ignore_is_an_error() {
         let url_with_image = PgOptions {
+            on_target_server: false,
             backend: Some(Backend::Url),
             image: Some("postgres:15.8".into()),
             db_url: Some("postgres://h/db".into()),
         };
         let err = choose_backend(&url_with_image).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("--image applies to the docker backend"), "{err}");
-        let docker_with_url =
-            PgOptions { backend: Some(Backend::Docker), image: None, db_url: Some("postgres://h/db".into()) };
+        let docker_with_url = PgOptions {
+            backend: Some(Backend::Docker),
+            image: None,
+            db_url: Some("postgres://h/db".into()),
+            on_target_server: false,
+        };
         let err = choose_backend(&docker_with_url).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("--db-url applies to the url backend"), "{err}");
-        let fine = PgOptions { backend: Some(Backend::Docker), image: Some("postgres:15.8".into()), db_url: None };
+        let fine = PgOptions {
+            backend: Some(Backend::Docker),
+            image: Some("postgres:15.8".into()),
+            db_url: None,
+            on_target_server: false,
+        };
         assert!(choose_backend(&fine).is_ok());
     }
 }

@@ -152,6 +152,7 @@ pub async fn verify(dir: &Path, pg: &PgOptions, report: &mut Report) -> anyhow::
     });
 
     if problems.is_empty() {
+        refuse_target_server(&manifest, pg).await?;
         let timer = report.phase("restore backup");
         let restored = restore(dir, pg).await;
         report.record(timer);
@@ -195,6 +196,30 @@ pub async fn verify(dir: &Path, pg: &PgOptions, report: &mut Report) -> anyhow::
         )),
     }
     Ok(ok)
+}
+
+/// A url backend restores into a throwaway database on a server of the user's choosing: never
+/// the backed-up target's own server unless asked (`--restore-on-target-server`), since the
+/// restore would create a database beside production and load a copy of its data there.
+async fn refuse_target_server(manifest: &Manifest, pg: &PgOptions) -> anyhow::Result<()> {
+    let (Some(server), Some(target)) = (pg.url_server(), &manifest.identity) else { return Ok(()) };
+    if pg.on_target_server {
+        return Ok(());
+    }
+    let mut conn = crate::pg::connect(&server).await?;
+    let there = TargetIdentity::read(&mut conn).await?;
+    let same_cluster = target.system_identifier.is_some()
+        && there.system_identifier == target.system_identifier
+        && there.server == target.server;
+    if same_cluster {
+        anyhow::bail!(
+            "the restore's server ({}) is the backed-up target's own server: verifying there would create a \
+             database beside production and load a copy of its data; use --backend docker or native (or another \
+             server), or pass --restore-on-target-server if that is what you want",
+            crate::pg::redact(&server)
+        );
+    }
+    Ok(())
 }
 
 /// The restored catalog against the one recorded with the backup; the problems found.
