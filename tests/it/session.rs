@@ -236,3 +236,65 @@ async fn a_throwaway_database_never_changes_the_servers_roles_and_the_targets_se
     assert_eq!(global_role_settings(&prod).await, before, "the server's roles were changed");
     prod.close().await.expect("close");
 }
+
+/// Regression (#23.3): the "verified backup" held no `auth.identities`, `storage.buckets`,
+/// `storage.objects` or `vault.secrets` rows, and every backup check passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_holds_and_verifies_the_platform_rows_of_the_projects_data() {
+    let prod = production().await;
+    sqlx::raw_sql(
+        "INSERT INTO auth.identities (provider_id, user_id, identity_data, provider)
+           SELECT id::text, id, jsonb_build_object('sub', id::text), 'email' FROM auth.users;
+         INSERT INTO storage.buckets (id, name) VALUES ('avatars', 'avatars');
+         INSERT INTO storage.objects (bucket_id, name) VALUES ('avatars', 'a/1.png'), ('avatars', 'b/2.png');
+         INSERT INTO vault.secrets (name, secret) VALUES ('stripe', 'sk_live_x');",
+    )
+    .execute(&mut prod.connect().await.expect("connect"))
+    .await
+    .expect("platform rows");
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    let mut report = Report::quiet("db-backup");
+    let taken = backup_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("backup");
+    assert_passes(&report);
+    let manifest = xtask::production::backup::Manifest::read(&taken).expect("manifest");
+    for (table, rows) in [("auth.identities", 5), ("storage.buckets", 1), ("storage.objects", 2), ("vault.secrets", 1)]
+    {
+        assert_eq!(manifest.tables.get(table), Some(&rows), "{table}: {:?}", manifest.tables);
+    }
+    let data = std::fs::read_to_string(taken.join("data.sql")).expect("data.sql");
+    assert!(data.contains("COPY auth.identities") && data.contains("COPY vault.secrets"), "the rows are in the dump");
+    let names: Vec<String> =
+        std::fs::read_dir(&taken).expect("ls").flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    assert!(!names.iter().any(|n| n.contains("partial") || n.ends_with(".all")), "{names:?}");
+    prod.close().await.expect("close");
+}
+
+/// A backup that cannot complete leaves no folder that could pass for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_that_fails_midway_leaves_nothing() {
+    let prod = production().await;
+    // A table the backup's role may not read: the dump stops there.
+    sqlx::raw_sql(
+        "CREATE ROLE backup_reader LOGIN PASSWORD 'r3ader-pw'; GRANT USAGE ON SCHEMA public TO backup_reader;
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO backup_reader; REVOKE SELECT ON public.messages FROM backup_reader;",
+    )
+    .execute(&mut prod.connect().await.expect("connect"))
+    .await
+    .expect("a reader");
+    let mut url = url::Url::parse(prod.url()).expect("url");
+    url.set_username("backup_reader").expect("user");
+    url.set_password(Some("r3ader-pw")).expect("password");
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    let flags = xtask::flags::DbBackup {
+        target: xtask::flags::TargetArgs { db_url: Some(url.to_string()), linked: false },
+        ..backup_flags(&dir, &prod, backups.path())
+    };
+    let mut report = Report::quiet("db-backup");
+    let err = flags.run_into(&mut report).await.expect_err("permission denied");
+    assert!(!format!("{err:#}").contains("r3ader-pw"), "{err:#}");
+    let left: Vec<_> = std::fs::read_dir(backups.path()).expect("ls").flatten().map(|e| e.path()).collect();
+    assert_eq!(left, Vec::<std::path::PathBuf>::new(), "{err:#}");
+    prod.close().await.expect("close");
+}

@@ -7,7 +7,7 @@ mod dump;
 mod private;
 
 use dump::{count_rows, dump_direct, run_tool, split_password};
-use private::{make_private, private_dir, write_private};
+use private::{ignore_in_git, make_private, private_dir, tracked_by_git, write_private};
 
 use std::{
     collections::BTreeMap,
@@ -79,17 +79,15 @@ pub async fn take(target: &Target, supabase_dir: &Path, root: &Path, report: &mu
     let dir = private_dir(root, &created_at.format("%Y%m%dT%H%M%S%.3fZ").to_string())?;
     // Absolute: the supabase CLI resolves paths against its own --workdir.
     let dir = std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))?;
+    keep_out_of_git(root, report);
     let timer = report.phase("backup");
-    let (tables, catalog) = match &target.mode {
-        Mode::Direct => dump_direct(target, &dir).await?,
-        Mode::Linked { .. } => {
-            SupabaseCli::new(supabase_dir)?.dump(&dir.join(FILES[0]), &dir.join(FILES[1]), &dir.join(FILES[2]))?;
-            for name in FILES {
-                make_private(&dir.join(name))?;
-            }
-            let mut conn = target.connect_read_only().await?;
-            let mut tx = conn.begin().await?;
-            (count_rows(&mut tx).await?, CatalogSnapshot::take(&mut tx).await?)
+    let dumped = dump(target, supabase_dir, &dir).await;
+    // A backup that did not complete leaves nothing behind (it may hold half the data).
+    let (tables, catalog) = match dumped {
+        Ok(dumped) => dumped,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e.context(format!("taking the backup (nothing of it was kept in {})", dir.display())));
         }
     };
     // What verification compares the restore with: the target as it was when the backup was taken.
@@ -117,6 +115,56 @@ pub async fn take(target: &Target, supabase_dir: &Path, root: &Path, report: &mu
             .detail(dir.display().to_string()),
     );
     Ok(dir)
+}
+
+/// A backups folder git would commit is a leak waiting for `git add -A`: say so, and on a
+/// terminal offer to add it to `.gitignore`.
+fn keep_out_of_git(root: &Path, report: &mut Report) {
+    let Some((top, pattern)) = tracked_by_git(root) else { return };
+    let check = Check::new("backup.gitignore", "the backups folder is kept out of git", Status::Warn);
+    let term = console::Term::stderr();
+    if term.is_term() && console::user_attended() {
+        let _ = term.write_line(&format!(
+            "{} is inside the git repository {} and not ignored: add `{pattern}` to its .gitignore? [y/N]",
+            root.display(),
+            top.display()
+        ));
+        if term.read_line().is_ok_and(|a| a.trim().eq_ignore_ascii_case("y")) {
+            if let Err(e) = ignore_in_git(&top, &pattern) {
+                report.push(check.detail(format!("{e:#}")));
+            } else {
+                report.push(Check { status: Status::Pass, ..check }.value(format!("{pattern} added to .gitignore")));
+            }
+            return;
+        }
+    }
+    report.push(check.value(root.display()).detail(format!(
+        "{} is inside the git repository {} and not ignored: `git add -A` would stage database dumps (password hashes \
+         and every row); run: echo '{pattern}' >> {}",
+        root.display(),
+        top.display(),
+        top.join(".gitignore").display()
+    )));
+}
+
+/// The three files into `dir`, with the row counts and catalog they hold.
+async fn dump(
+    target: &Target,
+    supabase_dir: &Path,
+    dir: &Path,
+) -> anyhow::Result<(BTreeMap<String, i64>, CatalogSnapshot)> {
+    Ok(match &target.mode {
+        Mode::Direct => dump_direct(target, dir).await?,
+        Mode::Linked { .. } => {
+            SupabaseCli::new(supabase_dir)?.dump(&dir.join(FILES[0]), &dir.join(FILES[1]), &dir.join(FILES[2]))?;
+            for name in FILES {
+                make_private(&dir.join(name))?;
+            }
+            let mut conn = target.connect_read_only().await?;
+            let mut tx = conn.begin().await?;
+            (count_rows(&mut tx).await?, CatalogSnapshot::take(&mut tx).await?)
+        }
+    })
 }
 
 fn file_entry(dir: &Path, name: &str) -> anyhow::Result<FileEntry> {
@@ -266,7 +314,7 @@ async fn restore(dir: &Path, pg: &PgOptions) -> anyhow::Result<(BTreeMap<String,
         .execute(&mut conn)
         .await
         .context("clearing the layer's default privileges before the restore")?;
-        widen_auth_users(&mut conn, &std::fs::read_to_string(dir.join(FILES[2]))?).await?;
+        widen_platform_tables(&mut conn, &dir.join(FILES[2])).await?;
         let psql = crate::pg::find_pg_tool("psql")?;
         let (url, password) = split_password(db.url())?;
         let p = |name: &str| dir.join(name).display().to_string();
@@ -302,17 +350,47 @@ async fn restore(dir: &Path, pg: &PgOptions) -> anyhow::Result<(BTreeMap<String,
     result
 }
 
-/// The restore target's auth.users is our layer's; a real Supabase dump may carry more columns.
-/// Add any the dump names (as text: only row counts are compared).
-async fn widen_auth_users(conn: &mut PgConnection, data: &str) -> anyhow::Result<()> {
-    let Some(line) = data.lines().find(|l| l.starts_with("COPY auth.users (")) else { return Ok(()) };
-    let cols = line.trim_start_matches("COPY auth.users (").split(')').next().unwrap_or("");
-    for col in cols.split(',').map(|c| c.trim()).filter(|c| !c.is_empty()) {
-        sqlx::raw_sql(&format!("ALTER TABLE auth.users ADD COLUMN IF NOT EXISTS {col} text"))
-            .execute(&mut *conn)
-            .await?;
+/// The layer's platform tables are a model of production's: before the data loads, every
+/// platform table the dump fills gets the columns it has in production (as text) and stops
+/// requiring the ones it lacks, so a newer or older platform's rows restore whole.
+async fn widen_platform_tables(conn: &mut PgConnection, data: &Path) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(data).with_context(|| format!("reading {}", data.display()))?;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        let Some((table, cols)) = copy_header(&line) else { continue };
+        let schema = table.split('.').next().unwrap_or_default().trim_matches('"');
+        if !dump::PLATFORM_DATA_SCHEMAS.contains(&schema) {
+            continue;
+        }
+        let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {schema}; CREATE TABLE IF NOT EXISTS {table} ();");
+        for col in &cols {
+            sql.push_str(&format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} text;"));
+        }
+        sqlx::raw_sql(&sql).execute(&mut *conn).await.with_context(|| format!("preparing {table} for its rows"))?;
+        let required: Vec<String> = sqlx::query_scalar(
+            "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 \
+             AND NOT attisdropped AND attnotnull",
+        )
+        .bind(&table)
+        .fetch_all(&mut *conn)
+        .await?;
+        for col in required.iter().filter(|c| !cols.contains(c)) {
+            // A key column the dump lacks cannot be relaxed; the restore then says why.
+            let _ = sqlx::raw_sql(&format!("ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL"))
+                .execute(&mut *conn)
+                .await;
+        }
     }
     Ok(())
+}
+
+/// `COPY schema.table (a, b) FROM stdin;` as pg_dump writes it: the table and its columns.
+fn copy_header(line: &str) -> Option<(String, Vec<String>)> {
+    let rest = line.strip_prefix("COPY ")?;
+    let (table, rest) = rest.split_once(" (")?;
+    let (cols, _) = rest.rsplit_once(") FROM stdin")?;
+    Some((table.to_string(), cols.split(", ").map(str::to_string).collect()))
 }
 
 /// The newest verified backup of `target` under `root` younger than `max_age` whose files still

@@ -81,6 +81,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
         "no index on the target is invalid (a failed CONCURRENTLY build leaves one that serves and enforces nothing)",
     ),
     ("estimate.backfill", "backfill time and WAL on the target, from the rehearsal's throughput"),
+    ("backup.gitignore", "the backups folder is ignored by git (a warning with the line to add when it is not)"),
     ("backup.taken", "roles, schema and data written with a SHA-256 manifest"),
     ("backup.checksums", "backup files match their manifest"),
     ("backup.restore", "the backup restores into an ephemeral Postgres"),

@@ -34,17 +34,31 @@ const RESERVED_ROLES: &[&str] = &[
     "pgsodium_keymaker",
 ];
 
-/// Row counts of every table the backup holds (user schemas, auth.users, the migration history).
+/// Platform schemas that hold the project's data (its users and their identities, its buckets
+/// and objects, its secrets, its webhooks): their rows are backed up like the project's own.
+pub const PLATFORM_DATA_SCHEMAS: &[&str] = &["auth", "storage", "vault", "supabase_functions"];
+/// The platform's own bookkeeping in those schemas (its version, not the project's data), left
+/// out as the supabase CLI's data dump leaves it out.
+const PLATFORM_BOOKKEEPING: &[&str] =
+    &["auth.schema_migrations", "storage.migrations", "supabase_functions.migrations"];
+
+/// Row counts of every table the backup holds: the project's schemas, the platform schemas that
+/// hold its data, and the migration history.
 pub(super) async fn count_rows(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String, i64>> {
     let excluded: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| s.to_string()).collect();
+    let platform: Vec<String> = PLATFORM_DATA_SCHEMAS.iter().map(|s| s.to_string()).collect();
+    let bookkeeping: Vec<String> = PLATFORM_BOOKKEEPING.iter().map(|s| s.to_string()).collect();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND (n.nspname <> ALL($1) AND n.nspname NOT LIKE 'pg\\_%' \
-            OR (n.nspname, c.relname) IN (('auth', 'users'), ('supabase_migrations', 'schema_migrations'))) \
+            OR n.nspname = ANY($2) AND n.nspname || '.' || c.relname <> ALL($3) \
+            OR (n.nspname, c.relname) = ('supabase_migrations', 'schema_migrations')) \
          ORDER BY 1",
     )
     .bind(&excluded)
+    .bind(&platform)
+    .bind(&bookkeeping)
     .fetch_all(&mut *conn)
     .await?;
     let mut out = BTreeMap::new();
@@ -55,18 +69,29 @@ pub(super) async fn count_rows(conn: &mut PgConnection) -> anyhow::Result<BTreeM
     Ok(out)
 }
 
-/// pg_dumpall/pg_dump by hand; the data and the counts come from one exported snapshot.
+/// Whether a counted table lives in a managed schema (its rows are dumped by name).
+fn in_managed_schema(table: &str) -> bool {
+    let schema = table.split('.').next().unwrap_or_default().trim_matches('"');
+    MANAGED_SCHEMAS.contains(&schema)
+}
+
+/// pg_dumpall/pg_dump by hand, each writing its file itself (nothing of a dump passes through
+/// this process's memory); the data and the counts come from one exported snapshot.
 pub(super) async fn dump_direct(
     target: &Target,
     dir: &Path,
 ) -> anyhow::Result<(BTreeMap<String, i64>, CatalogSnapshot)> {
     let (url, password) = split_password(&target.url)?;
+    let password = password.as_deref();
     let pg_dump = crate::pg::find_pg_tool("pg_dump")?;
     let pg_dumpall = crate::pg::find_pg_tool("pg_dumpall")?;
     let excluded: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| format!("--exclude-schema={s}")).collect();
 
-    let roles = run_tool(&pg_dumpall, &["--roles-only", "--no-role-passwords", "-d", &url], password.as_deref())?;
-    write_private(&dir.join(FILES[0]), &without_reserved_roles(&roles))?;
+    let roles = dir.join(format!("{}.all", FILES[0]));
+    dump_to(&pg_dumpall, &["--roles-only", "--no-role-passwords", "-d", &url], password, &roles)?;
+    let text = std::fs::read_to_string(&roles).with_context(|| format!("reading {}", roles.display()))?;
+    write_private(&dir.join(FILES[0]), &without_reserved_roles(&text))?;
+    std::fs::remove_file(&roles).with_context(|| format!("removing {}", roles.display()))?;
 
     // The schema, the data, the counts and the catalog all see one snapshot: the manifest and
     // catalog.json describe the files exactly.
@@ -79,18 +104,61 @@ pub(super) async fn dump_direct(
     let snap = format!("--snapshot={snapshot}");
     let mut args: Vec<&str> = vec!["--schema-only", &snap, "-d", &url];
     args.extend(excluded.iter().map(String::as_str));
-    write_private(&dir.join(FILES[1]), &run_tool(&pg_dump, &args, password.as_deref())?)?;
+    dump_to(&pg_dump, &args, password, &dir.join(FILES[1]))?;
+    // The platform tables that hold the project's data, by name; then every project schema.
+    let platform: Vec<String> =
+        tables.keys().filter(|t| in_managed_schema(t)).map(|t| format!("--table={t}")).collect();
+    let mut args: Vec<&str> = vec!["--data-only", &snap, "-d", &url];
+    args.extend(platform.iter().map(String::as_str));
+    let first = dir.join(format!("{}.platform", FILES[2]));
+    dump_to(&pg_dump, &args, password, &first)?;
     let mut args: Vec<&str> = vec!["--data-only", &snap, "-d", &url];
     args.extend(excluded.iter().map(String::as_str));
-    let mut data = run_tool(
-        &pg_dump,
-        &["--data-only", &snap, "-d", &url, "-t", "auth.users", "-t", "supabase_migrations.schema_migrations"],
-        password.as_deref(),
-    )?;
-    data.push_str(&run_tool(&pg_dump, &args, password.as_deref())?);
+    let second = dir.join(format!("{}.project", FILES[2]));
+    dump_to(&pg_dump, &args, password, &second)?;
     tx.rollback().await?;
-    write_private(&dir.join(FILES[2]), &data)?;
+    concatenate(&[&first, &second], &dir.join(FILES[2]))?;
     Ok((tables, catalog))
+}
+
+/// Runs `tool … --file <path>.partial`, then renames it to `path`: a failed or killed dump (a
+/// full disk) leaves no file that looks whole; the partial file is removed.
+fn dump_to(tool: &Path, args: &[&str], password: Option<&str>, path: &Path) -> anyhow::Result<()> {
+    let partial = partial(path);
+    write_private(&partial, "")?;
+    let file = format!("--file={}", partial.display());
+    let all: Vec<&str> = args.iter().copied().chain([file.as_str()]).collect();
+    if let Err(e) = run_tool(tool, &all, password) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    std::fs::rename(&partial, path).with_context(|| format!("renaming {}", partial.display()))
+}
+
+fn partial(path: &Path) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{}.partial", path.display()))
+}
+
+/// `parts`, in order, streamed into `path` (private; written whole or not at all), then removed.
+fn concatenate(parts: &[&Path], path: &Path) -> anyhow::Result<()> {
+    let partial = partial(path);
+    let result = (|| {
+        write_private(&partial, "")?;
+        let mut out = std::fs::OpenOptions::new().append(true).open(&partial)?;
+        for part in parts {
+            let mut input = std::fs::File::open(part).with_context(|| format!("reading {}", part.display()))?;
+            std::io::copy(&mut input, &mut out).with_context(|| format!("writing {}", partial.display()))?;
+        }
+        out.sync_all()?;
+        std::fs::rename(&partial, path).with_context(|| format!("renaming {}", partial.display()))
+    })();
+    for part in parts {
+        let _ = std::fs::remove_file(part);
+    }
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
 }
 
 /// The URL without its password (user part or `?password=`), and the password, handed to tools

@@ -53,3 +53,29 @@ pub(super) fn make_private(path: &Path) -> anyhow::Result<()> {
     let _ = path;
     Ok(())
 }
+
+/// Whether `root` (a backups folder) would be committed: inside a git work tree and not ignored.
+/// `Some((repository top, root relative to it))` when it would.
+pub(super) fn tracked_by_git(root: &Path) -> Option<(PathBuf, String)> {
+    let git = |args: &[&str]| std::process::Command::new("git").args(args).current_dir(root).output().ok();
+    let top = git(&["rev-parse", "--show-toplevel"]).filter(|o| o.status.success())?;
+    let top = PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
+    // check-ignore exits 0 when ignored, 1 when not.
+    let ignored = git(&["check-ignore", "-q", "."]).is_some_and(|o| o.status.success());
+    if ignored {
+        return None;
+    }
+    let root = std::fs::canonicalize(root).ok()?;
+    let top = std::fs::canonicalize(&top).ok()?;
+    let rel = root.strip_prefix(&top).ok()?.to_string_lossy().replace('\\', "/");
+    Some((top, format!("/{rel}/")))
+}
+
+/// Appends `pattern` to `<top>/.gitignore`.
+pub(super) fn ignore_in_git(top: &Path, pattern: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let path = top.join(".gitignore");
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    writeln!(file, "\n# database backups (password hashes and every row): never committed\n{pattern}")
+        .with_context(|| format!("writing {}", path.display()))
+}
