@@ -509,6 +509,8 @@ async fn an_interrupted_push_leaves_nothing_queued_on_the_target() {
             .arg(our_supabase_dir())
             .arg("--out")
             .arg(backups.path())
+            .arg("--log-dir")
+            .arg(backups.path().join("migration-log"))
             .args(["--db-url", prod.url()])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -298,3 +298,59 @@ async fn a_backup_that_fails_midway_leaves_nothing() {
     assert_eq!(left, Vec::<std::path::PathBuf>::new(), "{err:#}");
     prod.close().await.expect("close");
 }
+
+/// Regression (#23.10): an interrupted push that had committed files and backfill batches left
+/// no record, and the message said only what the history held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_push_leaves_a_record_of_what_it_committed() {
+    let prod = production().await;
+    let project = crate::support::ProjectCopy::new();
+    let rel = "migrations/20251116173502_backfill_messages_auth_user_id.sql";
+    let slow =
+        project.read(rel).replace("-- xtask:backfill batch-size=10000", "-- xtask:backfill batch-size=4 pause=400ms");
+    project.write(rel, &slow);
+    let backups = tempfile::tempdir().expect("tmp");
+    let log = backups.path().join("migration-log");
+    let mut child = std::process::Command::new(crate::support::xtask_bin())
+        .args(["db-push", "--yes", "--backend", &crate::support::any_backend().to_string()])
+        .arg("--supabase-dir")
+        .arg(project.path())
+        .arg("--out")
+        .arg(backups.path())
+        .arg("--log-dir")
+        .arg(&log)
+        .env("SUPABASE_DB_URL", prod.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn xtask");
+    let mut watch = prod.connect().await.expect("connect");
+    let filled = "SELECT count(*) FROM public.messages WHERE auth_user_id IS NOT NULL";
+    let mut seen = 0i64;
+    for _ in 0..3000 {
+        // The column exists once 173500 committed; before, the query fails.
+        seen = sqlx::query_scalar(filled).fetch_one(&mut watch).await.unwrap_or(0);
+        if seen > 0 || child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen > 0 && seen < 40, "interrupted mid-backfill ({seen} of 40 filled)");
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(kill.is_ok_and(|s| s.success()));
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("applied and recorded: 20251116173500, 20251116173501"), "{stderr}");
+    assert!(stderr.contains("batch(es) of public.messages committed"), "{stderr}");
+    let record = std::fs::read_dir(&log)
+        .expect("log dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "md"))
+        .expect("a record");
+    let md = std::fs::read_to_string(&record).expect("record");
+    assert!(md.contains("interrupt.committed") && md.contains("interrupt.backfill"), "{md}");
+    assert!(md.contains("20251116173501") && !md.contains(prod.url()), "{md}");
+    prod.close().await.expect("close");
+}

@@ -27,16 +27,19 @@ impl DbPush {
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-        let result = self.steps(&target, report).await;
         let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
+        let result = self.steps(&target, &log_dir, report).await;
+        crate::production::interrupted::end();
         crate::production::record::keep(&log_dir, report, &target, "push.record", &result);
         result
     }
 
-    async fn steps(&self, target: &Target, report: &mut Report) -> anyhow::Result<()> {
+    async fn steps(&self, target: &Target, log_dir: &Path, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
         // One push or rollback at a time on this target, until this command ends.
         let _lock = TargetLock::acquire(target, "db-push").await?;
+        // An interrupt from here on leaves a record of what committed.
+        crate::production::interrupted::begin("db-push", log_dir.to_path_buf(), target).await?;
 
         // 1. Validate.
         let pending = db_validate::validate(target, dir, &self.rehearsal, report).await?;

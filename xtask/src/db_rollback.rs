@@ -26,14 +26,17 @@ impl DbRollback {
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-        let result = self.steps(&target, report).await;
         let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
+        let result = self.steps(&target, &log_dir, report).await;
+        crate::production::interrupted::end();
         crate::production::record::keep(&log_dir, report, &target, "rollback.record", &result);
         result
     }
 
-    async fn steps(&self, target: &Target, report: &mut Report) -> anyhow::Result<()> {
+    async fn steps(&self, target: &Target, log_dir: &Path, report: &mut Report) -> anyhow::Result<()> {
         let _lock = TargetLock::acquire(target, "db-rollback").await?;
+        // An interrupt from here on leaves a record of what committed.
+        crate::production::interrupted::begin("db-rollback", log_dir.to_path_buf(), target).await?;
         rollback(
             target,
             &self.project.supabase_dir,

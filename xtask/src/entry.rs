@@ -69,6 +69,8 @@ fn password_on_command_line(args: impl Iterator<Item = String>) -> Option<String
 async fn interrupted(what: &str) -> anyhow::Error {
     let mut lines = vec![what.to_string()];
     lines.extend(crate::production::interrupt::cancel_in_flight().await);
+    // What committed before the interrupt, as a record beside the ones finished runs write.
+    lines.extend(crate::production::interrupted::record(what).await);
     if crate::pg::started_any() {
         lines.push("the ephemeral Postgres this run started was removed".into());
     }

@@ -7,6 +7,7 @@ pub mod backup;
 mod drift;
 mod identity;
 pub mod interrupt;
+pub mod interrupted;
 mod lock;
 pub mod record;
 

@@ -81,6 +81,11 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
         "no index on the target is invalid (a failed CONCURRENTLY build leaves one that serves and enforces nothing)",
     ),
     ("estimate.backfill", "backfill time and WAL on the target, from the rehearsal's throughput"),
+    (
+        "interrupt.committed",
+        "what an interrupted push or rollback committed (versions applied or rolled back), in its record",
+    ),
+    ("interrupt.backfill", "the batches and rows an interrupted backfill committed (a rerun resumes)"),
     ("backup.gitignore", "the backups folder is ignored by git (a warning with the line to add when it is not)"),
     ("backup.taken", "roles, schema and data written with a SHA-256 manifest"),
     ("backup.checksums", "backup files match their manifest"),
