@@ -11,7 +11,9 @@ use xtask::{
     report::{Report, Status},
 };
 
-use crate::support::{any_backend, assert_fails_on, assert_passes, detail, our_supabase_dir, start, ProjectCopy};
+use crate::support::{
+    any_backend, assert_fails_on, assert_passes, detail, our_supabase_dir, session_of, start, ProjectCopy,
+};
 
 /// "Production": the Supabase layer, our baseline and the app's data.
 pub async fn production() -> EphemeralPostgres {
@@ -44,7 +46,9 @@ pub async fn validate(dir: &Path, pg: &EphemeralPostgres) -> Report {
     let mut report = Report::quiet("db-validate");
     let flags = DbValidate { project: project(dir), target: target(pg), rehearsal: dir.join("rehearsal.json") };
     let target = xtask::production::Target::resolve(&flags.target, dir).expect("target");
-    xtask::db_validate::validate(&target, dir, &flags.rehearsal, &mut report).await.expect("validate");
+    xtask::db_validate::validate(&mut session_of(&target).await, dir, &flags.rehearsal, &mut report)
+        .await
+        .expect("validate");
     report
 }
 
@@ -104,6 +108,9 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
     push_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("push");
     assert_passes(&report);
     assert_eq!(report.check("push.backup").map(|c| c.status), Some(Status::Pass), "reused the verified backup");
+    // One session reads (and holds the migration lock), one connection changes (#23: was 9).
+    let opened = report.check("session.connections").and_then(|c| c.value.clone());
+    assert_eq!(opened.as_deref(), Some("2"), "connections one push opened");
     assert!(report.check("backup.taken").is_none(), "no second backup within --max-backup-age");
     assert_eq!(history(&prod).await.len(), pending + 1);
     // The record holds what the run printed: every check, its numbers, and who pushed where.
@@ -128,7 +135,7 @@ async fn direct_mode_validate_backup_push_verify_rollback_validate() {
     let mut report = Report::quiet("db-verify");
     let flags = DbVerify { project: project(&dir), target: target(&prod) };
     let t = xtask::production::Target::resolve(&flags.target, &dir).expect("target");
-    xtask::db_verify::verify(&t, &dir, &mut report).await.expect("verify");
+    xtask::db_verify::verify(&mut session_of(&t).await, &dir, &mut report).await.expect("verify");
     assert_passes(&report);
     assert_eq!(report.check("post.new_policies").map(|c| c.status), Some(Status::Pass));
 
@@ -583,7 +590,7 @@ async fn drift_compares_statements_and_the_estimate_counts_rows() {
     .expect("summary");
     let target = xtask::production::Target::resolve(&target(&prod), &dir).expect("target");
     let mut report = Report::quiet("db-validate");
-    xtask::db_validate::validate(&target, &dir, &summary, &mut report).await.expect("validate");
+    xtask::db_validate::validate(&mut session_of(&target).await, &dir, &summary, &mut report).await.expect("validate");
     assert_passes(&report);
     let estimate = report.check("estimate.backfill").and_then(|c| c.value.clone()).unwrap_or_default();
     assert!(estimate.starts_with("40 rows of public.messages"), "{estimate}");
@@ -593,7 +600,7 @@ async fn drift_compares_statements_and_the_estimate_counts_rows() {
         .await
         .expect("null");
     let mut report = Report::quiet("db-validate");
-    xtask::db_validate::validate(&target, &dir, &summary, &mut report).await.expect("validate");
+    xtask::db_validate::validate(&mut session_of(&target).await, &dir, &summary, &mut report).await.expect("validate");
     assert_passes(&report);
     assert_eq!(report.check("drift.unrecorded_text").map(|c| c.status), Some(Status::Info));
     prod.close().await.expect("close");

@@ -207,3 +207,8 @@ pub fn xtask_bin() -> std::path::PathBuf {
         .find(|p| p.file_stem().is_some_and(|s| s == "xtask"))
         .expect("xtask executable")
 }
+
+/// A read-only production session on `target`, as db-validate and db-verify open one.
+pub async fn session_of(target: &xtask::production::Target) -> xtask::production::Session {
+    xtask::production::Session::read_only(target).await.expect("a session on the target")
+}

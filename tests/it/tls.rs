@@ -9,7 +9,7 @@ use xtask::{
     report::{Report, Status},
 };
 
-use crate::support::{assert_passes, backends, our_supabase_dir, start};
+use crate::support::{assert_passes, backends, our_supabase_dir, session_of, start};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
@@ -125,7 +125,7 @@ async fn production_sessions_and_dumps_go_over_verified_tls() {
     let mut report = Report::quiet("db-validate");
     let target = xtask::production::Target::resolve(&TargetArgs { db_url: Some(url.clone()), linked: false }, &dir)
         .expect("target");
-    xtask::db_validate::validate(&target, &dir, &dir.join("rehearsal.json"), &mut report)
+    xtask::db_validate::validate(&mut session_of(&target).await, &dir, &dir.join("rehearsal.json"), &mut report)
         .await
         .expect("validate over TLS");
     let encryption = report.check("session.encryption").expect("encryption check");

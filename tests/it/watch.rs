@@ -9,7 +9,7 @@ use xtask::{
     report::{Report, Status},
 };
 
-use crate::support::{any_backend, detail, start, ProjectCopy};
+use crate::support::{any_backend, detail, session_of, start, ProjectCopy};
 
 /// The app's query, the way a signed-in user's request hits the table, for `how_long`.
 async fn traffic(url: &str, how_long: Duration) {
@@ -45,7 +45,9 @@ async fn watch(index_after_push: bool) -> (Report, ProjectCopy) {
     let target = Target::resolve(&args, &project.path()).expect("target");
     let log = project.path().join("migration-log");
     let texts = vec!["alter policy p on public.notes using (owner = auth.uid());".to_string()];
-    xtask::db_watch::save_baseline(&target, &texts, vec!["1".into()], &log).await.expect("baseline");
+    xtask::db_watch::save_baseline(&mut session_of(&target).await, &texts, vec!["1".into()], &log)
+        .await
+        .expect("baseline");
     // The record the push wrote.
     std::fs::write(log.join("20261202T060000Z_push_1.md"), "# db-push record\n").expect("record");
     let record = serde_json::json!({ "versions": ["1"], "identity": target.known_identity() });

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::{
     db_rollback, db_validate, db_verify,
     flags::DbPush,
-    production::{backup, Confirmation, Mode, Target, TargetLock},
+    production::{backup, Confirmation, Mode, Session, Target},
     report::{run_command, Check, Outcome, Report, Status},
     runner::{self, MigrationFile},
 };
@@ -30,19 +30,25 @@ impl DbPush {
         let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
         let result = self.steps(&target, &log_dir, report).await;
         crate::production::interrupted::end();
+        report.push(
+            Check::new("session.connections", "connections this push opened to the target", Status::Info)
+                .value(target.connections_opened())
+                .detail("besides pg_dump's and pg_dumpall's, and the supabase CLI's in linked mode"),
+        );
         crate::production::record::keep(&log_dir, report, &target, "push.record", &result);
         result
     }
 
     async fn steps(&self, target: &Target, log_dir: &Path, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
-        // One push or rollback at a time on this target, until this command ends.
-        let _lock = TargetLock::acquire(target, "db-push").await?;
+        // One push or rollback at a time on this target, until this command ends: every read of
+        // the steps below goes through this session, which holds the migration lock.
+        let session = &mut Session::exclusive(target, "db-push").await?;
         // An interrupt from here on leaves a record of what committed.
-        crate::production::interrupted::begin("db-push", log_dir.to_path_buf(), target).await?;
+        crate::production::interrupted::begin("db-push", log_dir.to_path_buf(), session).await?;
 
         // 1. Validate.
-        let pending = db_validate::validate(target, dir, &self.rehearsal, report).await?;
+        let pending = db_validate::validate(session, dir, &self.rehearsal, report).await?;
         if report.failed() {
             return refuse(report, "validation failed: fix what the failed checks name, then push again");
         }
@@ -62,9 +68,9 @@ impl DbPush {
         )?;
         // The app's queries as a signed-in user of the target, before and after (read-only), and
         // the baseline db-watch compares with.
-        let speed = speed::Speed::prepare(target, dir, self.as_user.as_deref()).await?;
-        let speed_before = speed.time(target).await;
-        self.save_watch_baseline(target, &files, report).await;
+        let speed = speed::Speed::prepare(session, dir, self.as_user.as_deref()).await?;
+        let speed_before = speed.time(session).await;
+        self.save_watch_baseline(session, &files, report).await;
         // 5. Push.
         let pushed = match &target.mode {
             Mode::Linked { .. } => staged::push(dir, target, &files, self.lock_timeout.0, report).await?,
@@ -72,22 +78,22 @@ impl DbPush {
         };
         // 6. Verify.
         if pushed {
-            db_verify::verify(target, dir, report).await?;
-            speed.report(speed_before, speed.time(target).await, report);
+            db_verify::verify(session, dir, report).await?;
+            speed.report(speed_before, speed.time(session).await, report);
         }
         if report.failed() {
-            self.after_failure(target, report).await?;
+            self.after_failure(session, report).await?;
         }
         Ok(())
     }
 
     /// What Postgres records on the target now, for `db-watch`; a failure here is a warning.
-    async fn save_watch_baseline(&self, target: &Target, files: &[MigrationFile], report: &mut Report) {
+    async fn save_watch_baseline(&self, session: &mut Session, files: &[MigrationFile], report: &mut Report) {
         let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
         let texts: Vec<String> = files.iter().map(|f| f.text.clone()).collect();
         let versions = files.iter().map(|f| f.version.clone()).collect();
         let check = Check::new("push.watch_baseline", "the baseline db-watch compares with", Status::Info);
-        report.push(match crate::db_watch::save_baseline(target, &texts, versions, &log_dir).await {
+        report.push(match crate::db_watch::save_baseline(session, &texts, versions, &log_dir).await {
             Ok(path) => check.value(path.display()),
             Err(e) => Check { status: Status::Warn, ..check }
                 .detail(format!("{e:#}: db-watch will compare with its first sample")),
@@ -162,8 +168,9 @@ impl DbPush {
     }
 
     /// The rollback command, and the rollback itself with `--rollback-on-failure`.
-    async fn after_failure(&self, target: &Target, report: &mut Report) -> anyhow::Result<()> {
+    async fn after_failure(&self, session: &mut Session, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
+        let target = session.target().clone();
         // The target as this run was given it (a URL's password stays out of the report).
         let how = match (&target.mode, &self.target.db_url) {
             (Mode::Linked { .. }, _) => "--linked".to_string(),
@@ -175,7 +182,7 @@ impl DbPush {
         if self.rollback_on_failure {
             report.note("verification failed: rolling back (--rollback-on-failure)");
             db_rollback::rollback(
-                target,
+                &target,
                 dir,
                 &self.restore.options(),
                 self.lock_timeout.0,

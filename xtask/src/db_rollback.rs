@@ -12,7 +12,7 @@ use crate::{
     analysis::catalog::CatalogSnapshot,
     flags::DbRollback,
     pg::{EphemeralPostgres, PgOptions},
-    production::{Confirmation, Mode, Target, TargetLock},
+    production::{Confirmation, Mode, Session, Target},
     report::{run_command, Check, Outcome, Report, Status},
     runner::{self, MigrationFile},
     supabase::cli::SupabaseCli,
@@ -34,9 +34,10 @@ impl DbRollback {
     }
 
     async fn steps(&self, target: &Target, log_dir: &Path, report: &mut Report) -> anyhow::Result<()> {
-        let _lock = TargetLock::acquire(target, "db-rollback").await?;
+        // Held until the rollback ends: one push or rollback at a time on this target.
+        let session = &mut Session::exclusive(target, "db-rollback").await?;
         // An interrupt from here on leaves a record of what committed.
-        crate::production::interrupted::begin("db-rollback", log_dir.to_path_buf(), target).await?;
+        crate::production::interrupted::begin("db-rollback", log_dir.to_path_buf(), session).await?;
         rollback(
             target,
             &self.project.supabase_dir,

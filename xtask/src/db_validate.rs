@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::{
     flags::DbValidate,
-    production::Target,
+    production::{Session, Target},
     report::{run_command, Check, Outcome, Report, Status},
 };
 
@@ -15,7 +15,8 @@ impl DbValidate {
         let json = self.project.json.clone();
         run_command("db-validate", json.as_deref(), async |report| {
             let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-            validate(&target, &self.project.supabase_dir, &self.rehearsal, report).await.map(drop)
+            let mut session = Session::read_only(&target).await?;
+            validate(&mut session, &self.project.supabase_dir, &self.rehearsal, report).await.map(drop)
         })
         .await
     }
@@ -23,23 +24,24 @@ impl DbValidate {
 
 /// Pre checks and drift on `target` in a session that cannot write; returns the pending versions.
 pub async fn validate(
-    target: &Target,
+    session: &mut Session,
     supabase_dir: &Path,
     rehearsal: &Path,
     report: &mut Report,
 ) -> anyhow::Result<Vec<String>> {
-    report.note(format!("target {} (read-only session)", target.describe()));
+    let url = session.target().url.clone();
+    report.note(format!("target {} (read-only session)", session.target().describe()));
     let dir = crate::runner::scan(supabase_dir)?;
-    let mut conn = target.connect_read_only().await?;
-    let read_only: String = sqlx::query_scalar("SHOW default_transaction_read_only").fetch_one(&mut conn).await?;
+    let conn = session.read();
+    let read_only: String = sqlx::query_scalar("SHOW default_transaction_read_only").fetch_one(&mut *conn).await?;
     report.push(
         Check::new("session.read_only", "the validation session cannot write", Status::Pass)
             .value(format!("default_transaction_read_only = {read_only}")),
     );
-    report.push(crate::production::encryption_check(&mut conn, &target.url).await?);
-    report.push(crate::production::invalid_indexes_check(&mut conn).await?);
+    report.push(crate::production::encryption_check(conn, &url).await?);
+    report.push(crate::production::invalid_indexes_check(conn).await?);
     let timer = report.phase("pre checks");
-    let results = crate::analysis::checks::run(&mut conn, supabase_dir, "pre").await?;
+    let results = crate::analysis::checks::run(conn, supabase_dir, "pre").await?;
     report.record(timer);
     if results.is_empty() {
         report.push(Check::new("pre.checks", "pre checks", Status::Skip).detail("no files in checks/pre"));
@@ -47,8 +49,8 @@ pub async fn validate(
     for c in results {
         report.push(c);
     }
-    estimate(&mut conn, rehearsal, report).await?;
-    crate::production::drift(&mut conn, &dir, report).await
+    estimate(conn, rehearsal, report).await?;
+    crate::production::drift(conn, &dir, report).await
 }
 
 /// Backfill time and WAL for the target's row count, from the throughput `db-rehearse` measured.

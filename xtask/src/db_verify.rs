@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::{
     flags::DbVerify,
-    production::Target,
+    production::{Session, Target},
     report::{run_command, Check, Outcome, Report, Status},
 };
 
@@ -13,16 +13,16 @@ impl DbVerify {
         let json = self.project.json.clone();
         run_command("db-verify", json.as_deref(), async |report| {
             let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
-            verify(&target, &self.project.supabase_dir, report).await
+            verify(&mut Session::read_only(&target).await?, &self.project.supabase_dir, report).await
         })
         .await
     }
 }
 
-pub async fn verify(target: &Target, supabase_dir: &Path, report: &mut Report) -> anyhow::Result<()> {
-    let mut conn = target.connect_read_only().await?;
-    report.push(crate::production::invalid_indexes_check(&mut conn).await?);
-    let results = crate::analysis::checks::run(&mut conn, supabase_dir, "post").await?;
+pub async fn verify(session: &mut Session, supabase_dir: &Path, report: &mut Report) -> anyhow::Result<()> {
+    let conn = session.read();
+    report.push(crate::production::invalid_indexes_check(conn).await?);
+    let results = crate::analysis::checks::run(conn, supabase_dir, "post").await?;
     if results.is_empty() {
         report.push(Check::new("post.checks", "post checks", Status::Skip).detail("no files in checks/post"));
     }

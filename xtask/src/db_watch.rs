@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     flags::DbWatch,
-    production::{Target, TargetIdentity},
+    production::{Session, Target, TargetIdentity},
     report::{run_command, Check, Outcome, Report, Status},
 };
 
@@ -34,17 +34,16 @@ pub const BASELINE_FILE: &str = "watch-baseline.json";
 
 /// Saves the baseline for `db-watch` into `log_dir`; its path.
 pub async fn save_baseline(
-    target: &Target,
+    session: &mut Session,
     texts: &[String],
     versions: Vec<String>,
     log_dir: &Path,
 ) -> anyhow::Result<PathBuf> {
-    let mut conn = target.connect_read_only().await?;
-    let tables = sample::named_tables(&mut conn, texts).await?;
-    let sample = sample::take(&mut conn, &tables).await?;
+    let tables = sample::named_tables(session.read(), texts).await?;
+    let sample = sample::take(session.read(), &tables).await?;
     std::fs::create_dir_all(log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
     let path = log_dir.join(BASELINE_FILE);
-    let identity = Some(target.identify().await?);
+    let identity = Some(session.target().identify().await?);
     let text = serde_json::to_string_pretty(&Baseline { tables, versions, sample, identity })?;
     std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     Ok(path)

@@ -10,12 +10,13 @@ pub mod interrupt;
 pub mod interrupted;
 mod lock;
 pub mod record;
+mod session;
 
 use std::{
     path::Path,
     sync::{
         atomic::{AtomicUsize, Ordering},
-        OnceLock,
+        Arc, OnceLock,
     },
 };
 
@@ -25,7 +26,8 @@ use url::Url;
 
 pub use drift::{drift, invalid_indexes_check, normalized};
 pub use identity::TargetIdentity;
-pub use lock::{TargetLock, KEY as MIGRATION_LOCK_KEY};
+pub use lock::KEY as MIGRATION_LOCK_KEY;
+pub use session::Session;
 
 /// Whether `conn`'s session is encrypted, as a check: TLS (with its version), or a warning for a
 /// clear-text session to a remote host (a local socket or loopback is information).
@@ -91,15 +93,9 @@ pub struct Target {
     /// Connection URL for SQL (may hold a password: print only through `redact`).
     pub url: String,
     /// What the first connection said the database is; every later connection must say the same.
-    identity: std::sync::Arc<OnceLock<TargetIdentity>>,
-}
-
-/// Connections opened to targets by this process (the closing note counts a push's).
-static CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
-
-/// How many connections this process has opened to targets so far.
-pub fn connections_opened() -> usize {
-    CONNECTIONS.load(Ordering::Relaxed)
+    identity: Arc<OnceLock<TargetIdentity>>,
+    /// Connections opened to it so far (shared by the clones of this target).
+    opened: Arc<AtomicUsize>,
 }
 
 impl Target {
@@ -149,12 +145,17 @@ impl Target {
                 url.to_string()
             }
         };
-        Ok(Target { mode: Mode::Linked { project_ref }, url, identity: Default::default() })
+        Ok(Target { mode: Mode::Linked { project_ref }, url, identity: Default::default(), opened: Default::default() })
     }
 
     /// A direct target at `url`, not yet connected.
     pub fn direct(url: String) -> Target {
-        Target { mode: Mode::Direct, url, identity: Default::default() }
+        Target { mode: Mode::Direct, url, identity: Default::default(), opened: Default::default() }
+    }
+
+    /// How many connections this run has opened to the target (not counting pg_dump's).
+    pub fn connections_opened(&self) -> usize {
+        self.opened.load(Ordering::Relaxed)
     }
 
     /// Which database this is, as it says itself (connecting once if nothing has yet).
@@ -175,7 +176,7 @@ impl Target {
     /// every later one must be that same database (a pooler or DNS that moves a run from one
     /// database to another mid-way stops it).
     async fn bind(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
-        CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        self.opened.fetch_add(1, Ordering::Relaxed);
         let now = TargetIdentity::read(conn).await?;
         let first = self.identity.get_or_init(|| now.clone());
         if first != &now {

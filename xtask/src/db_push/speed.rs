@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     db_rehearse::timing::{self, TimedQuery, Timing},
-    production::Target,
+    production::Session,
     report::{Check, Report, Status},
     supabase::queries::{self, ProjectQuery},
 };
@@ -28,26 +28,25 @@ impl Speed {
     /// Reads the project's query files and finds the user; an error (exit 2, before anything is
     /// pushed) for a query file that does not parse or an `--as-user` nobody has.
     pub async fn prepare(
-        target: &Target,
+        session: &mut Session,
         supabase_dir: &std::path::Path,
         as_user: Option<&str>,
     ) -> anyhow::Result<Speed> {
         let own = queries::load(supabase_dir)?;
-        let mut conn = target.connect_read_only().await?;
-        let (mut queries, busiest) = crate::app_seam::timed_queries(&mut conn).await.unwrap_or_default();
+        let conn = session.read();
+        let (mut queries, busiest) = crate::app_seam::timed_queries(conn).await.unwrap_or_default();
         queries.extend(own.iter().map(ProjectQuery::timed));
         let (user, who) = match (as_user, busiest) {
-            (Some(who), _) => (queries::user(&mut conn, Some(who)).await?, who.to_string()),
+            (Some(who), _) => (queries::user(conn, Some(who)).await?, who.to_string()),
             (None, Some(u)) => (Some(u), "the app's busiest user".to_string()),
-            (None, None) => (queries::user(&mut conn, None).await?, "the first user of auth.users".to_string()),
+            (None, None) => (queries::user(conn, None).await?, "the first user of auth.users".to_string()),
         };
         Ok(Speed { queries, own, user, who })
     }
 
     /// The queries timed now (median of 5); `None` when there is nothing to time or no user.
-    pub async fn time(&self, target: &Target) -> Option<TimedQueries> {
-        let mut conn = target.connect_read_only().await.ok()?;
-        let timings = timing::time_queries_on(&mut conn, &self.queries, self.user, 5).await.ok()?;
+    pub async fn time(&self, session: &mut Session) -> Option<TimedQueries> {
+        let timings = timing::time_queries_on(session.read(), &self.queries, self.user, 5).await.ok()?;
         (!timings.is_empty()).then_some(timings)
     }
 

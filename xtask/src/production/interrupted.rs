@@ -6,7 +6,7 @@
 use std::{path::PathBuf, sync::Mutex};
 
 use crate::{
-    production::Target,
+    production::{Session, Target},
     report::{Check, Report, Status},
 };
 
@@ -24,11 +24,12 @@ static RUN: Mutex<Option<RunInProgress>> = Mutex::new(None);
 static BACKFILL: Mutex<Option<Progress>> = Mutex::new(None);
 
 /// `command` starts changing `target`, whose history holds `applied_before`.
-pub async fn begin(command: &str, log_dir: PathBuf, target: &Target) -> anyhow::Result<()> {
-    let mut conn = target.connect_read_only().await?;
-    let applied_before = crate::runner::applied_versions(&mut conn).await?.into_iter().map(|(v, _, _)| v).collect();
+pub async fn begin(command: &str, log_dir: PathBuf, session: &mut Session) -> anyhow::Result<()> {
+    let applied = crate::runner::applied_versions(session.read()).await?;
+    let applied_before = applied.into_iter().map(|(v, _, _)| v).collect();
     if let Ok(mut run) = RUN.lock() {
-        *run = Some(RunInProgress { command: command.into(), log_dir, target: target.clone(), applied_before });
+        let target = session.target().clone();
+        *run = Some(RunInProgress { command: command.into(), log_dir, target, applied_before });
     }
     Ok(())
 }

@@ -70,6 +70,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("lint.<lint>", "a Supabase-style lint (xtask/sql/lints/<lint>.sql): new findings at its severity"),
     // Production target.
     ("session.read_only", "the validation session cannot write"),
+    ("session.connections", "how many connections a push opened to its target (pg_dump's aside)"),
     ("session.encryption", "the session to the target is encrypted (TLS version and cipher)"),
     ("drift.missing_locally", "versions applied on the target that are missing locally"),
     ("drift.out_of_order", "local versions older than the target's newest that the target lacks"),
