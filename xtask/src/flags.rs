@@ -5,18 +5,20 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod batch;
+mod ephemeral;
 mod pending;
 mod size;
 mod span;
 mod watch;
 
 pub use batch::Batch;
+pub use ephemeral::{Pg, RestorePg};
 pub use pending::Pending;
 pub use size::{check_size, Data, MAX_MESSAGES};
 pub use span::Span;
 pub use watch::DbWatch;
 
-use crate::pg::{Backend, PgOptions};
+use crate::pg::Backend;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,32 +95,6 @@ fn project_folder(value: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// How to get an ephemeral Postgres.
-#[derive(Debug, Clone, Args)]
-pub struct Pg {
-    /// auto: docker if an engine answers and the image is present or can be pulled, else native
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub backend: Backend,
-    /// Docker image for the docker backend [env: XTASK_PG_IMAGE] [default: postgres:15.8]
-    #[arg(long, value_name = "IMAGE")]
-    pub image: Option<String>,
-    /// Existing server for the url backend (a throwaway database is created there, then dropped);
-    /// DATABASE_URL is read when --backend url is given without it
-    #[arg(long, value_name = "URL")]
-    pub db_url: Option<String>,
-}
-
-impl Pg {
-    pub fn options(&self) -> PgOptions {
-        PgOptions {
-            backend: Some(self.backend),
-            image: self.image.clone(),
-            db_url: self.db_url.clone(),
-            on_target_server: false,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct DbLocalTest {
     #[command(flatten)]
@@ -167,35 +143,6 @@ pub struct TargetArgs {
     /// connect with --db-url or the link plus SUPABASE_DB_PASSWORD
     #[arg(long)]
     pub linked: bool,
-}
-
-/// The ephemeral Postgres a backup is restored into to verify it.
-#[derive(Debug, Clone, Args)]
-pub struct RestorePg {
-    /// Backend for the verification restore
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub backend: Backend,
-    /// Docker image for the verification restore [env: XTASK_PG_IMAGE]
-    #[arg(long, value_name = "IMAGE")]
-    pub image: Option<String>,
-    /// With --backend url: the server for the restore's throwaway database (else DATABASE_URL)
-    #[arg(long, value_name = "URL")]
-    pub restore_db_url: Option<String>,
-    /// With --backend url: allow the restore's throwaway database on the target's own server
-    /// (refused otherwise: it would run beside production and create a database there)
-    #[arg(long)]
-    pub restore_on_target_server: bool,
-}
-
-impl RestorePg {
-    pub fn options(&self) -> PgOptions {
-        PgOptions {
-            backend: Some(self.backend),
-            image: self.image.clone(),
-            db_url: self.restore_db_url.clone(),
-            on_target_server: self.restore_on_target_server,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Args)]
