@@ -119,20 +119,55 @@ impl DbLint {
         let scanned = runner::scan(dir)?;
         let plan = runner::branch::plan(dir, &scanned, &self.pending, report)?;
         report.silences_from(&plan.pending);
-        lint_into(&plan.pending, report);
+        lint_into(&plan.pending, &plan.rollbacks, report);
         Ok(())
     }
 }
 
-/// The lint of `files` into `report`: a check per finding, then `lint.static` (db-lint, and
-/// first in db-local-test and db-rehearse); the number of findings.
-pub fn lint_into(files: &[MigrationFile], report: &mut Report) -> usize {
+/// Rules a rollback script is not held to: it restores the state before its migration, so what
+/// it drops, renames back, or restores (the old policies, the old function bodies) was
+/// production's state; what matters is how it takes its locks and how long it holds rows.
+const NOT_FOR_ROLLBACKS: &[&str] = &[
+    "ban-drop-column",
+    "ban-drop-table",
+    "ban-drop-not-null",
+    "ban-drop-database",
+    "ban-drop-function",
+    "ban-drop-constraint",
+    "renaming-column",
+    "renaming-table",
+    "xtask-auth-call-per-row",
+    "xtask-security-definer-search-path",
+    "xtask-security-definer-callable-by-anon",
+    "xtask-grant-to-anon",
+    "xtask-table-without-rls",
+    "xtask-policy-using-true",
+];
+
+/// The lint of `files` and of their rollback scripts (`rollbacks`, by version: they run against
+/// production too) into `report`: a check per finding, then `lint.static` (db-lint, and first in
+/// db-local-test and db-rehearse); the number of findings.
+pub fn lint_into(
+    files: &[MigrationFile],
+    rollbacks: &std::collections::BTreeMap<String, std::path::PathBuf>,
+    report: &mut Report,
+) -> usize {
     let started = Instant::now();
     let mut count = 0;
+    let mut scripts = 0;
     for file in files {
         for f in lint_text(&file.text) {
             count += 1;
-            report.push(finding_check(file, &f));
+            report.push(finding_check(file, &f, ""));
+        }
+        let Some(script) = rollbacks.get(&file.version) else { continue };
+        let Ok(text) = std::fs::read_to_string(script) else { continue };
+        scripts += 1;
+        let rollback = MigrationFile { path: script.clone(), text, ..file.clone() };
+        report.silences_from(std::slice::from_ref(&rollback));
+        for f in lint_text(&rollback.text).into_iter().filter(|f| !NOT_FOR_ROLLBACKS.contains(&f.rule.as_str())) {
+            count += 1;
+            report.push(finding_check(&rollback, &f, "rollback."));
         }
     }
     let took = started.elapsed();
@@ -144,7 +179,7 @@ pub fn lint_into(files: &[MigrationFile], report: &mut Report) -> usize {
     } else {
         let status = if count == 0 { Status::Pass } else { Status::Fail };
         Check { status, ..check }.value(format!(
-            "{count} finding(s) in {} file(s), {:.1} ms",
+            "{count} finding(s) in {} file(s) and {scripts} rollback script(s), {:.1} ms",
             files.len(),
             took.as_secs_f64() * 1000.0
         ))
@@ -152,17 +187,19 @@ pub fn lint_into(files: &[MigrationFile], report: &mut Report) -> usize {
     count
 }
 
-fn finding_check(file: &MigrationFile, f: &Finding) -> Check {
-    let mut detail = format!("{}:{}:{} `{}`: {}", file.file_name(), f.line, f.column, f.statement, f.message);
+/// A finding as a check; `kind` is `""` for a migration, `"rollback."` for its rollback script.
+fn finding_check(file: &MigrationFile, f: &Finding, kind: &str) -> Check {
+    let shown = if kind.is_empty() { file.file_name() } else { format!("rollbacks/{}", file.file_name()) };
+    let mut detail = format!("{shown}:{}:{} `{}`: {}", f.line, f.column, f.statement, f.message);
     if let Some(help) = &f.help {
         detail.push_str(&format!("\nfix: {help}"));
     }
     Check::new(
-        format!("lint.static.{}.{}.{}", f.rule, file.version, f.line),
+        format!("lint.static.{}.{kind}{}.{}", f.rule, file.version, f.line),
         format!("static rule {}", f.rule),
         Status::Fail,
     )
-    .value(format!("{}:{}:{}", file.file_name(), f.line, f.column))
+    .value(format!("{shown}:{}:{}", f.line, f.column))
     .detail(detail)
     .at(&file.path, f.line, f.column)
 }

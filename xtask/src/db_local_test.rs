@@ -20,7 +20,7 @@ impl DbLocalTest {
         let mut db = LocalDatabase::start(self, report).await?;
         // The static findings first (milliseconds, no database), as db-lint gives them.
         if !db.plan.pending.is_empty() {
-            crate::db_lint::lint_into(&db.plan.pending, report);
+            crate::db_lint::lint_into(&db.plan.pending, &db.plan.rollbacks, report);
         }
         let result = steps(self, &mut db, report).await;
         db.close(report).await?;

@@ -80,7 +80,7 @@ impl DbRehearse {
         let mut db = LocalDatabase::start(&local, report).await?;
         // The static findings first: milliseconds, and the trace adds what it measures to them.
         if !db.plan.pending.is_empty() {
-            crate::db_lint::lint_into(&db.plan.pending, report);
+            crate::db_lint::lint_into(&db.plan.pending, &db.plan.rollbacks, report);
         }
         let result = self.steps(&local, &mut db, &target, report).await;
         db.close(report).await?;
@@ -141,7 +141,8 @@ impl DbRehearse {
         if let Some(backfill) = backfill {
             self.record_backfill(backfill, report)?;
         }
-        Ok(())
+        // Rollbacks run against production too: traced like the files, newest first.
+        trace_rollbacks(db, &budget, report).await
     }
 
     /// Traces every pending file while the workload runs: the trace, the biggest backfill, and
@@ -315,4 +316,26 @@ async fn project_data_check(conn: &mut sqlx::PgConnection) -> anyhow::Result<Che
     } else {
         check
     })
+}
+
+/// Each pending file's rollback script, newest first, under the tracer (after the files, at the
+/// same size): the locks it takes and what a second session could not do meanwhile, judged
+/// against the same budget (`rehearse.*.rollback.<version>…`).
+async fn trace_rollbacks(db: &mut LocalDatabase, budget: &hints::Budget, report: &mut Report) -> anyhow::Result<()> {
+    for file in db.plan.pending.clone().iter().rev() {
+        let Some(script) = db.plan.rollbacks.get(&file.version) else { continue };
+        let text = std::fs::read_to_string(script).with_context(|| format!("reading {}", script.display()))?;
+        let rollback = crate::runner::MigrationFile { path: script.clone(), text, ..file.clone() };
+        let label = format!("rollback.{}", file.version);
+        let name = format!("rollbacks/{}", rollback.file_name());
+        let traced = trace::trace_file(&mut db.conn, db.pg.url(), &rollback).await?;
+        let apply = Check::new(format!("rehearse.apply.{label}"), format!("{name} applies"), Status::Pass);
+        if let Some(failure) = &traced.failed {
+            report.push(Check { status: Status::Fail, ..apply }.detail(failure.clone()));
+            return Ok(());
+        }
+        report.push(apply.value(format!("{:.2} s", traced.duration.as_secs_f64())));
+        report.extend(hints::judge(&name, &label, &traced.statements, budget));
+    }
+    Ok(())
 }

@@ -213,8 +213,9 @@ async fn apply_inner(
 ) -> Result<Option<backfill::BackfillStats>, ApplyError> {
     let file_error = |message: String| ApplyError::of_file(file.file_name(), message);
     sqlx::raw_sql("RESET ALL").execute(&mut *conn).await.map_err(|e| file_error(e.to_string()))?;
-    // A migration marked as a backfill runs in batches, each its own transaction.
-    if let (History::Record, Some(found)) = (history, backfill::Backfill::of(&file.text)) {
+    // A file marked as a backfill (a migration, or a rollback undoing one) runs in batches, each
+    // its own transaction; its history row is written (or deleted) once they are through.
+    if let Some(found) = backfill::Backfill::of(&file.text) {
         let plan = found.map_err(|e| ApplyError { line: 1, ..file_error(e) })?;
         let stats = modes::batched(conn, file, &plan, as_role).await?;
         write_history(&mut *conn, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;

@@ -160,7 +160,7 @@ fn whole_table(words: &[&str]) -> bool {
     // `DELETE FROM t`: that FROM names the table itself.
     let head = if words.first() == Some(&"delete") { &words[at.min(2)..at] } else { &words[..at] };
     let cond = words[at..].join(" ");
-    head.contains(&"from") || head.contains(&"using") || cond.contains("is null")
+    head.contains(&"from") || head.contains(&"using") || cond.contains("is null") || cond.contains("is not null")
 }
 
 /// Whether `call` appears outside a `(select …)` of its own.
@@ -211,6 +211,8 @@ mod tests {
             ("update public.notes set body = '';", &["xtask-unbatched-backfill"]),
             ("update t m set a = c.a from c where c.id = m.cid and m.a is null;", &["xtask-unbatched-backfill"]),
             ("delete from t where owner is null;", &["xtask-unbatched-backfill"]),
+            // A rollback's undo of a backfill is one too.
+            ("update public.messages set owner = null where owner is not null;", &["xtask-unbatched-backfill"]),
             ("update public.settings set value = 1 where key = 'x';", &[]),
             ("delete from public.settings where key = 'x';", &[]),
             ("-- xtask:backfill\nupdate t set a = 1 where a is null;", &[]),

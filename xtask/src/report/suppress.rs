@@ -64,6 +64,30 @@ pub fn apply(report: &mut Report, suppressions: &[Suppression]) {
         check.status = Status::Info;
         check.detail = Some(format!("{was}, silenced at {}: {}\n{original}", s.at, s.reason).trim_end().to_string());
     }
+    // A roll-up (`lint.static` over `lint.static.*`) that failed only because of findings now all
+    // silenced fails no more.
+    let silenced: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.detail.as_deref().is_some_and(|d| d.contains(", silenced at ")))
+        .map(|c| c.id.clone())
+        .collect();
+    let failing: Vec<String> =
+        report.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.id.clone()).collect();
+    let child_of = |parent: &str, id: &str| id.strip_prefix(parent).is_some_and(|rest| rest.starts_with('.'));
+    for check in report.checks.iter_mut().filter(|c| c.status == Status::Fail) {
+        let some_silenced = silenced.iter().any(|id| child_of(&check.id, id));
+        let none_failing = !failing.iter().any(|id| child_of(&check.id, id));
+        if some_silenced && none_failing {
+            check.status = Status::Info;
+            let original = check.detail.take().unwrap_or_default();
+            check.detail = Some(
+                format!("failed only on findings that are silenced, each with its reason\n{original}")
+                    .trim_end()
+                    .to_string(),
+            );
+        }
+    }
     // A suppression of a kind this command never checks (a rehearsal finding, under db-lint)
     // is not judged here.
     let kinds: Vec<String> = report.checks.iter().map(|c| c.id.split('.').next().unwrap_or("").to_string()).collect();
@@ -138,5 +162,26 @@ mod tests {
         apply(&mut r, &parse("2_x.sql", std::path::Path::new("m/2_x.sql"), ok));
         assert!(r.checks.iter().all(|c| c.status != Status::Fail), "{:#?}", r.checks);
         assert!(!r.failed());
+    }
+
+    #[test]
+    fn a_roll_up_of_silenced_findings_fails_no_more_but_one_with_a_live_finding_does() {
+        let lint = |findings: &[&str]| {
+            let mut r = Report::quiet("db-lint");
+            for id in findings {
+                r.push(Check::new(*id, "rule", Status::Fail));
+            }
+            r.push(Check::new("lint.static", "all rules", Status::Fail));
+            r
+        };
+        let silence =
+            parse("5_x.sql", std::path::Path::new("r/5_x.sql"), "-- xtask:ignore lint.static.a.5 rebuilt on purpose\n");
+        let mut r = lint(&["lint.static.a.5.9"]);
+        apply(&mut r, &silence);
+        assert_eq!(r.check("lint.static").map(|c| c.status), Some(Status::Info));
+        assert!(!r.failed());
+        let mut r = lint(&["lint.static.a.5.9", "lint.static.b.6.1"]);
+        apply(&mut r, &silence);
+        assert_eq!(r.check("lint.static").map(|c| c.status), Some(Status::Fail), "b.6 is not silenced");
     }
 }
