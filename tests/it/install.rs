@@ -48,7 +48,7 @@ fn the_installed_binary_lints_and_tests_a_project_outside_this_repository() {
          alter table public.notes enable row level security;\n",
     );
     write("migrations/20250102000000_index.sql", "create index notes_owner on public.notes (owner);\n");
-    write("rollbacks/20250102000000_index.sql", "drop index if exists public.notes_owner;\n");
+    write("rollbacks/20250102000000_index.sql", "drop index concurrently if exists public.notes_owner;\n");
 
     // The lint, as a CI job reads it: JUnit on stdout, exit 1 for the plain CREATE INDEX.
     let out =

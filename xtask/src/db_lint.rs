@@ -125,24 +125,21 @@ impl DbLint {
 }
 
 /// Rules a rollback script is not held to: it restores the state before its migration, so what
-/// it drops, renames back, or restores (the old policies, the old function bodies) was
+/// it drops, renames back, revokes or restores (the old policies, the old function bodies) was
 /// production's state; what matters is how it takes its locks and how long it holds rows.
-const NOT_FOR_ROLLBACKS: &[&str] = &[
-    "ban-drop-column",
-    "ban-drop-table",
-    "ban-drop-not-null",
-    "ban-drop-database",
-    "ban-drop-function",
-    "ban-drop-constraint",
-    "renaming-column",
-    "renaming-table",
-    "xtask-auth-call-per-row",
-    "xtask-security-definer-search-path",
-    "xtask-security-definer-callable-by-anon",
-    "xtask-grant-to-anon",
-    "xtask-table-without-rls",
-    "xtask-policy-using-true",
-];
+fn holds_for_rollbacks(rule: &str) -> bool {
+    const RESTORES: &[&str] = &[
+        "ban-replace-view-function",
+        "ban-revoke",
+        "xtask-auth-call-per-row",
+        "xtask-security-definer-search-path",
+        "xtask-security-definer-callable-by-anon",
+        "xtask-grant-to-anon",
+        "xtask-table-without-rls",
+        "xtask-policy-using-true",
+    ];
+    !(rule.starts_with("ban-drop-") || rule.starts_with("renaming-") || RESTORES.contains(&rule))
+}
 
 /// The lint of `files` and of their rollback scripts (`rollbacks`, by version: they run against
 /// production too) into `report`: a check per finding, then `lint.static` (db-lint, and first in
@@ -164,8 +161,7 @@ pub fn lint_into(
         let Ok(text) = std::fs::read_to_string(script) else { continue };
         scripts += 1;
         let rollback = MigrationFile { path: script.clone(), text, ..file.clone() };
-        report.silences_from(std::slice::from_ref(&rollback));
-        for f in lint_text(&rollback.text).into_iter().filter(|f| !NOT_FOR_ROLLBACKS.contains(&f.rule.as_str())) {
+        for f in lint_text(&rollback.text).into_iter().filter(|f| holds_for_rollbacks(&f.rule)) {
             count += 1;
             report.push(finding_check(&rollback, &f, "rollback."));
         }

@@ -328,7 +328,7 @@ async fn trace_rollbacks(db: &mut LocalDatabase, budget: &hints::Budget, report:
         let rollback = crate::runner::MigrationFile { path: script.clone(), text, ..file.clone() };
         let label = format!("rollback.{}", file.version);
         let name = format!("rollbacks/{}", rollback.file_name());
-        let traced = trace::trace_file(&mut db.conn, db.pg.url(), &rollback).await?;
+        let traced = trace::trace_as(&mut db.conn, db.pg.url(), &rollback, trace::Kind::Rollback).await?;
         let apply = Check::new(format!("rehearse.apply.{label}"), format!("{name} applies"), Status::Pass);
         if let Some(failure) = &traced.failed {
             report.push(Check { status: Status::Fail, ..apply }.detail(failure.clone()));

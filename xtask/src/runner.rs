@@ -325,6 +325,11 @@ pub async fn record_applied(conn: &mut PgConnection, file: &MigrationFile) -> sq
     write_history(conn, file, &file.statements(), History::Record).await
 }
 
+/// Records the rollback of `file`'s version (its history row deleted), in the caller's transaction.
+pub async fn record_reverted(conn: &mut PgConnection, file: &MigrationFile) -> sqlx::Result<()> {
+    write_history(conn, file, &file.statements(), History::Revert).await
+}
+
 /// The first line of a statement, shortened, for error messages.
 pub fn excerpt(sql: &str) -> String {
     let first = sql_split::strip_comments(sql);

@@ -82,8 +82,27 @@ pub struct FileTrace {
 /// watched from a third session while it runs. The trace is the application: the history row
 /// and the commit follow, as the runner does.
 pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile) -> anyhow::Result<FileTrace> {
+    trace_as(conn, url, file, Kind::Migration).await
+}
+
+/// What a traced file is, for the history row written after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A migration: its row is recorded.
+    Migration,
+    /// A rollback script of the file's version: its row is deleted.
+    Rollback,
+}
+
+/// [`trace_file`] for a migration or a rollback script.
+pub async fn trace_as(
+    conn: &mut PgConnection,
+    url: &str,
+    file: &MigrationFile,
+    kind: Kind,
+) -> anyhow::Result<FileTrace> {
     if let Some(plan) = runner::backfill::Backfill::of(&file.text) {
-        return trace_backfill(conn, url, file, plan).await;
+        return trace_backfill(conn, url, file, plan, kind).await;
     }
     let statements = file.statements();
     let atomic = !statements.iter().any(Statement::is_non_transactional);
@@ -150,7 +169,7 @@ pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile
         t.held = if atomic { Duration::ZERO } else { duration };
         traced.push(t);
     }
-    runner::record_applied(conn, file).await?;
+    record(conn, file, kind).await?;
     if atomic {
         sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
         hold_times(&mut traced, &starts, &probe_times, Instant::now());
@@ -235,6 +254,7 @@ async fn trace_backfill(
     url: &str,
     file: &MigrationFile,
     plan: Result<runner::backfill::Backfill, String>,
+    kind: Kind,
 ) -> anyhow::Result<FileTrace> {
     let started = Instant::now();
     let mut spans = Vec::new();
@@ -293,8 +313,15 @@ async fn trace_backfill(
         .bind(&lsn_before)
         .fetch_one(&mut *conn)
         .await?;
-    runner::record_applied(conn, file).await?;
+    record(conn, file, kind).await?;
     Ok(FileTrace { statements: vec![t], failed: None, duration: started.elapsed(), probes: spans })
+}
+
+async fn record(conn: &mut PgConnection, file: &MigrationFile, kind: Kind) -> sqlx::Result<()> {
+    match kind {
+        Kind::Migration => runner::record_applied(conn, file).await,
+        Kind::Rollback => runner::record_reverted(conn, file).await,
+    }
 }
 
 /// Table locks session `pid` holds, outside Postgres's and the runner's own schemas.
