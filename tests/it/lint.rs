@@ -219,3 +219,21 @@ fn in_github_actions_the_summary_and_annotations_go_where_github_reads_them() {
         "{md}"
     );
 }
+
+/// #23.9: rollback scripts run against production too: a rollback that undoes a backfill in one
+/// UPDATE (ours did: every message row-locked until it commits) fails the lint; dropping what the
+/// migration added does not.
+#[test]
+fn a_rollback_script_is_held_to_the_lock_rules_not_to_the_compatibility_ones() {
+    let project = ProjectCopy::new();
+    project.write(
+        "rollbacks/20251116173502_backfill_messages_auth_user_id.sql",
+        "UPDATE public.messages SET auth_user_id = NULL WHERE auth_user_id IS NOT NULL;\n",
+    );
+    let report = lint(&project.path());
+    assert_fails_on(&report, "lint.static.xtask-unbatched-backfill.rollback.20251116173502.1");
+    let finding = report.check("lint.static.xtask-unbatched-backfill.rollback.20251116173502.1").expect("finding");
+    assert!(finding.value.as_deref().is_some_and(|v| v.starts_with("rollbacks/20251116173502_")), "{finding:?}");
+    // The rollback of 20251116173500 drops a column, a trigger and a function: not findings.
+    assert!(!report.checks.iter().any(|c| c.id.contains(".rollback.20251116173500.")), "{:#?}", report.checks);
+}

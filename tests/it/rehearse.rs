@@ -93,6 +93,11 @@ async fn our_migration_with_its_batched_backfill_blocks_nothing_past_max_blockin
     assert!(backfill.starts_with("100000 rows in"), "{backfill}");
     let speed = detail(&report, "rehearse.query_speed");
     assert!(speed.contains("count(*) of messages"), "{speed}");
+    // #23.9: the rollbacks are traced too, newest first, and block nothing past the budget.
+    for v in ["20251116173507", "20251116173502", "20251116173500"] {
+        let id = format!("rehearse.apply.rollback.{v}");
+        assert_eq!(report.check(&id).map(|c| c.status), Some(Status::Pass), "{id}: {:#?}", report.checks);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
