@@ -354,3 +354,63 @@ async fn an_interrupted_push_leaves_a_record_of_what_it_committed() {
     assert!(md.contains("20251116173501") && !md.contains(prod.url()), "{md}");
     prod.close().await.expect("close");
 }
+
+/// Regression (found on a public project): a CHECK over a varchar `IN (…)` list renders
+/// differently after pg_dump and restore (`= ANY ((ARRAY['a'::varchar])::text[])` comes back as
+/// `= ANY (ARRAY[('a'::varchar)::text])`); the backup "did not verify" and the push was refused.
+/// The same constraint parsed on the restore is the same constraint; a changed one still fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_constraint_that_renders_otherwise_after_restore_is_still_the_same_constraint() {
+    let prod = production().await;
+    sqlx::raw_sql(
+        "CREATE TABLE public.items (id int PRIMARY KEY, status varchar(20) CHECK (status IN ('sold', 'kept')));
+         ALTER TABLE public.items ENABLE ROW LEVEL SECURITY;",
+    )
+    .execute(&mut prod.connect().await.expect("connect"))
+    .await
+    .expect("a varchar IN check");
+    let dir = our_supabase_dir();
+    let backups = tempfile::tempdir().expect("tmp");
+    let mut report = Report::quiet("db-backup");
+    let taken = backup_flags(&dir, &prod, backups.path()).run_into(&mut report).await.expect("backup");
+    assert_eq!(report.check("backup.catalog").map(|c| c.status), Some(Status::Pass), "{report:#?}");
+
+    // A restore whose constraint really differs still fails: change it in the dump.
+    let schema = taken.join("schema.sql");
+    let text = std::fs::read_to_string(&schema).expect("schema.sql");
+    let changed = text.replacen("'kept'", "'lost'", 1);
+    assert_ne!(text, changed, "the dump holds the constraint");
+    std::fs::write(&schema, changed).expect("write");
+    let manifest_path = taken.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest")).expect("json");
+    // Re-seal the edited file so only the catalog comparison can catch it.
+    let bytes = std::fs::read(&schema).expect("read");
+    for f in manifest["files"].as_array_mut().expect("files") {
+        if f["name"] == "schema.sql" {
+            f["bytes"] = serde_json::json!(bytes.len());
+            f["sha256"] = serde_json::json!(sha256_hex(&bytes));
+        }
+    }
+    std::fs::write(&manifest_path, manifest.to_string()).expect("write");
+    let mut report = Report::quiet("db-backup");
+    let flags = xtask::flags::DbBackup { verify: Some(taken.clone()), ..backup_flags(&dir, &prod, backups.path()) };
+    flags.run_into(&mut report).await.expect("verify");
+    assert_fails_on(&report, "backup.catalog");
+    assert!(detail(&report, "backup.catalog").contains("items_status_check"), "{report:#?}");
+    prod.close().await.expect("close");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().expect("stdin").write_all(bytes)?;
+            child.wait_with_output()
+        })
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}

@@ -33,7 +33,7 @@ use crate::{
 
 pub const FILES: [&str; 3] = ["roles.sql", "schema.sql", "data.sql"];
 /// The target's catalog when the backup was taken (what verification compares a restore with).
-const CATALOG: &str = "catalog.json";
+pub(super) const CATALOG: &str = "catalog.json";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileEntry {
     pub name: String,

@@ -89,7 +89,11 @@ pub(super) async fn restore(dir: &Path, pg: &PgOptions) -> anyhow::Result<(BTree
         )?;
         let mut conn = db.connect().await?;
         let counts = count_rows(&mut conn).await?;
-        let catalog = CatalogSnapshot::take(&mut conn).await?;
+        let mut catalog = CatalogSnapshot::take(&mut conn).await?;
+        if let Ok(text) = std::fs::read_to_string(dir.join(super::CATALOG)) {
+            let recorded: CatalogSnapshot = serde_json::from_str(&text).context("parsing the recorded catalog")?;
+            checks_as_parsed_here(&mut conn, &recorded, &mut catalog).await?;
+        }
         anyhow::Ok((counts, catalog))
     }
     .await;
@@ -138,4 +142,48 @@ fn copy_header(line: &str) -> Option<(String, Vec<String>)> {
     let (table, rest) = rest.split_once(" (")?;
     let (cols, _) = rest.rsplit_once(") FROM stdin")?;
     Some((table.to_string(), cols.split(", ").map(str::to_string).collect()))
+}
+
+/// CHECK constraints the restore renders otherwise than the target did: pg_dump prints Postgres's
+/// rendering of a constraint, and parsing that rendering back can render differently (a varchar
+/// `IN (…)` list is the common case: `= ANY ((ARRAY['a'::varchar])::text[])` comes back as
+/// `= ANY (ARRAY[('a'::varchar)::text])`). The recorded definition is parsed here, on the same
+/// table, in a transaction rolled back: when it renders as the restored one, they are the same
+/// constraint and the recorded text is kept; otherwise the difference stands.
+async fn checks_as_parsed_here(
+    conn: &mut PgConnection,
+    recorded: &CatalogSnapshot,
+    restored: &mut CatalogSnapshot,
+) -> anyhow::Result<()> {
+    for (name, attrs) in &recorded.objects {
+        let Some((_, table)) = name.strip_prefix("constraint ").and_then(|rest| rest.split_once(" on ")) else {
+            continue;
+        };
+        let Some(def) = attrs.get("definition").filter(|d| d.starts_with("CHECK")) else { continue };
+        let Some(now) = restored.objects.get_mut(name) else { continue };
+        if now.get("definition") == Some(def) {
+            continue;
+        }
+        let body = def.strip_suffix(" NOT VALID").unwrap_or(def);
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let probe = format!("ALTER TABLE {table} ADD CONSTRAINT xtask_reparsed {body} NOT VALID");
+        let reparsed: Option<String> = match sqlx::raw_sql(&probe).execute(&mut *tx).await {
+            Ok(_) => {
+                sqlx::query_scalar(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'xtask_reparsed' \
+                 AND conrelid = $1::regclass",
+                )
+                .bind(table)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            Err(_) => None,
+        };
+        tx.rollback().await?;
+        let now_body = now.get("definition").map(|d| d.strip_suffix(" NOT VALID").unwrap_or(d).to_string());
+        if reparsed.as_deref().map(|r| r.strip_suffix(" NOT VALID").unwrap_or(r)) == now_body.as_deref() {
+            now.insert("definition".into(), def.clone());
+        }
+    }
+    Ok(())
 }
