@@ -414,3 +414,37 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .expect("sha256sum");
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
 }
+
+/// Regression (#23.7): a `?password=` in the URL reached stderr, the record and pg_dump's
+/// arguments; a password on the command line was not warned of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_the_url_query_stays_out_of_output_and_records() {
+    let prod = production().await;
+    let mut url = url::Url::parse(prod.url()).expect("url");
+    let secret = url.password().expect("the cluster's password").to_string();
+    url.set_password(None).expect("no password in the user part");
+    url.query_pairs_mut().append_pair("password", &secret);
+    let backups = tempfile::tempdir().expect("tmp");
+    let log = backups.path().join("migration-log");
+    let out = std::process::Command::new(crate::support::xtask_bin())
+        .args(["db-push", "--yes", "--backend", &crate::support::any_backend().to_string()])
+        .arg("--supabase-dir")
+        .arg(our_supabase_dir())
+        .arg("--out")
+        .arg(backups.path())
+        .arg("--log-dir")
+        .arg(&log)
+        .args(["--db-url", url.as_str()])
+        .output()
+        .expect("xtask");
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("warning: the database URL on this command line holds a password"), "{all}");
+    assert!(!all.contains(&secret), "the password reached the output:\n{all}");
+    assert!(all.contains("password=***"), "{all}");
+    for entry in std::fs::read_dir(&log).expect("records").flatten() {
+        let text = std::fs::read_to_string(entry.path()).expect("record");
+        assert!(!text.contains(&secret), "the password reached {}", entry.path().display());
+    }
+    prod.close().await.expect("close");
+}
