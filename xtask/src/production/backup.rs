@@ -169,9 +169,13 @@ async fn dump(
     })
 }
 
+/// Size and SHA-256 of a backup file, streamed (a dump never sits in memory whole).
 fn file_entry(dir: &Path, name: &str) -> anyhow::Result<FileEntry> {
-    let bytes = std::fs::read(dir.join(name)).with_context(|| format!("reading {}/{name}", dir.display()))?;
-    Ok(FileEntry { name: name.into(), bytes: bytes.len() as u64, sha256: hex(&Sha256::digest(&bytes)) })
+    let read = || format!("reading {}/{name}", dir.display());
+    let mut file = std::fs::File::open(dir.join(name)).with_context(read)?;
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher).with_context(read)?;
+    Ok(FileEntry { name: name.into(), bytes, sha256: hex(&hasher.finalize()) })
 }
 
 fn hex(bytes: &[u8]) -> String {
