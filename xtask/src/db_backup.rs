@@ -21,7 +21,8 @@ impl DbBackup {
             None => {
                 let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
                 report.note(format!("target {}", target.describe()));
-                crate::production::backup::take(&target, &self.project.supabase_dir, &self.out, report).await?
+                let mut session = crate::production::Session::read_only(&target).await?;
+                crate::production::backup::take(&mut session, &self.project.supabase_dir, &self.out, report).await?
             }
         };
         report.note(format!("verifying {} by restoring it into an ephemeral Postgres", dir.display()));

@@ -53,7 +53,7 @@ impl DbPush {
             return refuse(report, "validation failed: fix what the failed checks name, then push again");
         }
         // 2. A verified backup of this target, recent enough, or one now.
-        if !self.ensure_backup(target, report).await? {
+        if !self.ensure_backup(session, report).await? {
             return refuse(report, "the new backup did not verify; nothing was pushed");
         }
         // 3. The plan: pending versions, each with its rollback script.
@@ -101,7 +101,8 @@ impl DbPush {
     }
 
     /// A verified backup younger than `--max-backup-age`, or a new one; false if it fails to verify.
-    async fn ensure_backup(&self, target: &Target, report: &mut Report) -> anyhow::Result<bool> {
+    async fn ensure_backup(&self, session: &mut Session, report: &mut Report) -> anyhow::Result<bool> {
+        let target = session.target().clone();
         let check = Check::new("push.backup", "a verified backup of this target exists", Status::Pass);
         let identity = target.identify().await?;
         if let Some((path, m)) = backup::latest_verified(&self.out, &identity, self.max_backup_age.0) {
@@ -113,7 +114,7 @@ impl DbPush {
             "no verified backup younger than {} of this database ({identity}): taking one",
             self.max_backup_age
         ));
-        let path = backup::take(target, &self.project.supabase_dir, &self.out, report).await?;
+        let path = backup::take(session, &self.project.supabase_dir, &self.out, report).await?;
         if !backup::verify(&path, &self.restore.options(), report).await? {
             return Ok(false);
         }

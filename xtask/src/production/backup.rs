@@ -26,7 +26,7 @@ use sqlx::Connection;
 use crate::{
     analysis::catalog::CatalogSnapshot,
     pg::PgOptions,
-    production::{Mode, Target, TargetIdentity},
+    production::{Mode, Session, TargetIdentity},
     report::{Check, Report, Status},
     supabase::cli::SupabaseCli,
 };
@@ -75,15 +75,22 @@ impl Manifest {
     }
 }
 
-/// Takes a backup of `target` into a new folder under `root`; returns the folder.
-pub async fn take(target: &Target, supabase_dir: &Path, root: &Path, report: &mut Report) -> anyhow::Result<PathBuf> {
+/// Takes a backup of the session's target into a new folder under `root`, its counts and catalog
+/// read through the session; returns the folder.
+pub async fn take(
+    session: &mut Session,
+    supabase_dir: &Path,
+    root: &Path,
+    report: &mut Report,
+) -> anyhow::Result<PathBuf> {
+    let target = session.target().clone();
     let created_at = Utc::now();
     let dir = private_dir(root, &created_at.format("%Y%m%dT%H%M%S%.3fZ").to_string())?;
     // Absolute: the supabase CLI resolves paths against its own --workdir.
     let dir = std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))?;
     keep_out_of_git(root, report);
     let timer = report.phase("backup");
-    let dumped = dump(target, supabase_dir, &dir).await;
+    let dumped = dump(session, supabase_dir, &dir).await;
     // A backup that did not complete leaves nothing behind (it may hold half the data).
     let (tables, catalog) = match dumped {
         Ok(dumped) => dumped,
@@ -151,19 +158,18 @@ fn keep_out_of_git(root: &Path, report: &mut Report) {
 
 /// The three files into `dir`, with the row counts and catalog they hold.
 async fn dump(
-    target: &Target,
+    session: &mut Session,
     supabase_dir: &Path,
     dir: &Path,
 ) -> anyhow::Result<(BTreeMap<String, i64>, CatalogSnapshot)> {
-    Ok(match &target.mode {
-        Mode::Direct => dump_direct(target, dir).await?,
+    Ok(match &session.target().mode {
+        Mode::Direct => dump_direct(session, dir).await?,
         Mode::Linked { .. } => {
             SupabaseCli::new(supabase_dir)?.dump(&dir.join(FILES[0]), &dir.join(FILES[1]), &dir.join(FILES[2]))?;
             for name in FILES {
                 make_private(&dir.join(name))?;
             }
-            let mut conn = target.connect_read_only().await?;
-            let mut tx = conn.begin().await?;
+            let mut tx = session.read().begin().await?;
             (count_rows(&mut tx).await?, CatalogSnapshot::take(&mut tx).await?)
         }
     })

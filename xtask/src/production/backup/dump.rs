@@ -9,7 +9,7 @@ use sqlx::{Connection, PgConnection};
 use super::{private::write_private, FILES};
 use crate::{
     analysis::catalog::{CatalogSnapshot, MANAGED_SCHEMAS},
-    production::Target,
+    production::Session,
 };
 
 /// Roles every Supabase (or bare) database already has: never part of roles.sql.
@@ -78,10 +78,10 @@ fn in_managed_schema(table: &str) -> bool {
 /// pg_dumpall/pg_dump by hand, each writing its file itself (nothing of a dump passes through
 /// this process's memory); the data and the counts come from one exported snapshot.
 pub(super) async fn dump_direct(
-    target: &Target,
+    session: &mut Session,
     dir: &Path,
 ) -> anyhow::Result<(BTreeMap<String, i64>, CatalogSnapshot)> {
-    let (url, password) = split_password(&target.url)?;
+    let (url, password) = split_password(&session.target().url)?;
     let password = password.as_deref();
     let pg_dump = crate::pg::find_pg_tool("pg_dump")?;
     let pg_dumpall = crate::pg::find_pg_tool("pg_dumpall")?;
@@ -95,8 +95,7 @@ pub(super) async fn dump_direct(
 
     // The schema, the data, the counts and the catalog all see one snapshot: the manifest and
     // catalog.json describe the files exactly.
-    let mut conn = target.connect_read_only().await?;
-    let mut tx = conn.begin().await?;
+    let mut tx = session.read().begin().await?;
     sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()").fetch_one(&mut *tx).await?;
     let tables = count_rows(&mut tx).await?;
