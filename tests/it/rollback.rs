@@ -13,7 +13,9 @@ const DROP_COLUMN: &str = "ALTER TABLE public.messages DROP COLUMN IF EXISTS aut
 /// visible: dropping the column would silently take its index along.
 const KEEP_COLUMN: &str = "-- xtask:keeps column public.messages.auth_user_id\nALTER TABLE public.messages ALTER COLUMN auth_user_id DROP NOT NULL;";
 const ROLLBACK_BACKFILL: &str = "rollbacks/20251116173502_backfill_messages_auth_user_id.sql";
-const CLEAR_BACKFILL: &str = "UPDATE public.messages SET auth_user_id = NULL WHERE auth_user_id IS NOT NULL;\n";
+/// The rollback's batched undo of the backfill (directive and UPDATE), which the tests replace.
+const CLEAR_BACKFILL: &str =
+    "-- xtask:backfill batch-size=10000\nUPDATE public.messages SET auth_user_id = NULL WHERE auth_user_id IS NOT NULL;\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_restores_previous_catalog_and_data_on_every_backend() {

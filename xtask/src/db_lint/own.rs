@@ -212,7 +212,7 @@ mod tests {
             ("update t m set a = c.a from c where c.id = m.cid and m.a is null;", &["xtask-unbatched-backfill"]),
             ("delete from t where owner is null;", &["xtask-unbatched-backfill"]),
             // A rollback's undo of a backfill is one too.
-            ("update public.messages set owner = null where owner is not null;", &["xtask-unbatched-backfill"]),
+            ("update public.notes set owner = null where owner is not null;", &["xtask-unbatched-backfill"]),
             ("update public.settings set value = 1 where key = 'x';", &[]),
             ("delete from public.settings where key = 'x';", &[]),
             ("-- xtask:backfill\nupdate t set a = 1 where a is null;", &[]),

@@ -101,9 +101,19 @@ pub async fn trace_as(
     file: &MigrationFile,
     kind: Kind,
 ) -> anyhow::Result<FileTrace> {
-    if let Some(plan) = runner::backfill::Backfill::of(&file.text) {
-        return trace_backfill(conn, url, file, plan, kind).await;
+    match runner::backfill::Backfill::of(&file.text) {
+        Some(plan) => trace_backfill(conn, url, file, plan, kind).await,
+        None => trace_statements(conn, url, file, kind).await,
     }
+}
+
+/// A file that is not a batched backfill, statement by statement.
+async fn trace_statements(
+    conn: &mut PgConnection,
+    url: &str,
+    file: &MigrationFile,
+    kind: Kind,
+) -> anyhow::Result<FileTrace> {
     let statements = file.statements();
     let atomic = !statements.iter().any(Statement::is_non_transactional);
     let mut probe = crate::pg::connect(url).await?;
