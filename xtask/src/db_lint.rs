@@ -118,7 +118,9 @@ impl DbLint {
         let dir = &self.project.supabase_dir;
         let scanned = runner::scan(dir)?;
         let plan = runner::branch::plan(dir, &scanned, &self.pending, report)?;
-        report.silences_from(&plan.pending);
+        for f in &plan.pending {
+            report.silences_from(&f.file_name(), &f.path, &f.text);
+        }
         lint_into(&plan.pending, &plan.rollbacks, report);
         Ok(())
     }

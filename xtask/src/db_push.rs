@@ -58,7 +58,9 @@ impl DbPush {
         }
         // 3. The plan: pending versions, each with its rollback script.
         let Some(files) = plan(dir, &pending, report)? else { return Ok(()) };
-        report.silences_from(&files);
+        for f in &files {
+            report.silences_from(&f.file_name(), &f.path, &f.text);
+        }
         let names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
         // 4. Confirmation.
         crate::production::confirm(

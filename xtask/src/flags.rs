@@ -8,14 +8,13 @@ mod batch;
 mod ephemeral;
 mod pending;
 mod size;
-mod span;
 mod watch;
 
+pub use crate::span::Span;
 pub use batch::Batch;
 pub use ephemeral::{Pg, RestorePg};
 pub use pending::Pending;
 pub use size::{check_size, Data, MAX_MESSAGES};
-pub use span::Span;
 pub use watch::DbWatch;
 
 use crate::pg::Backend;
@@ -272,7 +271,7 @@ pub struct DbRehearse {
     #[arg(long, value_name = "URL")]
     pub like: Option<String>,
     /// Rows a table has on the target (repeatable, e.g. public.orders=50000000): statements are judged at that size
-    #[arg(long, value_name = "TABLE=ROWS", value_parser = crate::db_rehearse::size::parse_target_rows)]
+    #[arg(long, value_name = "TABLE=ROWS", value_parser = size::parse_target_rows)]
     pub target_rows: Vec<(String, f64)>,
     /// A statement holding a lock that blocks the app's reads or writes longer than this fails
     #[arg(long, value_name = "DURATION", default_value = "1s")]
@@ -315,6 +314,9 @@ pub struct Bench {
 mod tests {
     use std::time::Duration;
 
+    /// Our project folder: `--supabase-dir` must name a folder that exists, wherever tests run.
+    const OURS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../supabase");
+
     use clap::Parser;
 
     use super::{size::check_size, *};
@@ -350,9 +352,9 @@ mod tests {
     #[test]
     fn sizes_that_cannot_work_are_refused_before_anything_starts() {
         let tmp = std::env::temp_dir();
-        assert!(Cli::try_parse_from(["xtask", "db-local-test", "--users", "0"]).is_err());
-        assert!(Cli::try_parse_from(["xtask", "db-local-test", "--users", "1"]).is_err());
-        assert!(Cli::try_parse_from(["xtask", "db-local-test", "--users", "2"]).is_ok());
+        assert!(Cli::try_parse_from(["xtask", "db-local-test", "--supabase-dir", OURS, "--users", "0"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "db-local-test", "--supabase-dir", OURS, "--users", "1"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "db-local-test", "--supabase-dir", OURS, "--users", "2"]).is_ok());
         let err = |users: u64, messages: u128| {
             check_size(users, messages, &tmp).err().map(|e| e.to_string()).unwrap_or_default()
         };
@@ -364,11 +366,15 @@ mod tests {
 
     #[test]
     fn a_typo_in_a_duration_flag_fails_before_anything_runs() {
-        let err = Cli::try_parse_from(["xtask", "db-rehearse", "--max-blocking", "1sec"]).err().map(|e| e.to_string());
+        let err = Cli::try_parse_from(["xtask", "db-rehearse", "--supabase-dir", OURS, "--max-blocking", "1sec"])
+            .err()
+            .map(|e| e.to_string());
         assert!(
             err.as_deref().is_some_and(|e| e.contains("--max-blocking") && e.contains("unknown duration unit")),
             "{err:?}"
         );
-        assert!(Cli::try_parse_from(["xtask", "db-rehearse", "--max-blocking", "250ms"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["xtask", "db-rehearse", "--supabase-dir", OURS, "--max-blocking", "250ms"]).is_ok()
+        );
     }
 }

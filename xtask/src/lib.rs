@@ -29,6 +29,7 @@ pub mod pg;
 pub mod production;
 pub mod report;
 pub mod runner;
+pub mod span;
 pub mod supabase;
 
 use report::Outcome;

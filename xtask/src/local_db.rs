@@ -55,7 +55,9 @@ impl LocalDatabase {
         let dir = crate::runner::scan(&supabase_dir)?;
         report_dir(&dir, report);
         let plan = crate::runner::branch::plan(&supabase_dir, &dir, &flags.pending, report)?;
-        report.silences_from(&plan.pending);
+        for f in &plan.pending {
+            report.silences_from(&f.file_name(), &f.path, &f.text);
+        }
         report.push(
             Check::new("plan.baseline", "baseline migrations (already in production)", Status::Info)
                 .value(plan.baseline.len())

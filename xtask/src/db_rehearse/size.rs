@@ -20,14 +20,6 @@ pub async fn table_rows(conn: &mut PgConnection) -> sqlx::Result<BTreeMap<String
     Ok(rows.into_iter().map(|(t, n)| (t, f64::from(n))).collect())
 }
 
-/// `TABLE=ROWS` as typed on the command line.
-pub fn parse_target_rows(text: &str) -> Result<(String, f64), String> {
-    let (table, rows) =
-        text.split_once('=').ok_or_else(|| format!("`{text}`: write TABLE=ROWS, e.g. public.orders=50000000"))?;
-    let rows: f64 = rows.replace('_', "").parse().map_err(|_| format!("`{text}`: ROWS is a number"))?;
-    Ok((table.trim().to_string(), rows))
-}
-
 /// The budget: here, the rehearsal's rows; there, the target's, by table as `regclass` prints it
 /// on this database (`public.messages` and `messages` are one table).
 pub async fn budget(
@@ -47,16 +39,4 @@ pub async fn budget(
         }
     }
     Ok(budget)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn target_rows_read_as_table_and_count() {
-        assert_eq!(parse_target_rows("public.orders=50_000_000"), Ok(("public.orders".into(), 5e7)));
-        assert!(parse_target_rows("public.orders").is_err());
-        assert!(parse_target_rows("t=many").is_err());
-    }
 }

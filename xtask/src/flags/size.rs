@@ -77,3 +77,23 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
 fn free_bytes(_dir: &std::path::Path) -> Option<u64> {
     None
 }
+
+/// `TABLE=ROWS` as typed on the command line.
+pub fn parse_target_rows(text: &str) -> Result<(String, f64), String> {
+    let (table, rows) =
+        text.split_once('=').ok_or_else(|| format!("`{text}`: write TABLE=ROWS, e.g. public.orders=50000000"))?;
+    let rows: f64 = rows.replace('_', "").parse().map_err(|_| format!("`{text}`: ROWS is a number"))?;
+    Ok((table.trim().to_string(), rows))
+}
+
+#[cfg(test)]
+mod target_rows_tests {
+    use super::parse_target_rows;
+
+    #[test]
+    fn target_rows_read_as_table_and_count() {
+        assert_eq!(parse_target_rows("public.orders=50_000_000"), Ok(("public.orders".into(), 5e7)));
+        assert!(parse_target_rows("public.orders").is_err());
+        assert!(parse_target_rows("t=many").is_err());
+    }
+}

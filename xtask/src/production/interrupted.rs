@@ -1,6 +1,6 @@
 //! What an interrupted push or rollback committed on its target, kept as a record: the command
-//! registers itself when it starts changing a target (with the history it found), a backfill
-//! reports each batch it commits, and on Ctrl-C/SIGTERM the history is read again and the
+//! registers itself when it starts changing a target (with the history it found), the runner
+//! keeps what a batched backfill has committed, and on Ctrl-C/SIGTERM the history is read again and the
 //! difference written into the migration log and said on the terminal.
 
 use std::{path::PathBuf, sync::Mutex};
@@ -17,11 +17,7 @@ struct RunInProgress {
     applied_before: Vec<String>,
 }
 
-/// A batched backfill's progress: (file, table, batches committed, rows updated).
-type Progress = (String, String, u64, u64);
-
 static RUN: Mutex<Option<RunInProgress>> = Mutex::new(None);
-static BACKFILL: Mutex<Option<Progress>> = Mutex::new(None);
 
 /// `command` starts changing `target`, whose history holds `applied_before`.
 pub async fn begin(command: &str, log_dir: PathBuf, session: &mut Session) -> anyhow::Result<()> {
@@ -39,23 +35,14 @@ pub fn end() {
     if let Ok(mut run) = RUN.lock() {
         *run = None;
     }
-    if let Ok(mut b) = BACKFILL.lock() {
-        *b = None;
-    }
-}
-
-/// A backfill batch committed (the running totals of its file).
-pub fn backfill_committed(file: &str, table: &str, batches: u64, rows: u64) {
-    if let Ok(mut b) = BACKFILL.lock() {
-        *b = Some((file.into(), table.into(), batches, rows));
-    }
+    let _ = crate::runner::backfill::take_progress();
 }
 
 /// After an interrupt: what the registered run committed, written as its record; the lines to
 /// say (none when no run that changes a target was under way).
 pub async fn record(what: &str) -> Vec<String> {
     let Some(run) = RUN.lock().ok().and_then(|mut r| r.take()) else { return Vec::new() };
-    let backfill = BACKFILL.lock().ok().and_then(|mut b| b.take());
+    let backfill = crate::runner::backfill::take_progress();
     let mut report = Report::quiet(&run.command);
     let now: anyhow::Result<Vec<String>> = match run.target.connect_read_only().await {
         Ok(mut conn) => {

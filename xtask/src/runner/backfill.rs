@@ -161,7 +161,7 @@ fn parse_directive(line: &str) -> Result<Batching, String> {
                     .ok_or_else(|| format!("`{word}` in `{DIRECTIVE}`: batch-size is a number of rows above 0"))?;
             }
             Some(("pause", d)) => {
-                batching.pause = d.parse::<crate::flags::Span>().map_err(|e| format!("`{word}`: {e}"))?.0;
+                batching.pause = d.parse::<crate::span::Span>().map_err(|e| format!("`{word}`: {e}"))?.0;
             }
             _ => {
                 return Err(format!(
@@ -211,6 +211,23 @@ impl BackfillStats {
             self.longest.as_millis()
         )
     }
+}
+
+/// What the batched backfill running now has committed: (file, table, batches, rows).
+pub type Progress = (String, String, u64, u64);
+
+static PROGRESS: std::sync::Mutex<Option<Progress>> = std::sync::Mutex::new(None);
+
+/// A batch committed (the running totals of its file): what an interrupt's record says.
+pub(super) fn committed(file: &str, table: &str, batches: u64, rows: u64) {
+    if let Ok(mut p) = PROGRESS.lock() {
+        *p = Some((file.into(), table.into(), batches, rows));
+    }
+}
+
+/// Takes what the last batched backfill committed (none once taken).
+pub fn take_progress() -> Option<Progress> {
+    PROGRESS.lock().ok().and_then(|mut p| p.take())
 }
 
 #[cfg(test)]

@@ -225,7 +225,7 @@ pub(super) async fn batched(
         };
         stats.rows += rows;
         stats.batches += 1;
-        crate::production::interrupted::backfill_committed(&file.file_name(), &plan.table, stats.batches, stats.rows);
+        backfill::committed(&file.file_name(), &plan.table, stats.batches, stats.rows);
         bar.inc(batching.rows);
         if !batching.pause.is_zero() {
             tokio::time::sleep(batching.pause).await;

@@ -92,7 +92,7 @@ pub fn parse(name: &str, text: &str) -> Result<ProjectQuery, String> {
                 None if word == "no-join" => expect.no_join = true,
                 Some(("under", d)) => {
                     expect.under =
-                        Some(d.parse::<crate::flags::Span>().map_err(|e| format!("`{word}` in `{EXPECT}`: {e}"))?.0);
+                        Some(d.parse::<crate::span::Span>().map_err(|e| format!("`{word}` in `{EXPECT}`: {e}"))?.0);
                 }
                 _ => {
                     return Err(format!(

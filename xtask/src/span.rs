@@ -1,4 +1,5 @@
-//! Duration flags, typed: parsed by clap, so a typo is a usage error before anything starts.
+//! Durations as people write them (`500ms`, `90s`, `5m`, `1h`, `2d`): flags, directives in
+//! migration files and query files parse them alike; a typo is an error before anything starts.
 
 /// A duration flag (`500ms`, `90s`, `5m`, `1h`, `2d`): a typo fails while parsing flags, before
 /// anything starts.
