@@ -12,13 +12,13 @@ use anyhow::Context;
 use crate::{
     flags::{Bench, Data, DbLocalTest, DbRehearse, DbRollbackTest, Pg, Project},
     pg::{Backend, EphemeralPostgres, PgOptions},
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
 };
 
 impl Bench {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("bench", json.as_deref(), async |report| self.run_into(report).await).await
+        run_command("bench", json.as_deref(), format, async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

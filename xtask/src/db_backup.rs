@@ -4,13 +4,13 @@
 use crate::{
     flags::DbBackup,
     production::Target,
-    report::{run_command, Outcome, Report},
+    report::{formats::Format, run_command, Outcome, Report},
 };
 
 impl DbBackup {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-backup", json.as_deref(), async |report| self.run_into(report).await.map(drop)).await
+        run_command("db-backup", json.as_deref(), format, async |report| self.run_into(report).await.map(drop)).await
     }
 
     /// Returns the backup folder.

@@ -3,13 +3,13 @@
 use crate::{
     flags::DbClean,
     pg::CONTAINER_LABEL,
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
 };
 
 impl DbClean {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-clean", json.as_deref(), async |report| self.run_into(report).await).await
+        run_command("db-clean", json.as_deref(), format, async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

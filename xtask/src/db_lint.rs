@@ -11,7 +11,7 @@ use squawk_linter::{Linter, Rule};
 
 use crate::{
     flags::DbLint,
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
     runner::{self, MigrationFile},
 };
 
@@ -109,9 +109,9 @@ fn own_findings(statements: &[runner::sql_split::Statement]) -> Vec<Finding> {
 }
 
 impl DbLint {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-lint", json.as_deref(), async |report| self.run_into(report)).await
+        run_command("db-lint", json.as_deref(), format, async |report| self.run_into(report)).await
     }
 
     pub fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

@@ -4,14 +4,14 @@
 use crate::{
     flags::DbLocalTest,
     local_db::LocalDatabase,
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
 };
 
 impl DbLocalTest {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
         let batch = self.batch.overrides();
-        let run = run_command("db-local-test", json.as_deref(), async |report| self.run_into(report).await);
+        let run = run_command("db-local-test", json.as_deref(), format, async |report| self.run_into(report).await);
         crate::runner::backfill::with_overrides(batch, run).await
     }
 

@@ -13,15 +13,15 @@ use crate::{
     db_rollback, db_validate, db_verify,
     flags::DbPush,
     production::{backup, Confirmation, Mode, Session, Target},
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
     runner::{self, MigrationFile},
 };
 
 impl DbPush {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
         let batch = self.batch.overrides();
-        let run = run_command("db-push", json.as_deref(), async |report| self.run_into(report).await);
+        let run = run_command("db-push", json.as_deref(), format, async |report| self.run_into(report).await);
         crate::runner::backfill::with_overrides(batch, run).await
     }
 

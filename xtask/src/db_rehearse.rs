@@ -26,7 +26,7 @@ use crate::{
     local_db::LocalDatabase,
     pg::redact,
     production,
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
 };
 
 /// What the rehearsal learnt, for `db-validate`'s production estimates.
@@ -48,10 +48,10 @@ type Backfill = (u64, Duration, i64, String);
 type Traced = (String, Option<Backfill>, Vec<latency::Window>, Vec<(Duration, Duration)>);
 
 impl DbRehearse {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
         let batch = self.batch.overrides();
-        let run = run_command("db-rehearse", json.as_deref(), async |report| self.run_into(report).await);
+        let run = run_command("db-rehearse", json.as_deref(), format, async |report| self.run_into(report).await);
         crate::runner::backfill::with_overrides(batch, run).await
     }
 

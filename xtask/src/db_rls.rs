@@ -6,13 +6,13 @@ use anyhow::Context;
 use crate::{
     flags::DbRls,
     local_db::LocalDatabase,
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
 };
 
 impl DbRls {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.local.project.json.clone();
-        run_command("db-rls", json.as_deref(), async |report| {
+        run_command("db-rls", json.as_deref(), format, async |report| {
             self.run_into(report).await?;
             if let (Some(path), Some(text)) = (&self.matrix, &report.rendered_matrix) {
                 std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;

@@ -13,15 +13,15 @@ use crate::{
     flags::DbRollback,
     pg::{EphemeralPostgres, PgOptions},
     production::{Confirmation, Mode, Session, Target},
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
     runner::{self, MigrationFile},
     supabase::cli::SupabaseCli,
 };
 
 impl DbRollback {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-rollback", json.as_deref(), async |report| self.run_into(report).await).await
+        run_command("db-rollback", json.as_deref(), format, async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

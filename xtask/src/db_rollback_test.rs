@@ -12,7 +12,7 @@ use crate::{
     app_seam,
     flags::DbRollbackTest,
     local_db::{Expect, LocalDatabase},
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
 };
 
 /// The directive a rollback script uses to keep an object on purpose:
@@ -20,10 +20,10 @@ use crate::{
 pub const KEEPS_DIRECTIVE: &str = "-- xtask:keeps ";
 
 impl DbRollbackTest {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.local.project.json.clone();
         let batch = self.local.batch.overrides();
-        let run = run_command("db-rollback-test", json.as_deref(), async |report| self.run_into(report).await);
+        let run = run_command("db-rollback-test", json.as_deref(), format, async |report| self.run_into(report).await);
         crate::runner::backfill::with_overrides(batch, run).await
     }
 

@@ -7,13 +7,13 @@ use anyhow::Context;
 use crate::{
     flags::DbValidate,
     production::{Session, Target},
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
 };
 
 impl DbValidate {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-validate", json.as_deref(), async |report| {
+        run_command("db-validate", json.as_deref(), format, async |report| {
             let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
             let mut session = Session::read_only(&target).await?;
             validate(&mut session, &self.project.supabase_dir, &self.rehearsal, report).await.map(drop)

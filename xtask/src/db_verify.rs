@@ -5,13 +5,13 @@ use std::path::Path;
 use crate::{
     flags::DbVerify,
     production::{Session, Target},
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
 };
 
 impl DbVerify {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-verify", json.as_deref(), async |report| {
+        run_command("db-verify", json.as_deref(), format, async |report| {
             let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
             verify(&mut Session::read_only(&target).await?, &self.project.supabase_dir, report).await
         })

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     flags::DbWatch,
     production::{Session, Target, TargetIdentity},
-    report::{run_command, Check, Outcome, Report, Status},
+    report::{formats::Format, run_command, Check, Outcome, Report, Status},
 };
 
 /// What `db-push` saves before it pushes: the sample and the tables its files name.
@@ -50,9 +50,9 @@ pub async fn save_baseline(
 }
 
 impl DbWatch {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-watch", json.as_deref(), async |report| self.run_into(report).await).await
+        run_command("db-watch", json.as_deref(), format, async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

@@ -16,7 +16,6 @@ pub fn main(bin_name: &'static str) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    crate::report::set_format(cli.format);
     if let Some(warning) = password_on_command_line(std::env::args()) {
         eprintln!("{warning}");
     }
@@ -31,7 +30,7 @@ pub fn main(bin_name: &'static str) -> ExitCode {
         // The branch that loses is dropped first: the command's future, with what it started
         // (containers, clusters), is gone before `interrupted` runs.
         tokio::select! {
-            r = cli.cmd.run() => r,
+            r = cli.cmd.run(cli.format) => r,
             _ = tokio::signal::ctrl_c() => Err(interrupted("interrupted").await),
             _ = terminated() => Err(interrupted("terminated").await),
         }

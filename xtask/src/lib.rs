@@ -35,22 +35,23 @@ pub mod supabase;
 use report::Outcome;
 
 impl flags::Cmd {
-    pub async fn run(self) -> anyhow::Result<Outcome> {
+    /// Runs the command, its report printed as `format` asks.
+    pub async fn run(self, format: report::formats::Format) -> anyhow::Result<Outcome> {
         use flags::Cmd::*;
         match self {
-            DbLocalTest(cmd) => cmd.run().await,
-            DbClean(cmd) => cmd.run().await,
-            DbRollbackTest(cmd) => cmd.run().await,
-            DbRls(cmd) => cmd.run().await,
-            DbValidate(cmd) => cmd.run().await,
-            DbBackup(cmd) => cmd.run().await,
-            DbPush(cmd) => cmd.run().await,
-            DbVerify(cmd) => cmd.run().await,
-            DbLint(cmd) => cmd.run().await,
-            DbWatch(cmd) => cmd.run().await,
-            DbRollback(cmd) => cmd.run().await,
-            DbRehearse(cmd) => cmd.run().await,
-            Bench(cmd) => cmd.run().await,
+            DbLocalTest(cmd) => cmd.run(format).await,
+            DbClean(cmd) => cmd.run(format).await,
+            DbRollbackTest(cmd) => cmd.run(format).await,
+            DbRls(cmd) => cmd.run(format).await,
+            DbValidate(cmd) => cmd.run(format).await,
+            DbBackup(cmd) => cmd.run(format).await,
+            DbPush(cmd) => cmd.run(format).await,
+            DbVerify(cmd) => cmd.run(format).await,
+            DbLint(cmd) => cmd.run(format).await,
+            DbWatch(cmd) => cmd.run(format).await,
+            DbRollback(cmd) => cmd.run(format).await,
+            DbRehearse(cmd) => cmd.run(format).await,
+            Bench(cmd) => cmd.run(format).await,
         }
     }
 }

@@ -103,6 +103,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub total_millis: u128,
+    /// How the report is printed at the end (`--format`), handed down from the command line.
+    #[serde(skip)]
+    pub format: formats::Format,
     /// The access matrix as text, when the command computed one (`db-rls --matrix PATH`).
     #[serde(skip)]
     pub rendered_matrix: Option<String>,
@@ -127,6 +130,7 @@ impl Report {
             total_millis: 0,
             rendered_matrix: None,
             suppressions: Vec::new(),
+            format: formats::Format::default(),
             started: Some(Instant::now()),
             quiet: false,
         }
@@ -150,7 +154,7 @@ impl Report {
         }
         if !self.quiet {
             // Another --format owns stdout: the checks go to stderr as they happen.
-            if format() == formats::Format::Human {
+            if self.format == formats::Format::Human {
                 let colors = if console::Term::stdout().is_term() { Colors::On } else { Colors::Off };
                 let _ = render::check(&mut std::io::stdout().lock(), &check, colors);
             } else {
@@ -233,7 +237,7 @@ impl Report {
     /// The summary line, the `--format` rendering, and in GitHub Actions the step summary and
     /// the annotations.
     fn print_where_people_look(&self) -> anyhow::Result<()> {
-        let format = format();
+        let format = self.format;
         match formats::render(self, format) {
             None => {
                 let colors = if console::Term::stdout().is_term() { Colors::On } else { Colors::Off };
@@ -262,25 +266,15 @@ impl Report {
     }
 }
 
-static FORMAT: std::sync::OnceLock<formats::Format> = std::sync::OnceLock::new();
-
-/// What `--format` asked for, for every report this process prints (set once, by `main`).
-pub fn set_format(format: formats::Format) {
-    let _ = FORMAT.set(format);
-}
-
-fn format() -> formats::Format {
-    FORMAT.get().copied().unwrap_or_default()
-}
-
 /// Runs a command's steps into a fresh report, then seals it (summary line, `--json` file). An
 /// error still produces the report, marked as stopped; the caller maps it to exit status 2.
 pub async fn run_command(
     command: &str,
     json: Option<&Path>,
+    format: formats::Format,
     steps: impl AsyncFnOnce(&mut Report) -> anyhow::Result<()>,
 ) -> anyhow::Result<Outcome> {
-    let mut report = Report::new(command);
+    let mut report = Report { format, ..Report::new(command) };
     let result = steps(&mut report).await;
     if let Err(e) = &result {
         report.stopped_by(e);
