@@ -174,3 +174,41 @@ async fn a_broken_function_is_not_a_refusal() {
     let d = detail(&report, "rpc.add_message_into_other_conversation");
     assert!(d.contains("failed for another reason than a refusal") && d.contains("42P01"), "{d}");
 }
+
+/// Regression (#24, first part): a pending view over messages that runs as its owner, and a
+/// materialized view of them, let anon and every signed-in user read all 20,000 messages of a
+/// production stand-in while db-rls and db-local-test passed. The catalog now says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_or_materialized_view_that_bypasses_rls_fails_the_run() {
+    let project = ProjectCopy::new();
+    project
+        .write(
+            "migrations/20251116173508_recent_messages.sql",
+            "create view public.recent_messages as select id, content from public.messages;\n\
+             grant select on public.recent_messages to authenticated;\n\
+             create materialized view public.message_counts as select conversation_id, count(*) from public.messages group by 1;\n",
+        )
+        .write(
+            "rollbacks/20251116173508_recent_messages.sql",
+            "drop materialized view public.message_counts;\ndrop view public.recent_messages;\n",
+        );
+    let report = run_rls(&project.path()).await;
+    assert_fails_on(&report, "lint.view_bypasses_rls");
+    let d = detail(&report, "lint.view_bypasses_rls");
+    assert!(d.contains("public.recent_messages") && d.contains("security_invoker = true"), "{d}");
+    assert_fails_on(&report, "lint.materialized_view_in_api");
+    assert!(detail(&report, "lint.materialized_view_in_api").contains("public.message_counts"));
+
+    // With security_invoker and the copy kept from the API roles, nothing is flagged.
+    project.write(
+        "migrations/20251116173508_recent_messages.sql",
+        "create view public.recent_messages with (security_invoker = true) as select id, content from public.messages;\n\
+         grant select on public.recent_messages to authenticated;\n\
+         create materialized view public.message_counts as select conversation_id, count(*) from public.messages group by 1;\n\
+         revoke select on public.message_counts from public, anon, authenticated;\n",
+    );
+    let report = run_rls(&project.path()).await;
+    for id in ["lint.view_bypasses_rls", "lint.materialized_view_in_api"] {
+        assert!(report.check(id).is_none_or(|c| c.status != Status::Fail), "{id}: {:#?}", report.check(id));
+    }
+}

@@ -34,6 +34,8 @@ pub const LINTS: &[Lint] = &[
     lint!("unindexed_foreign_keys"),
     lint!("multiple_permissive_policies"),
     lint!("unenforced_denormalized_owner"),
+    lint!("view_bypasses_rls"),
+    lint!("materialized_view_in_api"),
 ];
 
 impl Lint {
