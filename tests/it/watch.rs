@@ -61,7 +61,9 @@ async fn watch(index_after_push: bool) -> (Report, ProjectCopy) {
         target: args,
         r#for: "4s".parse().unwrap(),
         every: "1s".parse().unwrap(),
-        max_slowdown: 2.0,
+        // A healthy push is judged with room for this machine's own load (clippy runs beside
+        // the tests: a 0.6 ms query measured 1.3 ms in one window); the lost index is 20x and more.
+        max_slowdown: if index_after_push { 5.0 } else { 2.0 },
         max_blocking: "1s".parse().unwrap(),
         baseline: None,
     };
