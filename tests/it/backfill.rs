@@ -45,9 +45,11 @@ async fn a_backfill_commits_batch_by_batch_and_a_second_run_resumes_after_a_fail
         assert!(runner::applied_versions(&mut conn).await.expect("history").is_empty(), "{backend}: no history row");
 
         sqlx::raw_sql("alter table public.notes drop constraint no_1500").execute(&mut conn).await.expect("fix");
-        let applied = runner::apply(&mut conn, &backfill).await.unwrap_or_else(|e| panic!("{backend}: {e}"));
+        // The command's --batch-size, handed down, overrides the directive's 1000.
+        let run = runner::Run { as_role: None, batch: backfill::Overrides { rows: Some(500), ..Default::default() } };
+        let applied = runner::apply_as(&mut conn, &backfill, run).await.unwrap_or_else(|e| panic!("{backend}: {e}"));
         let stats = applied.backfill.expect("stats");
-        assert_eq!((stats.rows, stats.batches), (1500, 3), "{backend}: only what was left");
+        assert_eq!((stats.rows, stats.batches, stats.batch_rows), (1500, 5, 500), "{backend}: only what was left");
         assert_eq!(filled(&mut conn).await, 2500);
         let history = runner::applied_versions(&mut conn).await.expect("history");
         assert_eq!(history.len(), 1);

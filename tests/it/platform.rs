@@ -77,7 +77,8 @@ async fn what_hosted_supabase_refuses_postgres_fails_here_in_its_words() {
         ];
         for (i, (sql, expected)) in refused.iter().enumerate() {
             let file = one_statement(&format!("2025010100000{i}"), sql);
-            let err = xtask::runner::apply_as(&mut conn, &file, as_role).await.expect_err(sql);
+            let err =
+                xtask::runner::apply_as(&mut conn, &file, xtask::runner::Run::as_role(as_role)).await.expect_err(sql);
             let text = err.to_string();
             assert!(text.contains(expected) && text.contains("42501"), "{backend}: {sql}: {text}");
             assert!(text.contains("postgres, which is not a superuser"), "{backend}: {text}");
@@ -95,7 +96,9 @@ async fn what_hosted_supabase_refuses_postgres_fails_here_in_its_words() {
         ];
         for (i, sql) in allowed.iter().enumerate() {
             let file = one_statement(&format!("2025020100000{i}"), sql);
-            xtask::runner::apply_as(&mut conn, &file, as_role).await.unwrap_or_else(|e| panic!("{backend}: {e}"));
+            xtask::runner::apply_as(&mut conn, &file, xtask::runner::Run::as_role(as_role))
+                .await
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
         }
         let (owner, me): (String, String) = sqlx::query_as(
             "SELECT tableowner::text, current_user::text FROM pg_tables WHERE schemaname = 'public' AND tablename = 'notes'",
@@ -144,7 +147,9 @@ async fn webhooks_fire_into_the_pg_net_stand_in_and_the_project_runs_to_the_end(
         let roles_sql = one_statement("roles", "create role order_reporter nologin");
         xtask::runner::run_unrecorded(&mut conn, &roles_sql, Some(&role.session)).await.expect("roles");
         for file in &scan.files {
-            let applied = xtask::runner::apply_as(&mut conn, file, Some(&role.session)).await.expect("apply");
+            let applied = xtask::runner::apply_as(&mut conn, file, xtask::runner::Run::as_role(Some(&role.session)))
+                .await
+                .expect("apply");
             assert_eq!(applied.commits_on_its_own, file.version == "20250301000001", "{backend}: {}", file.file_name());
         }
         let streamed: Vec<String> =

@@ -10,14 +10,12 @@ use crate::{
 impl DbLocalTest {
     pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        let batch = self.batch.overrides();
-        let run = run_command("db-local-test", json.as_deref(), format, async |report| self.run_into(report).await);
-        crate::runner::backfill::with_overrides(batch, run).await
+        run_command("db-local-test", json.as_deref(), format, async |report| self.run_into(report).await).await
     }
 
     /// Runs every step into `report` (tests call this with a quiet report).
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
-        let mut db = LocalDatabase::start(self, report).await?;
+        let mut db = LocalDatabase::start(self.setup()?, report).await?;
         // The static findings first (milliseconds, no database), as db-lint gives them.
         if !db.plan.pending.is_empty() {
             crate::db_lint::lint_into(&db.plan.pending, &db.plan.rollbacks, report);

@@ -20,9 +20,7 @@ use crate::{
 impl DbPush {
     pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        let batch = self.batch.overrides();
-        let run = run_command("db-push", json.as_deref(), format, async |report| self.run_into(report).await);
-        crate::runner::backfill::with_overrides(batch, run).await
+        run_command("db-push", json.as_deref(), format, async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
@@ -57,7 +55,7 @@ impl DbPush {
             return refuse(report, "the new backup did not verify; nothing was pushed");
         }
         // 3. The plan: pending versions, each with its rollback script.
-        let Some(files) = plan(dir, &pending, report)? else { return Ok(()) };
+        let Some(files) = plan(dir, pending, report)? else { return Ok(()) };
         for f in &files {
             report.silences_from(&f.file_name(), &f.path, &f.text);
         }
@@ -75,7 +73,9 @@ impl DbPush {
         self.save_watch_baseline(session, &files, report).await;
         // 5. Push.
         let pushed = match &target.mode {
-            Mode::Linked { .. } => staged::push(dir, target, &files, self.lock_timeout.0, report).await?,
+            Mode::Linked { .. } => {
+                staged::push(dir, target, &files, self.lock_timeout.0, self.run_files(), report).await?
+            }
             Mode::Direct => self.push_direct(target, &files, report).await?,
         };
         // 6. Verify.
@@ -124,6 +124,11 @@ impl DbPush {
         Ok(true)
     }
 
+    /// How files run on the target: as the connected user, with `--batch-size`/`--batch-pause`.
+    fn run_files(&self) -> runner::Run<'static> {
+        runner::Run { as_role: None, batch: self.batch.overrides() }
+    }
+
     /// Our runner, file by file under `--lock-timeout`, stopping at the first failure.
     async fn push_direct(&self, target: &Target, files: &[MigrationFile], report: &mut Report) -> anyhow::Result<bool> {
         let mut conn = target.connect_for_changes(self.lock_timeout.0).await?;
@@ -132,7 +137,8 @@ impl DbPush {
             let title = format!("{} applies", file.file_name());
             let retry =
                 runner::retry::LockRetry { attempts: self.lock_attempts, first_wait: Duration::from_millis(500) };
-            let attempts = runner::retry::with_retries(&mut conn, retry, runner::retry::Work::Apply(file)).await;
+            let attempts =
+                runner::retry::with_retries(&mut conn, retry, runner::retry::Work::Apply(file), self.run_files()).await;
             let tried = attempts.describe();
             match attempts.result {
                 Ok(applied) => {
@@ -188,10 +194,13 @@ impl DbPush {
                 &target,
                 dir,
                 &self.restore.options(),
-                self.lock_timeout.0,
-                runner::retry::LockRetry {
-                    attempts: self.lock_attempts,
-                    first_wait: std::time::Duration::from_millis(500),
+                db_rollback::Pace {
+                    lock_timeout: self.lock_timeout.0,
+                    retry: runner::retry::LockRetry {
+                        attempts: self.lock_attempts,
+                        first_wait: std::time::Duration::from_millis(500),
+                    },
+                    batch: self.batch.overrides(),
                 },
                 Confirmation::Given,
                 report,
@@ -206,10 +215,9 @@ impl DbPush {
 
 /// The files to push (the target's pending versions); `None` when there is nothing to push or a
 /// file lacks its rollback script (a failed check says which).
-fn plan(dir: &Path, pending: &[String], report: &mut Report) -> anyhow::Result<Option<Vec<MigrationFile>>> {
-    let scanned = runner::scan(dir)?;
+/// The files validation found pending on the target, each with its rollback script, or none.
+fn plan(dir: &Path, files: Vec<MigrationFile>, report: &mut Report) -> anyhow::Result<Option<Vec<MigrationFile>>> {
     let rollbacks = runner::scan_rollbacks(dir)?;
-    let files: Vec<MigrationFile> = scanned.files.into_iter().filter(|f| pending.contains(&f.version)).collect();
     if files.is_empty() {
         report.push(
             Check::new("push.plan", "migrations to push", Status::Info).value(0).detail("the target is up to date"),

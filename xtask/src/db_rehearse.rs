@@ -50,9 +50,7 @@ type Traced = (String, Option<Backfill>, Vec<latency::Window>, Vec<(Duration, Du
 impl DbRehearse {
     pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        let batch = self.batch.overrides();
-        let run = run_command("db-rehearse", json.as_deref(), format, async |report| self.run_into(report).await);
-        crate::runner::backfill::with_overrides(batch, run).await
+        run_command("db-rehearse", json.as_deref(), format, async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
@@ -77,7 +75,7 @@ impl DbRehearse {
                 target.entry(table).or_insert(n);
             }
         }
-        let mut db = LocalDatabase::start(&local, report).await?;
+        let mut db = LocalDatabase::start(local.setup()?, report).await?;
         // The static findings first: milliseconds, and the trace adds what it measures to them.
         if !db.plan.pending.is_empty() {
             crate::db_lint::lint_into(&db.plan.pending, &db.plan.rollbacks, report);
@@ -161,7 +159,8 @@ impl DbRehearse {
         let mut evidence = Vec::new();
         for file in db.plan.pending.clone() {
             let from = started.elapsed();
-            let traced = trace::trace_file(&mut db.conn, db.pg.url(), &file).await?;
+            let batch = db.batch();
+            let traced = trace::trace_as(&mut db.conn, db.pg.url(), &file, trace::Kind::Migration, batch).await?;
             probes.extend(
                 traced
                     .probes
@@ -328,7 +327,8 @@ async fn trace_rollbacks(db: &mut LocalDatabase, budget: &hints::Budget, report:
         let rollback = crate::runner::MigrationFile { path: script.clone(), text, ..file.clone() };
         let label = format!("rollback.{}", file.version);
         let name = format!("rollbacks/{}", rollback.file_name());
-        let traced = trace::trace_as(&mut db.conn, db.pg.url(), &rollback, trace::Kind::Rollback).await?;
+        let batch = db.batch();
+        let traced = trace::trace_as(&mut db.conn, db.pg.url(), &rollback, trace::Kind::Rollback, batch).await?;
         let apply = Check::new(format!("rehearse.apply.{label}"), format!("{name} applies"), Status::Pass);
         if let Some(failure) = &traced.failed {
             report.push(Check { status: Status::Fail, ..apply }.detail(failure.clone()));

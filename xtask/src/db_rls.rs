@@ -23,7 +23,7 @@ impl DbRls {
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
-        let mut db = LocalDatabase::start(&self.local, report).await?;
+        let mut db = LocalDatabase::start(self.local.setup()?, report).await?;
         let result = steps(self, &mut db, report).await;
         db.close(report).await?;
         result

@@ -42,10 +42,13 @@ impl DbRollback {
             target,
             &self.project.supabase_dir,
             &self.restore.options(),
-            self.lock_timeout.0,
-            runner::retry::LockRetry {
-                attempts: self.lock_attempts,
-                first_wait: std::time::Duration::from_millis(500),
+            Pace {
+                lock_timeout: self.lock_timeout.0,
+                retry: runner::retry::LockRetry {
+                    attempts: self.lock_attempts,
+                    first_wait: std::time::Duration::from_millis(500),
+                },
+                batch: runner::backfill::Overrides { progress: true, ..Default::default() },
             },
             Confirmation::from_yes(self.yes),
             report,
@@ -113,18 +116,26 @@ fn stays_check(plan: &RollbackPlan) -> Option<Check> {
     })
 }
 
+/// How the rollback's changes run: under which lock timeout, with how many attempts, and the
+/// command's batching for backfill rollbacks.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub lock_timeout: std::time::Duration,
+    pub retry: runner::retry::LockRetry,
+    pub batch: runner::backfill::Overrides,
+}
+
 pub async fn rollback(
     target: &Target,
     supabase_dir: &Path,
     restore: &PgOptions,
-    lock_timeout: std::time::Duration,
-    retry: runner::retry::LockRetry,
+    pace: Pace,
     confirmation: Confirmation,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     report.note(format!("target {}", target.describe()));
     let scripts = runner::scan_rollbacks(supabase_dir)?;
-    let mut conn = target.connect_for_changes(lock_timeout).await?;
+    let mut conn = target.connect_for_changes(pace.lock_timeout).await?;
     let history: Vec<HistoryRow> = runner::applied_versions(&mut conn)
         .await?
         .into_iter()
@@ -161,7 +172,9 @@ pub async fn rollback(
         let id = format!("rollback.apply.{}", applied.version);
         let title = format!("rollback of {}_{} applies", applied.version, applied.name);
         let work = runner::retry::Work::RollBack { version: &applied.version, script, history_by_cli: cli.is_some() };
-        let attempts = runner::retry::with_retries(&mut conn, retry, work).await;
+        let attempts =
+            runner::retry::with_retries(&mut conn, pace.retry, work, runner::Run { as_role: None, batch: pace.batch })
+                .await;
         let tried = attempts.describe();
         if let Err(e) = attempts.result {
             let detail = [tried.unwrap_or_default(), e.to_string()].join("\n");

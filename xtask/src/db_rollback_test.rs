@@ -22,13 +22,11 @@ pub const KEEPS_DIRECTIVE: &str = "-- xtask:keeps ";
 impl DbRollbackTest {
     pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.local.project.json.clone();
-        let batch = self.local.batch.overrides();
-        let run = run_command("db-rollback-test", json.as_deref(), format, async |report| self.run_into(report).await);
-        crate::runner::backfill::with_overrides(batch, run).await
+        run_command("db-rollback-test", json.as_deref(), format, async |report| self.run_into(report).await).await
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
-        let mut db = LocalDatabase::start(&self.local, report).await?;
+        let mut db = LocalDatabase::start(self.local.setup()?, report).await?;
         let result = steps(self, &mut db, report).await;
         db.close(report).await?;
         result
@@ -148,11 +146,11 @@ async fn roll_back_pending(
     let mut present: BTreeSet<String> =
         CatalogSnapshot::take_everything(&mut db.conn).await?.objects.into_keys().collect();
     for file in db.plan.pending.clone().iter().rev() {
-        let Some(script) = db.plan.rollbacks.get(&file.version) else { continue };
-        keeps.extend(kept_objects(&std::fs::read_to_string(script)?));
+        let Some(script) = db.plan.rollbacks.get(&file.version).cloned() else { continue };
+        keeps.extend(kept_objects(&std::fs::read_to_string(&script)?));
         let id = format!("rollback.apply.{}", file.version);
         let title = format!("rollback of {} applies", file.file_name());
-        match crate::runner::roll_back_as(&mut db.conn, &file.version, script, Some(&db.role.session)).await {
+        match db.roll_back(&file.version, &script).await {
             Ok(applied) => report.push(Check::new(id, title, Status::Pass).value(format!(
                 "{} statement(s) in {} ms",
                 applied.statements,

@@ -22,13 +22,13 @@ impl DbValidate {
     }
 }
 
-/// Pre checks and drift on `target` in a session that cannot write; returns the pending versions.
+/// Pre checks and drift on `target` in a session that cannot write; returns the files to push.
 pub async fn validate(
     session: &mut Session,
     supabase_dir: &Path,
     rehearsal: &Path,
     report: &mut Report,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<crate::runner::MigrationFile>> {
     let url = session.target().url.clone();
     report.note(format!("target {} (read-only session)", session.target().describe()));
     let dir = crate::runner::scan(supabase_dir)?;

@@ -108,6 +108,19 @@ pub struct DbLocalTest {
     pub batch: Batch,
 }
 
+impl DbLocalTest {
+    /// What the local run is given; refuses a data size that cannot fit before anything starts.
+    pub fn setup(&self) -> anyhow::Result<crate::local_db::Setup> {
+        self.data.check_fits(&std::env::temp_dir())?;
+        Ok(crate::local_db::Setup {
+            supabase_dir: self.project.supabase_dir.clone(),
+            pg: self.pg.options(),
+            pending: self.pending.choice(),
+            batch: self.batch.overrides(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct DbRollbackTest {
     #[command(flatten)]

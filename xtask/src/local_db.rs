@@ -17,11 +17,20 @@ use sqlx::PgConnection;
 
 use crate::{
     app_seam,
-    flags::DbLocalTest,
-    pg::EphemeralPostgres,
+    pg::{EphemeralPostgres, PgOptions},
     report::{Check, Report, Status},
-    runner::{MigrationDir, MigrationFile, MigrationPlan},
+    runner::{backfill::Overrides, pending::Choice, MigrationDir, MigrationFile, MigrationPlan, Run},
 };
+
+/// What a local run is given, from its command's flags: the project, the Postgres to start,
+/// which migrations are pending, and how backfill files run.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub supabase_dir: PathBuf,
+    pub pg: PgOptions,
+    pub pending: Choice,
+    pub batch: Overrides,
+}
 
 pub struct LocalDatabase {
     pub pg: EphemeralPostgres,
@@ -36,6 +45,8 @@ pub struct LocalDatabase {
     pub access_token_hook: Option<String>,
     /// Who files run as here: hosted Supabase's non-superuser `postgres` where possible.
     pub role: crate::supabase::layer::MigrationRole,
+    /// The command's `--batch-size` / `--batch-pause`.
+    batch: Overrides,
     /// Seed files that need what the pending migrations create: loaded after them.
     deferred_seeds: Vec<PathBuf>,
     /// The tables the generator filled at the baseline (when the app contract is absent), and its
@@ -49,12 +60,11 @@ pub struct LocalDatabase {
 impl LocalDatabase {
     /// Reads the project, starts Postgres and installs the Supabase layer. Environment problems
     /// (no Postgres, unreadable folder) are errors; problems in the project are failed checks.
-    pub async fn start(flags: &DbLocalTest, report: &mut Report) -> anyhow::Result<LocalDatabase> {
-        let supabase_dir = flags.project.supabase_dir.clone();
-        flags.data.check_fits(&std::env::temp_dir())?;
+    pub async fn start(setup: Setup, report: &mut Report) -> anyhow::Result<LocalDatabase> {
+        let Setup { supabase_dir, pg, pending, batch } = setup;
         let dir = crate::runner::scan(&supabase_dir)?;
         report_dir(&dir, report);
-        let plan = crate::runner::branch::plan(&supabase_dir, &dir, &flags.pending, report)?;
+        let plan = crate::runner::pending::plan(&supabase_dir, &dir, &pending, report)?;
         for f in &plan.pending {
             report.silences_from(&f.file_name(), &f.path, &f.text);
         }
@@ -63,10 +73,10 @@ impl LocalDatabase {
                 .value(plan.baseline.len())
                 .detail(plan.reasons.join("\n")),
         );
-        report.push(pending_check(&plan, &supabase_dir));
+        report.push(plan.check(&supabase_dir));
 
         let timer = report.phase("start Postgres");
-        let pg = EphemeralPostgres::start(&flags.pg.options()).await?;
+        let pg = EphemeralPostgres::start(&pg).await?;
         let took = report.record(timer);
         report.backend = Some(pg.backend().to_string());
         report.note(format!("backend {}: {}", pg.backend(), pg.reason()));
@@ -97,6 +107,7 @@ impl LocalDatabase {
             exposed_schemas,
             access_token_hook,
             role,
+            batch,
             deferred_seeds: Vec::new(),
             generated: None,
             generated_data: Default::default(),
@@ -106,13 +117,30 @@ impl LocalDatabase {
         Ok(db)
     }
 
-    /// Applies the baseline; false (and a failed check) if a file fails.
+    /// The command's `--batch-size` / `--batch-pause`.
+    pub fn batch(&self) -> Overrides {
+        self.batch
+    }
+
+    /// Runs the rollback script of `version` as the platform's migration role, with the
+    /// command's batching, and deletes the version's history row.
+    pub async fn roll_back(
+        &mut self,
+        version: &str,
+        script: &std::path::Path,
+    ) -> Result<crate::runner::Applied, crate::runner::ApplyError> {
+        let run = Run { as_role: Some(&self.role.session), batch: self.batch };
+        crate::runner::roll_back_as(&mut self.conn, version, script, run).await
+    }
+
     /// Applies the baseline; false (with a failed check) when a file fails. An extension this
     /// Postgres lacks is an environment error, not a finding.
     pub async fn apply_baseline(&mut self, report: &mut Report) -> anyhow::Result<bool> {
         let timer = report.phase("apply baseline");
         let files = self.plan.baseline.clone();
-        let result = apply_all(&mut self.conn, &files, Some(&self.role.session), &timer).await;
+        let result =
+            apply_all(&mut self.conn, &files, Run { as_role: Some(&self.role.session), batch: self.batch }, &timer)
+                .await;
         let took = report.record(timer);
         match result {
             Ok(_) => {
@@ -233,7 +261,13 @@ impl LocalDatabase {
     ) -> anyhow::Result<bool> {
         let id = format!("{id_prefix}.{}", file.version);
         let title = format!("{} applies", file.file_name());
-        match crate::runner::apply_as(&mut self.conn, file, Some(&self.role.session)).await {
+        match crate::runner::apply_as(
+            &mut self.conn,
+            file,
+            Run { as_role: Some(&self.role.session), batch: self.batch },
+        )
+        .await
+        {
             Ok(applied) => {
                 report.push(crate::runner::applied_check(id, title, &applied));
                 if let Some(stats) = &applied.backfill {
@@ -329,51 +363,13 @@ fn missing_extension(error: &crate::runner::ApplyError, pg: &EphemeralPostgres) 
 pub async fn apply_all(
     conn: &mut PgConnection,
     files: &[MigrationFile],
-    as_role: Option<&crate::runner::PlatformRole>,
+    run: Run<'_>,
     timer: &crate::report::PhaseTimer,
 ) -> Result<Vec<crate::runner::Applied>, crate::runner::ApplyError> {
     let mut applied = Vec::new();
     for file in files {
         timer.set_message(file.file_name());
-        applied.push(crate::runner::apply_as(conn, file, as_role).await?);
+        applied.push(crate::runner::apply_as(conn, file, run).await?);
     }
     Ok(applied)
-}
-
-/// `plan.pending`: what is under test and how it was chosen, failed when nothing is (a warning
-/// for a branch that adds no migration) or when files silently became baseline.
-fn pending_check(plan: &MigrationPlan, supabase_dir: &std::path::Path) -> Check {
-    let pending_status = match (&plan.branch, plan.pending.is_empty()) {
-        // A branch that adds no migration has nothing here to test: said, not failed.
-        (Some(_), true) => Status::Warn,
-        (None, true) => Status::Fail,
-        _ if !plan.gaps.is_empty() => Status::Fail,
-        _ => Status::Info,
-    };
-    let mut pending = Check::new("plan.pending", "pending migrations (under test)", pending_status)
-        .value(plan.pending.len())
-        .detail(format!("{} (chosen as {})", MigrationPlan::describe(&plan.pending), plan.rule));
-    if let (Some(base), true) = (&plan.branch, plan.pending.is_empty()) {
-        pending = pending.detail(format!(
-            "nothing to test: this branch adds no migration compared with {base}; the checks below ran on the \
-             base's migrations only"
-        ));
-    } else if plan.pending.is_empty() {
-        pending = pending.detail(format!(
-            "nothing to test: no trailing migration has a rollback script in {}; add \
-             rollbacks/<version>_<name>.sql for the migrations under test, or pass --since VERSION",
-            supabase_dir.join("rollbacks").display()
-        ));
-    }
-    if !plan.gaps.is_empty() {
-        pending = pending.detail(format!(
-            "{} (chosen as {})\nnot trusted: {} ha(s) no rollback script but sit(s) among migrations that have one, \
-             so it silently became baseline; write rollbacks/<version>_<name>.sql for it, or pass --since VERSION \
-             to say where the pending migrations start",
-            MigrationPlan::describe(&plan.pending),
-            plan.rule,
-            plan.gaps.join(", ")
-        ));
-    }
-    pending
 }

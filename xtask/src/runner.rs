@@ -8,6 +8,7 @@ mod folder;
 mod modes;
 pub mod notices;
 pub mod outcome;
+pub mod pending;
 mod platform;
 pub mod retry;
 pub mod sql_split;
@@ -19,13 +20,30 @@ use std::{
     time::{Duration, Instant},
 };
 
-pub use folder::{scan, scan_rollbacks, MigrationDir, MigrationFile, MigrationPlan};
+pub use folder::{scan, scan_rollbacks, MigrationDir, MigrationFile};
 use modes::FileMode;
 use notices::Notice;
 pub use outcome::{applied_check, failed_check, server_error};
+pub use pending::MigrationPlan;
 pub use platform::PlatformRole;
 use platform::{apply_as_role, run_statement, statement_error};
 use sql_split::Statement;
+
+/// How a command runs its files: as whom (hosted Supabase's migration role, when modelled), and
+/// the command's `--batch-size` / `--batch-pause` for backfill files. Handed down from the
+/// command's flags; the default is the connected user and each file's own directive.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Run<'a> {
+    pub as_role: Option<&'a PlatformRole>,
+    pub batch: backfill::Overrides,
+}
+
+impl<'a> Run<'a> {
+    /// As `as_role` (when given), with each backfill file's own batching.
+    pub fn as_role(as_role: Option<&'a PlatformRole>) -> Run<'a> {
+        Run { as_role, batch: backfill::Overrides::default() }
+    }
+}
 
 /// A file applied: its timing and what the server said along the way.
 #[derive(Debug, Clone)]
@@ -102,17 +120,13 @@ enum History {
 
 /// Applies `file` the way `supabase db push` does. On error nothing of a transactional file stays.
 pub async fn apply(conn: &mut PgConnection, file: &MigrationFile) -> Result<Applied, ApplyError> {
-    run_file(conn, file, History::Record, None).await
+    run_file(conn, file, History::Record, Run::default()).await
 }
 
-/// Applies `file` as `supabase db push` does on hosted Supabase: as `as_role` when given (see
-/// [`PlatformRole`]), else as the connected user.
-pub async fn apply_as(
-    conn: &mut PgConnection,
-    file: &MigrationFile,
-    as_role: Option<&PlatformRole>,
-) -> Result<Applied, ApplyError> {
-    run_file(conn, file, History::Record, as_role).await
+/// Applies `file` as `supabase db push` does on hosted Supabase, the way `run` says (see
+/// [`Run`], [`PlatformRole`]).
+pub async fn apply_as(conn: &mut PgConnection, file: &MigrationFile, run: Run<'_>) -> Result<Applied, ApplyError> {
+    run_file(conn, file, History::Record, run).await
 }
 
 /// Runs a file with no history row (a seed, `roles.sql`) as `as_role` when given.
@@ -121,28 +135,33 @@ pub async fn run_unrecorded(
     file: &MigrationFile,
     as_role: Option<&PlatformRole>,
 ) -> Result<Applied, ApplyError> {
-    run_file(conn, file, History::Untouched, as_role).await
+    run_file(conn, file, History::Untouched, Run::as_role(as_role)).await
 }
 
 /// Runs a rollback script for migration `version` and deletes that version's history row, in
 /// one transaction.
 pub async fn roll_back(conn: &mut PgConnection, version: &str, script: &Path) -> Result<Applied, ApplyError> {
-    rollback_script(conn, version, script, History::Revert, None).await
+    rollback_script(conn, version, script, History::Revert, Run::default()).await
 }
 
-/// [`roll_back`] as `as_role` when given.
+/// [`roll_back`] the way `run` says.
 pub async fn roll_back_as(
     conn: &mut PgConnection,
     version: &str,
     script: &Path,
-    as_role: Option<&PlatformRole>,
+    run: Run<'_>,
 ) -> Result<Applied, ApplyError> {
-    rollback_script(conn, version, script, History::Revert, as_role).await
+    rollback_script(conn, version, script, History::Revert, run).await
 }
 
-/// Runs a rollback script in one transaction without touching the history table.
-pub async fn run_rollback_script(conn: &mut PgConnection, version: &str, script: &Path) -> Result<Applied, ApplyError> {
-    rollback_script(conn, version, script, History::Untouched, None).await
+/// Runs a rollback script without touching the history table (the supabase CLI repairs it).
+pub async fn run_rollback_script(
+    conn: &mut PgConnection,
+    version: &str,
+    script: &Path,
+    run: Run<'_>,
+) -> Result<Applied, ApplyError> {
+    rollback_script(conn, version, script, History::Untouched, run).await
 }
 
 async fn rollback_script(
@@ -150,21 +169,21 @@ async fn rollback_script(
     version: &str,
     script: &Path,
     history: History,
-    as_role: Option<&PlatformRole>,
+    run: Run<'_>,
 ) -> Result<Applied, ApplyError> {
     let text = std::fs::read_to_string(script)
         .map_err(|e| ApplyError::of_file(script.display().to_string(), format!("reading the rollback script: {e}")))?;
     let name = script.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let name = name.trim_end_matches(".sql").split_once('_').map(|(_, n)| n.to_string()).unwrap_or(name);
     let file = MigrationFile { version: version.to_string(), name, path: script.to_path_buf(), text };
-    run_file(conn, &file, history, as_role).await
+    run_file(conn, &file, history, run).await
 }
 
 async fn run_file(
     conn: &mut PgConnection,
     file: &MigrationFile,
     history: History,
-    as_role: Option<&PlatformRole>,
+    run: Run<'_>,
 ) -> Result<Applied, ApplyError> {
     if file.text.starts_with('\u{feff}') {
         // The CLI sends it to Postgres as is, which fails on an invisible character.
@@ -184,7 +203,7 @@ async fn run_file(
     let statements = file.statements();
     let mode = FileMode::of(&statements);
     let atomic = mode == FileMode::Atomic;
-    let (result, notices) = notices::capture(apply_as_role(conn, file, &statements, mode, history, as_role)).await;
+    let (result, notices) = notices::capture(apply_as_role(conn, file, &statements, mode, history, run)).await;
     match result {
         Ok(backfill) => Ok(Applied {
             version: file.version.clone(),
@@ -209,15 +228,16 @@ async fn apply_inner(
     statements: &[Statement],
     mode: FileMode,
     history: History,
-    as_role: Option<&PlatformRole>,
+    run: Run<'_>,
 ) -> Result<Option<backfill::BackfillStats>, ApplyError> {
+    let as_role = run.as_role;
     let file_error = |message: String| ApplyError::of_file(file.file_name(), message);
     sqlx::raw_sql("RESET ALL").execute(&mut *conn).await.map_err(|e| file_error(e.to_string()))?;
     // A file marked as a backfill (a migration, or a rollback undoing one) runs in batches, each
     // its own transaction; its history row is written (or deleted) once they are through.
     if let Some(found) = backfill::Backfill::of(&file.text) {
         let plan = found.map_err(|e| ApplyError { line: 1, ..file_error(e) })?;
-        let stats = modes::batched(conn, file, &plan, as_role).await?;
+        let stats = modes::batched(conn, file, &plan, run).await?;
         write_history(&mut *conn, file, statements, history).await.map_err(|e| file_error(e.to_string()))?;
         return Ok(Some(stats));
     }

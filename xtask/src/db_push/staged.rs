@@ -53,6 +53,7 @@ pub async fn push(
     target: &Target,
     files: &[MigrationFile],
     lock_timeout: std::time::Duration,
+    run: runner::Run<'_>,
     report: &mut Report,
 ) -> anyhow::Result<bool> {
     let stages = stages(files);
@@ -75,7 +76,7 @@ pub async fn push(
             }
             Stage::Backfill(v) => {
                 let Some(file) = files.iter().find(|f| &f.version == v) else { continue };
-                backfill_stage(target, file, lock_timeout, report).await?
+                backfill_stage(target, file, lock_timeout, run, report).await?
             }
         };
         if !ok {
@@ -99,12 +100,13 @@ async fn backfill_stage(
     target: &Target,
     file: &MigrationFile,
     lock_timeout: std::time::Duration,
+    run: runner::Run<'_>,
     report: &mut Report,
 ) -> anyhow::Result<bool> {
     let mut conn = target.connect_for_changes(lock_timeout).await?;
     let id = format!("push.apply.{}", file.version);
     let title = format!("{} applies (batched backfill, history row as the CLI writes it)", file.file_name());
-    Ok(match runner::apply(&mut conn, file).await {
+    Ok(match runner::apply_as(&mut conn, file, run).await {
         Ok(applied) => {
             report.push(runner::applied_check(id, title, &applied));
             true

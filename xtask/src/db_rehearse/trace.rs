@@ -82,7 +82,7 @@ pub struct FileTrace {
 /// watched from a third session while it runs. The trace is the application: the history row
 /// and the commit follow, as the runner does.
 pub async fn trace_file(conn: &mut PgConnection, url: &str, file: &MigrationFile) -> anyhow::Result<FileTrace> {
-    trace_as(conn, url, file, Kind::Migration).await
+    trace_as(conn, url, file, Kind::Migration, runner::backfill::Overrides::default()).await
 }
 
 /// What a traced file is, for the history row written after it.
@@ -94,15 +94,16 @@ pub enum Kind {
     Rollback,
 }
 
-/// [`trace_file`] for a migration or a rollback script.
+/// [`trace_file`] for a migration or a rollback script, a backfill's batches as `batch` says.
 pub async fn trace_as(
     conn: &mut PgConnection,
     url: &str,
     file: &MigrationFile,
     kind: Kind,
+    batch: runner::backfill::Overrides,
 ) -> anyhow::Result<FileTrace> {
     match runner::backfill::Backfill::of(&file.text) {
-        Some(plan) => trace_backfill(conn, url, file, plan, kind).await,
+        Some(plan) => trace_backfill(conn, url, file, plan.map(|p| (p, batch)), kind).await,
         None => trace_statements(conn, url, file, kind).await,
     }
 }
@@ -263,7 +264,7 @@ async fn trace_backfill(
     conn: &mut PgConnection,
     url: &str,
     file: &MigrationFile,
-    plan: Result<runner::backfill::Backfill, String>,
+    plan: Result<(runner::backfill::Backfill, runner::backfill::Overrides), String>,
     kind: Kind,
 ) -> anyhow::Result<FileTrace> {
     let started = Instant::now();
@@ -274,11 +275,11 @@ async fn trace_backfill(
         failed: Some(why),
         duration: started.elapsed(),
     };
-    let plan = match plan {
-        Ok(plan) => plan,
+    let (plan, batch) = match plan {
+        Ok(found) => found,
         Err(e) => return Ok(failed(format!("{}:1: {e}", file.file_name()), Vec::new())),
     };
-    let batching = plan.effective_batching();
+    let batching = plan.effective_batching(batch);
     let mut batches = match runner::backfill::Batches::start(conn, &plan.table, batching.rows).await {
         Ok(b) => b,
         Err(e) => return Ok(failed(format!("{}:{}: {e}", file.file_name(), plan.line), Vec::new())),

@@ -44,8 +44,7 @@ pub(super) async fn prove(
         let Some(script) = db.plan.rollbacks.get(&file.version).cloned() else { continue };
         let id = format!("rollback.step.{}", file.version);
         let title = format!("the rollback of {} alone restores the state before it", file.file_name());
-        if let Err(e) = crate::runner::roll_back_as(&mut db.conn, &file.version, &script, Some(&db.role.session)).await
-        {
+        if let Err(e) = db.roll_back(&file.version, &script).await {
             report.push(Check::new(id, title, Status::Fail).detail(format!("the rollback failed: {e}")));
             report.record(timer);
             return Ok(None);

@@ -2,6 +2,8 @@
 
 use clap::Args;
 
+use crate::runner::pending::Choice;
+
 /// Which migrations are pending: the trailing ones with a rollback script, those from
 /// `--since`, or those the branch adds compared with `--base`.
 #[derive(Debug, Clone, Default, Args)]
@@ -17,17 +19,18 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// `--base`, else the pull request's base branch when GitHub Actions says there is one (and
-    /// `--since` does not say otherwise).
-    pub fn base(&self) -> Option<String> {
-        if self.since.is_some() {
-            return None;
+    /// `--since`, else `--base`, else the pull request's base branch when GitHub Actions says
+    /// there is one, else the trailing files with a rollback script.
+    pub fn choice(&self) -> Choice {
+        if let Some(since) = &self.since {
+            return Choice::Since(since.clone());
         }
-        self.base.clone().or_else(|| {
+        let base = self.base.clone().or_else(|| {
             std::env::var("GITHUB_BASE_REF")
                 .ok()
                 .filter(|b| !b.trim().is_empty())
                 .map(|b| format!("origin/{}", b.trim()))
-        })
+        });
+        base.map_or(Choice::Trailing, Choice::Base)
     }
 }

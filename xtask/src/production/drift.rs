@@ -36,10 +36,15 @@ pub async fn invalid_indexes_check(conn: &mut PgConnection) -> anyhow::Result<Ch
     })
 }
 
-/// Versions applied on the target versus local files: drift checks, and the pending list.
-pub async fn drift(conn: &mut PgConnection, dir: &MigrationDir, report: &mut Report) -> anyhow::Result<Vec<String>> {
+/// Versions applied on the target versus local files: drift checks, and the files to push.
+pub async fn drift(
+    conn: &mut PgConnection,
+    dir: &MigrationDir,
+    report: &mut Report,
+) -> anyhow::Result<Vec<crate::runner::MigrationFile>> {
     let applied = crate::runner::applied_versions(conn).await?;
-    let newest = applied.iter().map(|(v, _, _)| v.clone()).max_by_key(|v| v.parse::<u128>().unwrap_or(0));
+    let versions: Vec<String> = applied.iter().map(|(v, _, _)| v.clone()).collect();
+    let on_target = crate::runner::pending::on_target(dir, &versions);
     let local: Vec<&crate::runner::MigrationFile> = dir.files.iter().collect();
 
     let missing: Vec<String> = applied
@@ -54,11 +59,7 @@ pub async fn drift(conn: &mut PgConnection, dir: &MigrationDir, report: &mut Rep
         "applied on the target but not in migrations/ (pull them with `supabase db pull` or restore the files)",
     ));
 
-    let newest_n = newest.as_deref().map(|n| n.parse::<u128>().unwrap_or(0));
-    let not_applied: Vec<&crate::runner::MigrationFile> =
-        local.iter().copied().filter(|f| !applied.iter().any(|(v, _, _)| v == &f.version)).collect();
-    let older = |f: &crate::runner::MigrationFile| newest_n.is_some_and(|n| f.version.parse::<u128>().unwrap_or(0) < n);
-    let out_of_order: Vec<String> = not_applied.iter().filter(|f| older(f)).map(|f| f.file_name()).collect();
+    let out_of_order: Vec<String> = on_target.out_of_order.iter().map(|f| f.file_name()).collect();
     report.push(check(
         "drift.out_of_order",
         "no unapplied local version is older than the target's newest",
@@ -101,11 +102,12 @@ pub async fn drift(conn: &mut PgConnection, dir: &MigrationDir, report: &mut Rep
         "the file differs from the statements the target recorded when it applied it",
     ));
 
-    let pending: Vec<String> = not_applied.iter().filter(|f| !older(f)).map(|f| f.version.clone()).collect();
+    let pending = on_target.pending;
+    let versions: Vec<&str> = pending.iter().map(|f| f.version.as_str()).collect();
     report.push(
         Check::new("drift.pending", "local migrations not yet applied on the target", Status::Info)
             .value(pending.len())
-            .detail(pending.join(", ")),
+            .detail(versions.join(", ")),
     );
     Ok(pending)
 }

@@ -38,19 +38,6 @@ pub struct Overrides {
     pub progress: bool,
 }
 
-tokio::task_local! {
-    static OVERRIDES: Overrides;
-}
-
-/// Runs `work` with `overrides` in force for every backfill file it applies.
-pub async fn with_overrides<F: std::future::Future>(overrides: Overrides, work: F) -> F::Output {
-    OVERRIDES.scope(overrides, work).await
-}
-
-fn overrides() -> Overrides {
-    OVERRIDES.try_with(|o| *o).unwrap_or_default()
-}
-
 /// A backfill file, understood: the table, how its rows are named in the statement, and the
 /// statement split where a key range goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,9 +109,8 @@ impl Backfill {
         Ok(Backfill { table, qualifier, head, tail, batching, line: stmt.code_line() })
     }
 
-    /// The batching in force: the command's overrides, else the directive's.
-    pub fn effective_batching(&self) -> Batching {
-        let o = overrides();
+    /// The batching in force: the command's overrides `o`, else the directive's.
+    pub fn effective_batching(&self, o: Overrides) -> Batching {
         Batching { rows: o.rows.unwrap_or(self.batching.rows), pause: o.pause.unwrap_or(self.batching.pause) }
     }
 

@@ -9,11 +9,8 @@ use std::{collections::BTreeSet, path::Path, process::Command};
 
 use anyhow::{bail, Context};
 
-use super::{MigrationDir, MigrationPlan};
-use crate::{
-    flags::Pending,
-    report::{Check, Report, Status},
-};
+use super::MigrationDir;
+use crate::report::{Check, Status};
 
 /// What git says about the migrations folder against the base.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -136,21 +133,6 @@ pub fn judge(branch: &Branch, dir: &MigrationDir) -> (Option<String>, Vec<Check>
             .detail(if names.is_empty() { "none".to_string() } else { names.join("\n") }),
     );
     (first, checks)
-}
-
-/// The plan of a command: from `--base` (or the pull request's base) when given, with its checks
-/// in `report`; else from `--since` or the rollback-script rule.
-pub fn plan(
-    supabase_dir: &Path,
-    dir: &MigrationDir,
-    pending: &Pending,
-    report: &mut Report,
-) -> anyhow::Result<MigrationPlan> {
-    let Some(base) = pending.base() else { return MigrationPlan::new(supabase_dir, dir, pending.since.as_deref()) };
-    let branch = read(supabase_dir, &base)?;
-    let (first, checks) = judge(&branch, dir);
-    report.extend(checks);
-    MigrationPlan::from_branch(supabase_dir, dir, first.as_deref(), &base)
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! The CLI's folder rules: which files under `migrations/` are migrations (and in what order),
-//! which look like rollbacks yet would be applied, the rollback scripts under `rollbacks/`, and
-//! the plan that splits a folder into baseline and pending.
+//! which look like rollbacks yet would be applied, and the rollback scripts under `rollbacks/`.
 
 use std::{
     collections::BTreeMap,
@@ -123,129 +122,6 @@ fn looks_like_rollback(name: &str) -> Option<&'static str> {
     ["rollback", "revert", "undo"].into_iter().find(|w| words.contains(w))
 }
 
-/// Baseline (already in production) and pending (under test) runner, with rollbacks.
-#[derive(Debug)]
-pub struct MigrationPlan {
-    pub baseline: Vec<MigrationFile>,
-    pub pending: Vec<MigrationFile>,
-    /// Rollback script per pending version, when one exists under `rollbacks/`.
-    pub rollbacks: BTreeMap<String, PathBuf>,
-    /// How the pending set was chosen, for the report.
-    pub rule: String,
-    /// Files without a rollback script that sit among files that have one (so they silently
-    /// became baseline): the plan cannot be trusted until they have one or `--since` says.
-    pub gaps: Vec<String>,
-    /// Why each file is baseline or pending, one line each.
-    pub reasons: Vec<String>,
-    /// `--base`: the branch's base, when pending is what the branch adds.
-    pub branch: Option<String>,
-}
-
-impl MigrationPlan {
-    /// Pending = the files from `first` on (the ones a branch adds, `branch::plan`), or none.
-    pub fn from_branch(
-        supabase_dir: &Path,
-        dir: &MigrationDir,
-        first: Option<&str>,
-        base: &str,
-    ) -> anyhow::Result<MigrationPlan> {
-        let mut plan = Self::new(supabase_dir, dir, first)?;
-        if first.is_none() {
-            plan.baseline = dir.files.clone();
-            plan.pending.clear();
-            plan.rollbacks.clear();
-        }
-        plan.gaps.clear();
-        plan.rule = format!("--base {base}: the migrations this branch adds");
-        plan.branch = Some(base.to_string());
-        plan.reasons = dir
-            .files
-            .iter()
-            .map(|f| {
-                let pending = plan.pending.iter().any(|p| p.version == f.version);
-                let why = if pending { "pending (this branch adds it)" } else { "baseline (in the base branch)" };
-                format!("{}: {why} compared with {base}", f.file_name())
-            })
-            .collect();
-        Ok(plan)
-    }
-
-    /// Pending = versions >= `since` if given, else the trailing files that have a rollback script.
-    pub fn new(supabase_dir: &Path, dir: &MigrationDir, since: Option<&str>) -> anyhow::Result<MigrationPlan> {
-        let rollbacks = scan_rollbacks(supabase_dir)?;
-        let split_at = match since {
-            Some(since) => {
-                if !dir.files.iter().any(|f| f.version == since) {
-                    bail!(
-                        "--since {since}: no migration has that version; versions are: {}",
-                        dir.files.iter().map(|f| f.version.as_str()).collect::<Vec<_>>().join(", ")
-                    );
-                }
-                dir.files.iter().position(|f| f.version == since).unwrap_or(dir.files.len())
-            }
-            None => {
-                let trailing = dir.files.iter().rev().take_while(|f| rollbacks.contains_key(&f.version)).count();
-                dir.files.len() - trailing
-            }
-        };
-        let rule = match since {
-            Some(v) => format!("--since {v}"),
-            None => "the trailing migrations that have a rollback script in rollbacks/".to_string(),
-        };
-        let (baseline, pending) = dir.files.split_at(split_at);
-        let first_with_script = dir.files.iter().position(|f| rollbacks.contains_key(&f.version));
-        let gaps = match (since, first_with_script) {
-            (None, Some(first)) if first < split_at => baseline[first..]
-                .iter()
-                .filter(|f| !rollbacks.contains_key(&f.version))
-                .map(MigrationFile::file_name)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let reasons = dir
-            .files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let script = rollbacks.contains_key(&f.version);
-                let why = match (i >= split_at, since, script) {
-                    (true, Some(v), _) => format!("pending (at or after --since {v})"),
-                    (true, None, _) => "pending (it and every later file have a rollback script)".to_string(),
-                    (false, Some(v), _) => format!("baseline (before --since {v})"),
-                    (false, None, false) => "baseline (no rollback script)".to_string(),
-                    (false, None, true) => "baseline (has a rollback script, but a later file has none)".to_string(),
-                };
-                let digits = if f.version.len() == 14 {
-                    String::new()
-                } else {
-                    format!(
-                        "; its version has {} digits where the CLI writes 14, and the CLI orders files by name",
-                        f.version.len()
-                    )
-                };
-                format!("{}: {why}{digits}", f.file_name())
-            })
-            .collect();
-        let rollbacks = rollbacks.into_iter().filter(|(v, _)| pending.iter().any(|f| &f.version == v)).collect();
-        Ok(MigrationPlan {
-            baseline: baseline.to_vec(),
-            pending: pending.to_vec(),
-            rollbacks,
-            rule,
-            gaps,
-            reasons,
-            branch: None,
-        })
-    }
-
-    pub fn describe(files: &[MigrationFile]) -> String {
-        if files.is_empty() {
-            return "(none)".to_string();
-        }
-        files.iter().map(MigrationFile::file_name).collect::<Vec<_>>().join(", ")
-    }
-}
-
 /// `rollbacks/<version>_<name>.sql`, keyed by version.
 pub fn scan_rollbacks(supabase_dir: &Path) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let dir = supabase_dir.join("rollbacks");
@@ -281,50 +157,6 @@ mod tests {
             let got = parse_file_name(name);
             assert_eq!(got, expected.map(|(a, b)| (a.to_string(), b.to_string())), "{name}");
         }
-    }
-
-    fn plan(files: &[&str], scripts: &[&str], since: Option<&str>) -> MigrationPlan {
-        let project = tempfile::tempdir().expect("tmp");
-        for (dir, names) in [("migrations", files), ("rollbacks", scripts)] {
-            std::fs::create_dir_all(project.path().join(dir)).expect("mkdir");
-            for v in names {
-                std::fs::write(project.path().join(dir).join(format!("{v}_x.sql")), "select 1;").expect("write");
-            }
-        }
-        let dir = scan(project.path()).expect("scan");
-        MigrationPlan::new(project.path(), &dir, since).expect("plan")
-    }
-
-    #[test]
-    fn a_file_without_a_rollback_between_files_with_one_is_a_gap() {
-        // (files, rollback scripts, --since, gaps, pending count)
-        type Case<'a> = (&'a [&'a str], &'a [&'a str], Option<&'a str>, &'a [&'a str], usize);
-        let cases: &[Case] = &[
-            (&["1", "2", "3"], &["2", "3"], None, &[], 2),
-            (&["1", "2", "3", "4"], &["2", "4"], None, &["3_x.sql"], 1),
-            (&["1", "2", "3", "4"], &["2", "4"], Some("3"), &[], 2),
-            (&["1", "2"], &[], None, &[], 0),
-        ];
-        for (files, scripts, since, gaps, pending) in cases {
-            let p = plan(files, scripts, *since);
-            assert_eq!(
-                (p.gaps.clone(), p.pending.len()),
-                (gaps.iter().map(|g| g.to_string()).collect::<Vec<_>>(), *pending),
-                "{files:?} {scripts:?} {since:?}"
-            );
-            assert_eq!(p.reasons.len(), files.len());
-        }
-        // Regression: a short version silently became baseline. The CLI orders by file name, so
-        // `2025_x.sql` runs last; without a rollback it breaks the trailing pending set.
-        let p = plan(&["2025", "20251101000000", "20251102000000"], &["20251102000000"], None);
-        assert_eq!(p.gaps, ["2025_x.sql"]);
-        assert!(
-            p.reasons[2].starts_with("2025_x.sql: baseline (no rollback script); its version has 4 digits"),
-            "{:?}",
-            p.reasons
-        );
-        let p = plan(&["20251101000000", "20251102000000"], &["20251102000000"], None);
-        assert_eq!(p.reasons[1], "20251102000000_x.sql: pending (it and every later file have a rollback script)");
     }
 
     #[test]

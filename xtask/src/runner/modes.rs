@@ -188,15 +188,15 @@ pub(super) async fn batched(
     conn: &mut PgConnection,
     file: &MigrationFile,
     plan: &Backfill,
-    as_role: Option<&PlatformRole>,
+    run: super::Run<'_>,
 ) -> Result<BackfillStats, ApplyError> {
     let statements = file.statements();
     let original = &statements[0];
-    let batching = plan.effective_batching();
+    let batching = plan.effective_batching(run.batch);
     let mut batches = Batches::start(conn, &plan.table, batching.rows)
         .await
         .map_err(|e| statement_error(file, original, plan.line, e))?;
-    let bar = backfill::progress_bar(&plan.table, batches.estimated_rows);
+    let bar = backfill::progress_bar(&plan.table, batches.estimated_rows, run.batch.progress);
     let mut stats = BackfillStats { table: plan.table.clone(), batch_rows: batching.rows, ..BackfillStats::default() };
     let started = Instant::now();
     loop {
@@ -210,7 +210,7 @@ pub(super) async fn batched(
         let mut attempt = 1;
         let rows = loop {
             let took = Instant::now();
-            match one_batch(conn, file, &stmt, as_role).await {
+            match one_batch(conn, file, &stmt, run.as_role).await {
                 Ok(rows) => {
                     stats.longest = stats.longest.max(took.elapsed());
                     break rows;

@@ -17,7 +17,7 @@ pub struct PlatformRole {
     pub stand_ins: Vec<&'static str>,
 }
 
-/// The file as `as_role`: the session takes that role for the file and gives it back after,
+/// The file as `run.as_role`: the session takes that role for the file and gives it back after,
 /// whatever happened.
 pub(super) async fn apply_as_role(
     conn: &mut PgConnection,
@@ -25,17 +25,17 @@ pub(super) async fn apply_as_role(
     statements: &[Statement],
     mode: FileMode,
     history: History,
-    as_role: Option<&PlatformRole>,
+    run: super::Run<'_>,
 ) -> Result<Option<super::backfill::BackfillStats>, ApplyError> {
-    let Some(role) = as_role.and_then(|p| p.role.as_deref()) else {
-        return apply_inner(conn, file, statements, mode, history, as_role).await;
+    let Some(role) = run.as_role.and_then(|p| p.role.as_deref()) else {
+        return apply_inner(conn, file, statements, mode, history, run).await;
     };
     let take = format!("SET SESSION AUTHORIZATION {}", quote_ident(role));
     sqlx::raw_sql(&take)
         .execute(&mut *conn)
         .await
         .map_err(|e| ApplyError::of_file(file.file_name(), format!("taking the migration role {role}: {e}")))?;
-    let result = apply_inner(conn, file, statements, mode, history, as_role).await;
+    let result = apply_inner(conn, file, statements, mode, history, run).await;
     if let Err(e) = sqlx::raw_sql("RESET SESSION AUTHORIZATION").execute(&mut *conn).await {
         // A session stuck as the migration role would run later checks as it: say so loudly.
         return Err(result

@@ -57,17 +57,19 @@ pub enum Work<'a> {
     },
 }
 
-/// Runs `work` up to `retry.attempts` times.
-pub async fn with_retries(conn: &mut PgConnection, retry: LockRetry, work: Work<'_>) -> Attempts {
+/// Runs `work` up to `retry.attempts` times, each the way `run` says.
+pub async fn with_retries(conn: &mut PgConnection, retry: LockRetry, work: Work<'_>, run: super::Run<'_>) -> Attempts {
     let mut timed_out = Vec::new();
     let mut n = 1;
     loop {
         let result = match work {
-            Work::Apply(file) => super::apply(conn, file).await,
+            Work::Apply(file) => super::apply_as(conn, file, run).await,
             Work::RollBack { version, script, history_by_cli: true } => {
-                super::run_rollback_script(conn, version, script).await
+                super::run_rollback_script(conn, version, script, run).await
             }
-            Work::RollBack { version, script, history_by_cli: false } => super::roll_back(conn, version, script).await,
+            Work::RollBack { version, script, history_by_cli: false } => {
+                super::roll_back_as(conn, version, script, run).await
+            }
         };
         match result {
             Err(e) if retryable(&e) && n < retry.attempts => {

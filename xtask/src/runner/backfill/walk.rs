@@ -3,8 +3,6 @@
 
 use std::time::Instant;
 
-use super::overrides;
-
 /// A table's primary key: its columns (quoted) and their types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
@@ -141,8 +139,8 @@ pub async fn rerun_rows(conn: &mut sqlx::PgConnection, text: &str) -> sqlx::Resu
 
 /// A progress bar for a backfill: keys walked per second and the ETA from the table's estimated
 /// size; hidden unless the command draws progress on a terminal.
-pub fn progress_bar(table: &str, estimated_keys: u64) -> indicatif::ProgressBar {
-    if !overrides().progress || !console::Term::stderr().is_term() {
+pub fn progress_bar(table: &str, estimated_keys: u64, progress: bool) -> indicatif::ProgressBar {
+    if !progress || !console::Term::stderr().is_term() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(estimated_keys.max(1));
