@@ -212,3 +212,54 @@ async fn a_view_or_materialized_view_that_bypasses_rls_fails_the_run() {
         assert!(report.check(id).is_none_or(|c| c.status != Status::Fail), "{id}: {:#?}", report.check(id));
     }
 }
+
+/// Every door beside tables, probed as the personas (issue: every door the Data API opens): a
+/// view that runs as its owner and a `SECURITY DEFINER` function returning every message fail;
+/// a `security_invoker` view, a materialized view declared public, and a definer RPC that keeps
+/// to `auth.uid()` are judged right — each on every backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_and_functions_are_probed_as_each_persona() {
+    const DOORS: &str = "migrations/20251116173509_doors.sql";
+    let holes = "create view public.recent_messages as select id, content from public.messages;\n\
+         grant select on public.recent_messages to anon, authenticated;\n\
+         create function public.all_messages() returns setof public.messages language sql security definer \
+         set search_path = '' as $$ select * from public.messages $$;\n\
+         grant execute on function public.all_messages() to authenticated;\n";
+    let right = "create view public.my_messages with (security_invoker = true) as select id, content from public.messages;\n\
+         grant select on public.my_messages to authenticated;\n\
+         -- xtask:rls-widens public.message_counts the per-conversation counts are public on purpose\n\
+         create materialized view public.message_counts as select conversation_id, count(*) from public.messages group by 1;\n\
+         grant select on public.message_counts to authenticated;\n\
+         create function public.my_message_count() returns bigint language sql security definer \
+         set search_path = '' as $$ select count(*) from public.messages m \
+         join public.conversations c on c.id = m.conversation_id where c.auth_user_id = auth.uid() $$;\n\
+         revoke execute on function public.my_message_count() from public, anon;\n\
+         grant execute on function public.my_message_count() to authenticated;\n";
+    for backend in crate::support::backends() {
+        let project = ProjectCopy::new();
+        project.write(DOORS, &format!("{holes}{right}")).write(
+            "rollbacks/20251116173509_doors.sql",
+            "drop function public.my_message_count();\ndrop materialized view public.message_counts;\n\
+             drop view public.my_messages;\ndrop function public.all_messages();\ndrop view public.recent_messages;\n",
+        );
+        let mut report = Report::quiet("db-rls");
+        let mut local = local_test(&project.path(), backend);
+        local.data = xtask::flags::Data { users: 4, conversations_per_user: 3, messages_per_conversation: 2, seed: 1 };
+        DbRls { local, matrix: None }.run_into(&mut report).await.unwrap_or_else(|e| panic!("{backend}: {e:#}"));
+
+        assert_fails_on(&report, "rls.matrix.door.public.recent_messages");
+        let d = detail(&report, "rls.matrix.door.public.recent_messages");
+        assert!(d.contains("anon reads 24 of 24 row(s)") && d.contains("security_invoker = true"), "{backend}: {d}");
+        assert_fails_on(&report, "rls.matrix.rpc.public.all_messages");
+        let d = detail(&report, "rls.matrix.rpc.public.all_messages");
+        assert!(d.contains("RLS does not show it") && d.contains("SECURITY DEFINER"), "{backend}: {d}");
+
+        let judged = |id: &str| report.check(id).map(|c| c.status).unwrap_or_else(|| panic!("{backend}: no {id}"));
+        assert_eq!(judged("rls.matrix.door.public.my_messages"), Status::Pass, "{backend}");
+        let counts = report.check("rls.matrix.door.public.message_counts").expect("the materialized view");
+        assert_eq!(counts.status, Status::Warn, "{backend}: declared public: {counts:?}");
+        assert!(counts.detail.as_deref().unwrap_or_default().contains("declared: the per-conversation counts"));
+        let rpc = report.check("rls.matrix.rpc.public.my_message_count").expect("the right RPC");
+        assert_eq!(rpc.status, Status::Pass, "{backend}: {rpc:?}");
+    }
+}

@@ -76,14 +76,35 @@ pub async fn run(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Result<
 /// One check per lint: findings the migrations add, or that sit on an object they changed
 /// (`changed`, catalog names such as `function public.f(a uuid)`), at the lint's severity;
 /// findings that were already there on untouched objects as information.
-pub fn compare(before: &BTreeSet<Finding>, after: &BTreeSet<Finding>, changed: &BTreeSet<String>) -> Vec<Check> {
+/// Lints about a door the API opens on purpose: a migration's `-- xtask:rls-widens <object> <why>`
+/// turns their new finding for that object into a warning.
+const DECLARABLE: &[&str] = &[
+    "view_bypasses_rls",
+    "materialized_view_in_api",
+    "security_definer_api_callable",
+    "security_definer_executable_by_anon",
+];
+
+pub fn compare(
+    before: &BTreeSet<Finding>,
+    after: &BTreeSet<Finding>,
+    changed: &BTreeSet<String>,
+    widens: &std::collections::BTreeMap<String, String>,
+) -> Vec<Check> {
     let same = |a: &Finding, b: &Finding| a.0 == b.0 && a.1 == b.1 && !changed.contains(&a.1);
+    let declared = |f: &Finding| {
+        // `view public.v`, `function public.f(uuid)` → `public.v`, `public.f`
+        let object = f.1.rsplit(' ').next().unwrap_or(&f.1).split('(').next().unwrap_or(&f.1);
+        DECLARABLE.contains(&f.0.as_str()).then(|| widens.get(object)).flatten()
+    };
     LINTS
         .iter()
         .map(|lint| {
             let found: Vec<&Finding> = after.iter().filter(|f| f.0 == lint.id).collect();
             let (old, new): (Vec<&Finding>, Vec<&Finding>) =
                 found.iter().partition(|f| before.iter().any(|b| same(b, f)));
+            let (on_purpose, new): (Vec<&Finding>, Vec<&Finding>) =
+                new.into_iter().partition(|f| declared(f).is_some());
             let mut lines: Vec<String> = new
                 .iter()
                 .map(|f| {
@@ -92,9 +113,16 @@ pub fn compare(before: &BTreeSet<Finding>, after: &BTreeSet<Finding>, changed: &
                     format!("{how}: {} — {}", f.1, f.2)
                 })
                 .collect();
+            lines.extend(
+                on_purpose
+                    .iter()
+                    .map(|f| format!("declared: {} — {}; {}", f.1, declared(f).cloned().unwrap_or_default(), f.2)),
+            );
             lines.extend(old.iter().map(|f| format!("already there: {} — {}", f.1, f.2)));
             let status = if !new.is_empty() {
                 lint.severity()
+            } else if !on_purpose.is_empty() {
+                Status::Warn
             } else if !old.is_empty() {
                 Status::Info
             } else {
@@ -119,7 +147,8 @@ mod tests {
         let before: BTreeSet<Finding> = before.iter().cloned().collect();
         let after: BTreeSet<Finding> = after.iter().cloned().collect();
         let changed: BTreeSet<String> = changed.iter().map(|s| s.to_string()).collect();
-        let checks = compare(&before, &after, &changed);
+        let widens = [("public.open".to_string(), "public on purpose".to_string())].into_iter().collect();
+        let checks = compare(&before, &after, &changed, &widens);
         let c = checks
             .iter()
             .find(|c| c.id == format!("lint.{lint}"))
@@ -142,6 +171,10 @@ mod tests {
             lint,
             (Status::Fail, "1 new, 0 already there"),
         );
+        // A door the migration declares open on purpose warns.
+        let v = |o| finding("view_bypasses_rls", o);
+        check(&[], &[v("view public.open")], &[], "view_bypasses_rls", (Status::Warn, "0 new, 0 already there"));
+        check(&[], &[v("view public.shut")], &[], "view_bypasses_rls", (Status::Fail, "1 new, 0 already there"));
         let w = |o| finding("unindexed_foreign_keys", o);
         check(
             &[],

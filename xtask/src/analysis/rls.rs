@@ -10,12 +10,16 @@ use sqlx::{Connection, PgConnection};
 /// Most users the matrix covers (the first by email); beyond, the matrix stops growing.
 pub const MAX_USERS: i64 = 50;
 
+mod door_judge;
+pub mod doors;
 mod judge;
 mod measure;
 mod personas;
 mod render;
+pub mod rpc;
 
 pub use crate::supabase::act_as::Persona;
+pub use door_judge::{compare_doors, compare_rpcs};
 pub use judge::{compare, exposed, Declared};
 use measure::{load_tables, policy_counts, reach, run_probe, Rows};
 use personas::load_personas;
@@ -124,6 +128,18 @@ pub struct AccessMatrix {
     pub errors: Vec<String>,
     /// Policies per table.
     pub policies: BTreeMap<String, i64>,
+    /// Views, materialized views and foreign tables an API role may read.
+    pub doors: Vec<doors::Door>,
+    /// Functions an API role may execute that the pending migrations name, as called.
+    pub rpcs: Vec<rpc::Rpc>,
+}
+
+/// What besides tables the matrix looks at: the schemas the API exposes, and the pending
+/// migrations' text (lower case), whose function names decide which functions are called.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub exposed: Vec<String>,
+    pub mentioned: String,
 }
 
 impl AccessMatrix {
@@ -135,6 +151,7 @@ impl AccessMatrix {
         conn: &mut PgConnection,
         like: Option<&AccessMatrix>,
         hook: Option<&str>,
+        scope: &Scope,
     ) -> anyhow::Result<AccessMatrix> {
         let (tables, untracked) = load_tables(conn).await?;
         let mut errors = Vec::new();
@@ -201,6 +218,8 @@ impl AccessMatrix {
                 m.probes.insert((table.name.clone(), probe), outcome);
             }
         }
+        m.doors = doors::measure(conn, &scope.exposed, &m.personas).await?;
+        m.rpcs = rpc::measure(conn, &scope.exposed, &scope.mentioned, &m).await?;
         Ok(m)
     }
 }

@@ -34,7 +34,12 @@ impl LocalDatabase {
     ) -> anyhow::Result<RlsState> {
         let timer = report.phase(&format!("access matrix ({label})"));
         let hook = self.access_token_hook.as_deref();
-        let matrix = crate::analysis::rls::AccessMatrix::compute(&mut self.conn, like.map(|l| &l.matrix), hook).await?;
+        let scope = crate::analysis::rls::Scope {
+            exposed: self.exposed_schemas.clone(),
+            mentioned: self.plan.pending.iter().map(|f| f.text.to_lowercase()).collect::<Vec<_>>().join("\n"),
+        };
+        let matrix =
+            crate::analysis::rls::AccessMatrix::compute(&mut self.conn, like.map(|l| &l.matrix), hook, &scope).await?;
         let lints = crate::analysis::lints::run(&mut self.conn, &self.exposed_schemas).await?;
         let catalog = CatalogSnapshot::take(&mut self.conn).await?;
         let took = report.record(timer);
@@ -83,6 +88,13 @@ impl LocalDatabase {
         {
             report.push(check);
         }
+        report.extend(crate::analysis::rls::compare_doors(
+            &before.matrix.doors,
+            &after.matrix.doors,
+            &declared,
+            prefix,
+        ));
+        report.extend(crate::analysis::rls::compare_rpcs(&before.matrix.rpcs, &after.matrix.rpcs, &declared, prefix));
         for t in &after.matrix.untracked {
             report.push(
                 Check::new(format!("{prefix}.untracked.{t}"), "table without a primary key", Status::Warn)
@@ -94,8 +106,9 @@ impl LocalDatabase {
     /// Lints: new findings at their severity, old ones as information; plus the list of
     /// SECURITY DEFINER functions the API roles may call.
     pub fn lint_compare(&self, before: &RlsState, after: &RlsState, report: &mut Report) {
+        let declared = crate::analysis::rls::Declared::parse(self.plan.pending.iter().map(|f| f.text.as_str()));
         let changed = before.catalog.diff(&after.catalog).iter().map(|d| d.name().to_string()).collect();
-        for check in crate::analysis::lints::compare(&before.lints, &after.lints, &changed) {
+        for check in crate::analysis::lints::compare(&before.lints, &after.lints, &changed, &declared.widens) {
             report.push(check);
         }
     }

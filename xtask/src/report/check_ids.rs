@@ -55,6 +55,8 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("rollback.data", "rows that existed before the migration are unchanged after rollback"),
     ("rollback.data.new_rows", "rows added since are the app smoke's own"),
     ("rollback.leftovers", "nothing the rolled-back migrations added is left on the target"),
+    ("rollback.rls.door.<relation>", "after rollback, a view or materialized view shows what it did before"),
+    ("rollback.rls.rpc.<function>", "after rollback, a function changed by the rollback returns only what RLS allows"),
     ("rollback.rls.<table>", "who reaches what after rollback equals before the migration"),
     ("snapshot.before", "catalog and data snapshot taken before the migration"),
     // App smoke and probes.
@@ -66,6 +68,8 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("rls.matrix.declared_widening.<table>", "a migration declares that access to a table widens"),
     ("rls.matrix.declared_narrowing.<table>", "a migration declares that access to a table narrows"),
     ("rls.matrix.untracked.<table>", "an RLS table without a primary key the matrix cannot track"),
+    ("rls.matrix.door.<relation>", "a view, materialized view or foreign table shows each persona only what RLS does"),
+    ("rls.matrix.rpc.<function>", "a function the pending migrations add or change returns and changes only what RLS allows"),
     ("rls.matrix.<table>", "who can read and write a table is unchanged (or the change is declared)"),
     ("lint.<lint>", "a Supabase-style lint (xtask/sql/lints/<lint>.sql): new findings at its severity"),
     // Production target.
