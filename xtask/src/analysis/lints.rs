@@ -36,6 +36,7 @@ pub const LINTS: &[Lint] = &[
     lint!("unenforced_denormalized_owner"),
     lint!("view_bypasses_rls"),
     lint!("materialized_view_in_api"),
+    lint!("security_definer_returns_rls_rows"),
 ];
 
 impl Lint {
@@ -83,6 +84,7 @@ const DECLARABLE: &[&str] = &[
     "materialized_view_in_api",
     "security_definer_api_callable",
     "security_definer_executable_by_anon",
+    "security_definer_returns_rls_rows",
 ];
 
 pub fn compare(
