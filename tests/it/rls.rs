@@ -224,7 +224,11 @@ async fn views_and_functions_are_probed_as_each_persona() {
          grant select on public.recent_messages to anon, authenticated;\n\
          create function public.all_messages() returns setof public.messages language sql security definer \
          set search_path = '' as $$ select * from public.messages $$;\n\
-         grant execute on function public.all_messages() to authenticated;\n";
+         grant execute on function public.all_messages() to authenticated;\n\
+         create function public.forget_message(message_content text) returns boolean language plpgsql \
+         security definer set search_path = '' as $$ begin delete from public.messages where content = message_content; \
+         return found; end $$;\n\
+         grant execute on function public.forget_message(text) to service_role;\n";
     let right = "create view public.my_messages with (security_invoker = true) as select id, content from public.messages;\n\
          grant select on public.my_messages to authenticated;\n\
          -- xtask:rls-widens public.message_counts the per-conversation counts are public on purpose\n\
@@ -239,7 +243,7 @@ async fn views_and_functions_are_probed_as_each_persona() {
         let project = ProjectCopy::new();
         project.write(DOORS, &format!("{holes}{right}")).write(
             "rollbacks/20251116173509_doors.sql",
-            "drop function public.my_message_count();\ndrop materialized view public.message_counts;\n\
+            "drop function public.forget_message(text);\ndrop function public.my_message_count();\ndrop materialized view public.message_counts;\n\
              drop view public.my_messages;\ndrop function public.all_messages();\ndrop view public.recent_messages;\n",
         );
         let mut report = Report::quiet("db-rls");
@@ -253,6 +257,16 @@ async fn views_and_functions_are_probed_as_each_persona() {
         assert_fails_on(&report, "rls.matrix.rpc.public.all_messages");
         let d = detail(&report, "rls.matrix.rpc.public.all_messages");
         assert!(d.contains("RLS does not show it") && d.contains("SECURITY DEFINER"), "{backend}: {d}");
+
+        // Granted to service_role only, but PUBLIC keeps EXECUTE: anyone deletes any message by its text
+        // (a pattern seen on a public project, reproduced here).
+        assert_fails_on(&report, "rls.matrix.rpc.public.forget_message");
+        let d = detail(&report, "rls.matrix.rpc.public.forget_message");
+        assert!(
+            d.contains("anon calling public.forget_message(")
+                && d.contains("row(s) of public.messages it may not delete"),
+            "{backend}: {d}"
+        );
 
         let judged = |id: &str| report.check(id).map(|c| c.status).unwrap_or_else(|| panic!("{backend}: no {id}"));
         assert_eq!(judged("rls.matrix.door.public.my_messages"), Status::Pass, "{backend}");

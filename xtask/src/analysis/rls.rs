@@ -19,7 +19,7 @@ mod render;
 pub mod rpc;
 
 pub use crate::supabase::act_as::Persona;
-pub use door_judge::{compare_doors, compare_rpcs};
+pub use door_judge::{compare_doors, compare_rpcs, probed_clean};
 pub use judge::{compare, exposed, Declared};
 use measure::{load_tables, policy_counts, reach, run_probe, Rows};
 use personas::load_personas;

@@ -15,7 +15,7 @@ mod args;
 
 use super::{AccessMatrix, Op, Persona};
 use crate::supabase::act_as::act_as;
-use args::{arguments, checked_value, literal};
+use args::{arguments, checked_value, column_values, literal};
 
 /// Which ids the generated arguments carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,6 +56,8 @@ pub struct Rpc {
     /// md5 of `pg_get_functiondef`: a changed function is judged, an unchanged one is not.
     pub definition: String,
     pub callable_by: Vec<String>,
+    /// The RLS table whose rows it returns, when it returns table rows.
+    pub returns_rows_of: Option<String>,
     /// Why it was not called, when it was not.
     pub not_called: Option<String>,
     pub calls: BTreeMap<(Persona, Variant), Call>,
@@ -85,6 +87,7 @@ pub async fn measure(
                 p.pronargdefaults, lower(p.proname) \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
          WHERE n.nspname = ANY($1) AND p.prokind = 'f' \
+           AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype) \
            AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid \
                            AND d.deptype = 'e') \
          ORDER BY p.prosecdef DESC, 2",
@@ -100,7 +103,15 @@ pub async fn measure(
         if callable_by.is_empty() || !mentioned.contains(&proname) {
             continue;
         }
-        let mut rpc = Rpc { name, definer, definition, callable_by, not_called: None, calls: BTreeMap::new() };
+        let mut rpc = Rpc {
+            name,
+            definer,
+            definition,
+            callable_by,
+            returns_rows_of: None,
+            not_called: None,
+            calls: BTreeMap::new(),
+        };
         let required = types.len().saturating_sub(usize::try_from(defaults).unwrap_or(0));
         let params: Vec<(String, String)> = names
             .iter()
@@ -112,6 +123,7 @@ pub async fn measure(
         rpc.not_called = uncallable(&returns, &types);
         if rpc.not_called.is_none() {
             let f = Function { oid, callee, definer, returns: returns_table(conn, oid, m).await?, params };
+            rpc.returns_rows_of = f.returns.as_ref().map(|(table, _)| table.clone());
             call_all(conn, &f, m, &mut rpc).await?;
         }
         out.push(rpc);
@@ -165,8 +177,9 @@ async fn call_all(conn: &mut PgConnection, f: &Function, m: &AccessMatrix, rpc: 
     };
     for caller in [Persona::Anon, a.clone(), b.clone()] {
         let (own, other) = if caller == b { (&b, &a) } else { (&a, &b) };
-        for (variant, whose) in [(Variant::Own, own), (Variant::Other, other)] {
-            let mut args = arguments(&f.params, whose, m);
+        for (variant, whose, counterpart) in [(Variant::Own, own, other), (Variant::Other, other, own)] {
+            let columns = column_values(conn, &f.params, whose, m).await?;
+            let mut args = arguments(&f.params, &columns, whose, counterpart, m);
             let mut call = call_once(conn, f, &caller, &args, m).await?;
             // A CHECK refused a generated text: try again with a value the check names.
             if let Call::Failed { error, .. } = &call {

@@ -19,25 +19,90 @@ pub(super) async fn checked_value(conn: &mut PgConnection, error: &str) -> sqlx:
 }
 
 /// The arguments for a call with `whose` ids: a parameter named after an RLS table (`p_note_id`,
-/// `note`) gets the key of one of `whose` rows of it; another uuid gets `whose` auth id.
-pub(super) fn arguments(params: &[(String, String)], whose: &Persona, m: &AccessMatrix) -> Vec<String> {
+/// `note`) gets the key of one of `whose` rows of it; the first other uuid gets `whose` auth id,
+/// any later one `counterpart`'s (two people: `start_chat(me, them)`).
+pub(super) fn arguments(
+    params: &[(String, String)],
+    columns: &[Option<String>],
+    whose: &Persona,
+    counterpart: &Persona,
+    m: &AccessMatrix,
+) -> Vec<String> {
+    let mut people = 0;
     params
         .iter()
-        .map(|(name, ty)| {
+        .zip(columns.iter().chain(std::iter::repeat(&None)))
+        .map(|((name, ty), column)| {
             let keyed = table_for(name, &m.tables).and_then(|t| {
                 let reach = m.reach.get(&(whose.clone(), t.clone(), Op::Select))?;
                 let key = m.owned.get(&(whose.clone(), t)).and_then(|o| o.iter().next()).or(reach.iter().next())?;
                 (!key.starts_with('(')).then(|| key.clone())
             });
-            match (keyed, ty.as_str()) {
-                (Some(key), _) => literal(&key, ty),
+            match (keyed.or(column.clone()), ty.as_str()) {
+                (Some(value), _) => literal(&value, ty),
                 (None, "uuid") => {
-                    whose.auth_id().map_or_else(|| format!("NULL::{ty}"), |id| literal(&id.to_string(), ty))
+                    people += 1;
+                    let person = if people == 1 { whose } else { counterpart };
+                    person.auth_id().map_or_else(|| format!("NULL::{ty}"), |id| literal(&id.to_string(), ty))
                 }
                 (None, _) => default_literal(ty),
             }
         })
         .collect()
+}
+
+/// Values for parameters named after a column of an RLS table (`file_token` → `files.token`,
+/// `slug` → a table's `slug`): that column in one of `whose` rows (its own first), so a call
+/// reaches a row that exists.
+pub(super) async fn column_values(
+    conn: &mut PgConnection,
+    params: &[(String, String)],
+    whose: &Persona,
+    m: &AccessMatrix,
+) -> sqlx::Result<Vec<Option<String>>> {
+    let mut out = Vec::new();
+    for (name, _) in params {
+        let mut found = None;
+        if table_for(name, &m.tables).is_none() {
+            for table in &m.tables {
+                let Some(column) = column_for(conn, name, table).await? else { continue };
+                let reach = m.reach.get(&(whose.clone(), table.clone(), Op::Select));
+                let owned = m.owned.get(&(whose.clone(), table.clone()));
+                let Some(key) = owned.and_then(|o| o.iter().next()).or(reach.and_then(|r| r.iter().next())) else {
+                    continue;
+                };
+                // The row whose (one-column) key the matrix holds.
+                let sql = format!(
+                    "SELECT {column}::text FROM {table} t WHERE to_jsonb(t) ->> (SELECT a.attname FROM pg_index x \
+                     JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] \
+                     WHERE x.indrelid = '{table}'::regclass AND x.indisprimary) = $1 LIMIT 1"
+                );
+                found =
+                    sqlx::query_scalar::<_, Option<String>>(&sql).bind(key).fetch_optional(&mut *conn).await?.flatten();
+                if found.is_some() {
+                    break;
+                }
+            }
+        }
+        out.push(found);
+    }
+    Ok(out)
+}
+
+/// The column of `table` a parameter name points at: the whole name (`slug`), or a table word
+/// and a column (`file_token` → `files.token`), never a key or owner id (ids go by table).
+async fn column_for(conn: &mut PgConnection, param: &str, table: &str) -> sqlx::Result<Option<String>> {
+    let stem = param.to_lowercase().trim_start_matches("p_").trim_start_matches('_').to_string();
+    let rest =
+        stem.split_once('_').and_then(|(word, rest)| table_for(word, &[table.to_string()]).map(|_| rest.to_string()));
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped \
+           AND atttypid::regtype::text IN ('text', 'character varying', 'character', 'citext')",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok([rest, Some(stem)].into_iter().flatten().find(|c| columns.contains(c)).map(|c| format!("\"{c}\"")))
 }
 
 /// The RLS table a parameter name points at: `p_note_id`, `_note`, `note_id`, `notes` → `notes`.
