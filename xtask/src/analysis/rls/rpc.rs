@@ -15,7 +15,7 @@ mod args;
 
 use super::{AccessMatrix, Op, Persona};
 use crate::supabase::act_as::act_as;
-use args::{arguments, checked_value, column_values, literal};
+use args::{adjusted, arguments, column_values, literal};
 
 /// Which ids the generated arguments carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -181,16 +181,20 @@ async fn call_all(conn: &mut PgConnection, f: &Function, m: &AccessMatrix, rpc: 
             let columns = column_values(conn, &f.params, whose, m).await?;
             let mut args = arguments(&f.params, &columns, whose, counterpart, m);
             let mut call = call_once(conn, f, &caller, &args, m).await?;
-            // A CHECK refused a generated text: try again with a value the check names.
-            if let Call::Failed { error, .. } = &call {
-                if let Some(value) = checked_value(conn, error).await? {
-                    for (arg, (_, ty)) in args.iter_mut().zip(&f.params) {
-                        if arg.starts_with("'xtask'::") {
-                            *arg = literal(&value, ty);
-                        }
-                    }
-                    call = call_once(conn, f, &caller, &args, m).await?;
+            // A constraint refused a generated value: try again, adjusted to it, a few times.
+            let people: Vec<String> = [whose, counterpart]
+                .iter()
+                .filter_map(|p| p.auth_id())
+                .map(|id| literal(&id.to_string(), "uuid"))
+                .collect();
+            for _ in 0..3 {
+                let Call::Failed { error, .. } = &call else { break };
+                let Some(again) = adjusted(conn, error, &args, &f.params, &people).await? else { break };
+                if again == args {
+                    break;
                 }
+                args = again;
+                call = call_once(conn, f, &caller, &args, m).await?;
             }
             rpc.calls.insert((caller.clone(), variant), call);
         }

@@ -6,16 +6,53 @@ use sqlx::PgConnection;
 
 use super::super::{AccessMatrix, Op, Persona};
 
-/// A value the violated CHECK constraint named in `error` accepts (its first quoted literal).
-pub(super) async fn checked_value(conn: &mut PgConnection, error: &str) -> sqlx::Result<Option<String>> {
-    let Some(name) = error.strip_prefix("ERROR 23514: ").and_then(|m| m.split('"').nth(3)) else { return Ok(None) };
-    let def: Option<String> = sqlx::query_scalar(
-        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1 AND contype = 'c' LIMIT 1",
+/// The arguments again, adjusted to the constraint that refused them (`error`), as a person
+/// would: a CHECK's first quoted value for the generated texts; for a foreign key, an existing
+/// value of the referenced column for the first argument of its type that was a person's id.
+/// `None` when there is nothing to adjust.
+pub(super) async fn adjusted(
+    conn: &mut PgConnection,
+    error: &str,
+    args: &[String],
+    params: &[(String, String)],
+    people: &[String],
+) -> sqlx::Result<Option<Vec<String>>> {
+    let constraint = |code: &str| error.strip_prefix(&format!("ERROR {code}: ")).and_then(|m| m.split('"').nth(3));
+    let mut args = args.to_vec();
+    if let Some(name) = constraint("23514") {
+        let def: Option<String> = sqlx::query_scalar(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1 AND contype = 'c' LIMIT 1",
+        )
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(value) = def.and_then(|d| d.split('\'').nth(1).map(str::to_string)) else { return Ok(None) };
+        for (arg, (_, ty)) in args.iter_mut().zip(params) {
+            if arg.starts_with("'xtask'::") {
+                *arg = literal(&value, ty);
+            }
+        }
+        return Ok(Some(args));
+    }
+    let Some(name) = constraint("23503") else { return Ok(None) };
+    let found: Option<(String, String)> = sqlx::query_as(
+        "SELECT format('SELECT %I::text FROM %s LIMIT 1', a.attname, c.confrelid::regclass), format_type(a.atttypid, NULL) \
+         FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = c.confkey[1] \
+         WHERE c.conname = $1 AND c.contype = 'f' LIMIT 1",
     )
     .bind(name)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(def.and_then(|d| d.split('\'').nth(1).map(str::to_string)))
+    let Some((select, ty)) = found else { return Ok(None) };
+    let Some(value) = sqlx::query_scalar::<_, Option<String>>(&select).fetch_optional(&mut *conn).await?.flatten()
+    else {
+        return Ok(None);
+    };
+    let Some(at) = args.iter().zip(params).position(|(a, (_, t))| *t == ty && people.contains(a)) else {
+        return Ok(None);
+    };
+    args[at] = literal(&value, &ty);
+    Ok(Some(args))
 }
 
 /// The arguments for a call with `whose` ids: a parameter named after an RLS table (`p_note_id`,
