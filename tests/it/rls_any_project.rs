@@ -153,3 +153,26 @@ async fn an_anonymous_sign_in_is_a_persona_when_the_project_allows_them() {
     let d = detail(&report, "rls.matrix.public.profiles");
     assert!(d.lines().any(|l| l.starts_with("anonymous ") && l.contains("can now see")), "{d}");
 }
+
+/// A child whose name sorts before its parent (`achild → zparent`) was never filled: the parent's
+/// name came back from the catalog without its schema, so the order fell back to names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_named_before_its_parent_is_filled_after_it() {
+    let sql = "create table public.zparent (id bigint generated always as identity primary key, \
+               user_id uuid not null references auth.users (id));\n\
+               create table public.achild (id bigint generated always as identity primary key, \
+               parent_id bigint not null references public.zparent (id), note text not null);\n\
+               alter table public.zparent enable row level security;\n\
+               alter table public.achild enable row level security;\n\
+               create policy own on public.zparent for all to authenticated using ((select auth.uid()) = user_id);\n\
+               create policy own on public.achild for all to authenticated using (exists (select 1 from public.zparent p \
+               where p.id = parent_id and p.user_id = (select auth.uid())));\n";
+    let report = with_pending(sql).await;
+    let after = report.check("data.generate.after_pending").expect("rows for the new tables");
+    assert_eq!(after.status, Status::Pass, "{after:?}");
+    for table in ["public.zparent", "public.achild"] {
+        let check = report.check(&format!("rls.matrix.{table}")).expect("compared");
+        assert!(check.value.as_deref().is_some_and(|v| !v.contains(" 0 row(s)")), "{table} has rows: {check:?}");
+        assert_ne!(check.status, Status::Warn, "{table} exercised: {check:?}");
+    }
+}

@@ -155,7 +155,8 @@ async fn load(conn: &mut PgConnection) -> anyhow::Result<Vec<Table>> {
         let foreign_keys: Vec<(Vec<String>, String, Vec<String>)> = sqlx::query_as(
             "SELECT (SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(con.conkey) WITH ORDINALITY \
                        k(attnum, n) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum), \
-                    con.confrelid::regclass::text, \
+                    (SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) FROM pg_class pc \
+                       JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pc.oid = con.confrelid), \
                     (SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(con.confkey) WITH ORDINALITY \
                        k(attnum, n) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum) \
              FROM pg_constraint con WHERE con.conrelid = $1::oid AND con.contype = 'f' ORDER BY con.conname",
@@ -358,4 +359,36 @@ pub fn check(id: &str, generated: &Generated, app_missing: Option<&str>) -> Chec
     Check { status, ..check }
         .value(format!("{rows} rows in {} of {total} tables", generated.rows.len()))
         .detail(detail.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str, parents: &[&str]) -> Table {
+        let foreign_keys =
+            parents.iter().map(|p| (vec!["p".to_string()], p.to_string(), vec!["id".to_string()])).collect();
+        Table { name: name.into(), key: vec!["id".into()], columns: Vec::new(), foreign_keys }
+    }
+
+    #[test]
+    fn parents_come_before_children_whatever_their_names() {
+        // (tables with their parents, the order expected)
+        type Case<'a> = (&'a [(&'a str, &'a [&'a str])], &'a [&'a str]);
+        let cases: &[Case] = &[
+            (&[("public.achild", &["public.zparent"]), ("public.zparent", &[])], &["public.zparent", "public.achild"]),
+            (
+                &[("app.a", &["public.b"]), ("public.b", &["private.c"]), ("private.c", &["auth.users"])],
+                &["private.c", "public.b", "app.a"],
+            ),
+            // A cycle is broken where it is met; each table comes once.
+            (&[("public.a", &["public.b"]), ("public.b", &["public.a"])], &["public.b", "public.a"]),
+            (&[("public.self", &["public.self"])], &["public.self"]),
+        ];
+        for (tables, expected) in cases {
+            let tables: Vec<Table> = tables.iter().map(|(n, ps)| table(n, ps)).collect();
+            let order: Vec<&str> = foreign_key_order(&tables).iter().map(|t| t.name.as_str()).collect();
+            assert_eq!(order, *expected);
+        }
+    }
 }

@@ -142,36 +142,7 @@ pub fn compare_rpcs(before: &[Rpc], after: &[Rpc], declared: &Declared, prefix: 
                 Call::Failed { args, error } => lines
                     .warns
                     .push(format!("could not be called as {who} with {whose} ({short}({args})): {error} (not judged)")),
-                Call::Returned { args, rows, beyond, unjudged, changed_beyond } => {
-                    let before_beyond = match was {
-                        Some(Call::Returned { beyond: Some(b), .. }) => *b,
-                        _ => 0,
-                    };
-                    if let Some(why) = unjudged {
-                        lines.warns.push(format!("as {who} with {whose}: {why}"));
-                    }
-                    if let Some(n) = beyond.filter(|n| *n > before_beyond) {
-                        let what = match &rpc.returns_rows_of {
-                            Some(table) => format!("{n} of {rows} row(s) of {table} RLS does not show it"),
-                            None => format!(
-                                "a result RLS alone does not give ({n} of {rows} value(s) differ from the same call \
-                                 as SECURITY INVOKER)"
-                            ),
-                        };
-                        let line = format!(
-                            "{who} calling {short}({args}) gets {what}{}",
-                            if rpc.definer {
-                                " (SECURITY DEFINER: check auth.uid() in it, or make it SECURITY INVOKER)"
-                            } else {
-                                ""
-                            }
-                        );
-                        lines.widening(line, &short, declared);
-                    }
-                    for change in changed_beyond {
-                        lines.widening(format!("{who} calling {short}({args}) {change}"), &short, declared);
-                    }
-                }
+                Call::Returned { .. } => returned(rpc, &who, whose, call, was, declared, &mut lines),
             }
         }
         let calls = rpc.calls.len();
@@ -201,6 +172,44 @@ pub fn compare_rpcs(before: &[Rpc], after: &[Rpc], declared: &Declared, prefix: 
         });
     }
     checks
+}
+
+/// A call that returned: what it gave or changed beyond RLS, more than before the migrations.
+fn returned(
+    rpc: &Rpc,
+    who: &str,
+    whose: &str,
+    call: &Call,
+    was: Option<&Call>,
+    declared: &Declared,
+    lines: &mut Lines,
+) {
+    let Call::Returned { args, rows, beyond, unjudged, changed_beyond } = call else { return };
+    let short = rpc.name.split('(').next().unwrap_or(&rpc.name);
+    let before_beyond = match was {
+        Some(Call::Returned { beyond: Some(b), .. }) => *b,
+        _ => 0,
+    };
+    if let Some(why) = unjudged {
+        lines.warns.push(format!("as {who} with {whose}: {why}"));
+    }
+    if let Some(n) = beyond.filter(|n| *n > before_beyond) {
+        let what = match &rpc.returns_rows_of {
+            Some(table) => format!("{n} of {rows} row(s) of {table} RLS does not show it"),
+            None => format!(
+                "a result RLS alone does not give ({n} of {rows} value(s) differ from the same call \
+                     as SECURITY INVOKER)"
+            ),
+        };
+        let line = format!(
+            "{who} calling {short}({args}) gets {what}{}",
+            if rpc.definer { " (SECURITY DEFINER: check auth.uid() in it, or make it SECURITY INVOKER)" } else { "" }
+        );
+        lines.widening(line, short, declared);
+    }
+    for change in changed_beyond {
+        lines.widening(format!("{who} calling {short}({args}) {change}"), short, declared);
+    }
 }
 
 #[cfg(test)]
