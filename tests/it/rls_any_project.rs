@@ -176,3 +176,24 @@ async fn a_child_named_before_its_parent_is_filled_after_it() {
         assert_ne!(check.status, Status::Warn, "{table} exercised: {check:?}");
     }
 }
+
+/// A project's own deferred constraint trigger that refuses generated rows ("A System requires at
+/// least one Module") ended the run with exit 2; it is a fact about the data: a warning naming the
+/// table and the message, and the run goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projects_deferred_trigger_refusing_generated_rows_is_a_warning_not_an_error() {
+    let sql = "create table public.systems (id bigint generated always as identity primary key, \
+               user_id uuid not null references auth.users (id));\n\
+               create function public.system_needs_module() returns trigger language plpgsql as $$ \
+               begin raise exception 'A System requires at least one Module'; end $$;\n\
+               create constraint trigger system_needs_module after insert on public.systems \
+               deferrable initially deferred for each row execute function public.system_needs_module();\n\
+               alter table public.systems enable row level security;\n\
+               create policy own on public.systems for all to authenticated using ((select auth.uid()) = user_id);\n";
+    let report = with_pending(sql).await;
+    assert!(report.error.is_none(), "not an environment error: {:?}", report.error);
+    let after = report.check("data.generate.after_pending").expect("the generator's word on the new table");
+    assert_eq!(after.status, Status::Warn, "{after:?}");
+    let d = after.detail.clone().unwrap_or_default();
+    assert!(d.contains("public.systems") && d.contains("A System requires at least one Module"), "{d}");
+}

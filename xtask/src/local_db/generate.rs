@@ -99,7 +99,22 @@ pub async fn generate(
                 }
             }
         }
-        tx.commit().await?;
+        // A deferred constraint or trigger of the project fires here: a fact about the data, not
+        // an environment error. The table's rows are gone; the next table goes on.
+        if let Err(e) = tx.commit().await {
+            let sqlx::Error::Database(db) = &e else { return Err(e.into()) };
+            written.remove(&table.name);
+            out.inserted.retain(|(t, _)| t != &table.name);
+            let why = format!(
+                "the project's deferred constraint or trigger refused the generated rows when they committed: ERROR \
+                 {}: {}{}",
+                db.code().unwrap_or_default(),
+                db.message(),
+                db.constraint().map(|c| format!(" (constraint {c})")).unwrap_or_default()
+            );
+            out.unfilled.push((table.name.clone(), why));
+            continue;
+        }
         let why = last_error.unwrap_or_else(|| "no users to own rows".into());
         if count > 0 {
             out.rows.insert(table.name.clone(), count);

@@ -102,7 +102,8 @@ pub(super) async fn storage_objects(conn: &mut PgConnection, out: &mut Generated
         return Ok(());
     }
     let mut count = 0;
-    for bucket in &buckets {
+    let mut refused = Vec::new();
+    'buckets: for bucket in &buckets {
         for (user, _) in &out.users {
             for r in 0..ROWS_PER_USER {
                 let done = sqlx::query(
@@ -114,12 +115,31 @@ pub(super) async fn storage_objects(conn: &mut PgConnection, out: &mut Generated
                 .bind(format!("{user}/generated-{r}.png"))
                 .bind(user)
                 .execute(&mut *conn)
-                .await
-                .with_context(|| format!("writing objects into bucket {bucket}"))?;
-                count += done.rows_affected() as usize;
+                .await;
+                match done {
+                    Ok(done) => count += done.rows_affected() as usize,
+                    // The project's trigger or constraint refused the object: said, then the next bucket.
+                    Err(sqlx::Error::Database(db)) => {
+                        refused.push((
+                            format!("storage.objects (bucket {bucket})"),
+                            format!(
+                                "the project's trigger or constraint refused a generated object: ERROR {}: {}",
+                                db.code().unwrap_or_default(),
+                                db.message()
+                            ),
+                        ));
+                        continue 'buckets;
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!("writing objects into bucket {bucket}")))
+                    }
+                }
             }
         }
     }
-    out.rows.insert("storage.objects".into(), count);
+    if count > 0 {
+        out.rows.insert("storage.objects".into(), count);
+    }
+    out.unfilled.extend(refused);
     Ok(())
 }
