@@ -269,3 +269,24 @@ async fn files_run_in_the_clis_file_name_order_and_a_disagreement_is_said() {
     // In the CLI's order the ALTER runs after the CREATE it needs: the run passes.
     assert_eq!(report.check("pending.apply.300").map(|c| c.status), Some(xtask::report::Status::Pass));
 }
+
+/// Two files with one version (`002_a.sql`, `002_b.sql`) stopped every command with exit 2 and no
+/// check id; they are a failed check on the later file, in the CLI's words, with its location.
+#[test]
+fn two_files_with_one_version_are_a_finding_on_the_later_file() {
+    let project = ProjectCopy::empty();
+    project
+        .write("migrations/002_a.sql", "select 1;")
+        .write("migrations/002_b.sql", "select 2;")
+        .write("migrations/003_c.sql", "select 3;");
+    let mut report = xtask::report::Report::quiet("db-lint");
+    let lint = xtask::flags::DbLint {
+        project: xtask::flags::Project { supabase_dir: project.path(), json: None },
+        pending: xtask::flags::Pending { since: Some("002".into()), base: None },
+    };
+    lint.run_into(&mut report).expect("a finding, not an environment error");
+    assert_fails_on(&report, "runner.duplicate_version.002_b.sql");
+    let check = report.check("runner.duplicate_version.002_b.sql").expect("check");
+    assert!(check.detail.as_deref().unwrap_or_default().contains("as 002_a.sql has"), "{check:?}");
+    assert!(check.location.as_ref().is_some_and(|l| l.path.ends_with("migrations/002_b.sql") && l.line == 1));
+}

@@ -117,6 +117,7 @@ impl DbLint {
     pub fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
         let scanned = runner::scan(dir)?;
+        report.extend(scanned.checks());
         let plan = runner::pending::plan(dir, &scanned, &self.pending.choice(), report)?;
         for f in &plan.pending {
             report.silences_from(&f.file_name(), &f.path, &f.text);

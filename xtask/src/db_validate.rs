@@ -32,6 +32,7 @@ pub async fn validate(
     let url = session.target().url.clone();
     report.note(format!("target {} (read-only session)", session.target().describe()));
     let dir = crate::runner::scan(supabase_dir)?;
+    report.extend(dir.checks());
     let conn = session.read();
     let read_only: String = sqlx::query_scalar("SHOW default_transaction_read_only").fetch_one(&mut *conn).await?;
     report.push(

@@ -19,7 +19,7 @@ use crate::{
     app_seam,
     pg::{EphemeralPostgres, PgOptions},
     report::{Check, Report, Status},
-    runner::{backfill::Overrides, pending::Choice, MigrationDir, MigrationFile, MigrationPlan, Run},
+    runner::{backfill::Overrides, pending::Choice, MigrationFile, MigrationPlan, Run},
 };
 
 /// What a local run is given, from its command's flags: the project, the Postgres to start,
@@ -63,7 +63,7 @@ impl LocalDatabase {
     pub async fn start(setup: Setup, report: &mut Report) -> anyhow::Result<LocalDatabase> {
         let Setup { supabase_dir, pg, pending, batch } = setup;
         let dir = crate::runner::scan(&supabase_dir)?;
-        report_dir(&dir, report);
+        report.extend(dir.checks());
         let plan = crate::runner::pending::plan(&supabase_dir, &dir, &pending, report)?;
         for f in &plan.pending {
             report.silences_from(&f.file_name(), &f.path, &f.text);
@@ -322,26 +322,6 @@ fn hook_check(supabase_dir: &std::path::Path, report: &mut Report) -> anyhow::Re
             None
         }
     })
-}
-
-fn report_dir(dir: &MigrationDir, report: &mut Report) {
-    if let Some(note) = &dir.order_note {
-        report.push(
-            Check::new("runner.order", "file-name order and version order agree", Status::Warn).detail(note.clone()),
-        );
-    }
-    for (file, why) in &dir.skipped {
-        report.push(
-            Check::new(format!("runner.skipped.{file}"), "file the supabase CLI skips", Status::Warn)
-                .detail(why.clone()),
-        );
-    }
-    for (file, why) in &dir.dangerous {
-        report.push(
-            Check::new(format!("runner.dangerous_name.{file}"), "rollback-like file the CLI would apply", Status::Fail)
-                .detail(why.clone()),
-        );
-    }
 }
 
 /// Applies `files` in order, stopping at the first error.

@@ -6,9 +6,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use super::sql_split::{self, Statement};
+use crate::report::{Check, Status};
 
 /// One file under `migrations/` the CLI would apply.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +45,57 @@ pub struct MigrationDir {
     pub dangerous: Vec<(String, String)>,
     /// Set when file-name order (the CLI's) and numeric version order disagree.
     pub order_note: Option<String>,
+    /// A later file (in name order) with the version of an earlier one: left out of `files`.
+    pub duplicates: Vec<(MigrationFile, String)>,
+}
+
+impl MigrationDir {
+    /// What the folder's rules say about it, as checks: files the CLI skips, rollback-like names
+    /// it would apply, versions used twice (on the file, as the CLI refuses them), order.
+    pub fn checks(&self) -> Vec<Check> {
+        let mut checks = Vec::new();
+        if let Some(note) = &self.order_note {
+            checks.push(
+                Check::new("runner.order", "file-name order and version order agree", Status::Warn)
+                    .detail(note.clone()),
+            );
+        }
+        for (file, why) in &self.skipped {
+            checks.push(
+                Check::new(format!("runner.skipped.{file}"), "file the supabase CLI skips", Status::Warn)
+                    .detail(why.clone()),
+            );
+        }
+        for (file, why) in &self.dangerous {
+            checks.push(
+                Check::new(
+                    format!("runner.dangerous_name.{file}"),
+                    "rollback-like file the CLI would apply",
+                    Status::Fail,
+                )
+                .detail(why.clone()),
+            );
+        }
+        for (file, first) in &self.duplicates {
+            checks.push(
+                Check::new(
+                    format!("runner.duplicate_version.{}", file.file_name()),
+                    "every migration has a version of its own",
+                    Status::Fail,
+                )
+                .detail(format!(
+                    "{} has version {}, as {first} has: `supabase db push` records each version once (the primary \
+                     key of supabase_migrations.schema_migrations), so one of them never applies (duplicate key \
+                     value violates unique constraint \"schema_migrations_pkey\"); rename it with a new 14-digit \
+                     timestamp (`supabase migration new` makes one). Left out of this run.",
+                    file.file_name(),
+                    file.version
+                ))
+                .at(&file.path, 1, 1),
+            );
+        }
+        checks
+    }
 }
 
 /// Reads `<supabase_dir>/migrations` like the supabase CLI: names matching
@@ -81,16 +133,18 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
         }
         let path = entry.path();
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        if let Some(prev) = by_name.values().find(|f| f.version == version) {
-            bail!(
-                "two migrations share version {version}: {} and {file_name}; the supabase CLI \
-                 refuses this too, rename one",
-                prev.file_name()
-            );
-        }
         by_name.insert(file_name, MigrationFile { version: version.clone(), name, path, text });
     }
-    out.files = by_name.into_values().collect();
+    // A version used twice: the first file in name order keeps it, the later one is a finding.
+    for file in by_name.into_values() {
+        match out.files.iter().find(|f| f.version == file.version) {
+            Some(first) => {
+                let first = first.file_name();
+                out.duplicates.push((file, first));
+            }
+            None => out.files.push(file),
+        }
+    }
     let mut numeric: Vec<&MigrationFile> = out.files.iter().collect();
     numeric.sort_by_key(|f| f.version.parse::<u128>().unwrap_or(u128::MAX));
     if numeric.iter().map(|f| &f.version).ne(out.files.iter().map(|f| &f.version)) {
