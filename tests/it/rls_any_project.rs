@@ -197,3 +197,24 @@ async fn a_projects_deferred_trigger_refusing_generated_rows_is_a_warning_not_an
     let d = after.detail.clone().unwrap_or_default();
     assert!(d.contains("public.systems") && d.contains("A System requires at least one Module"), "{d}");
 }
+
+/// A migration that deletes rows was reported as "can no longer see N rows — declare
+/// rls-narrows". Rows gone are data loss, their own finding, and RLS is not blamed for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_rows_are_data_loss_not_an_rls_narrowing() {
+    let report = with_pending("delete from public.profiles;\n").await;
+    assert_fails_on(&report, "data.loss.public.profiles");
+    let d = detail(&report, "data.loss.public.profiles");
+    assert!(d.contains("row(s) of public.profiles present before the pending migrations are gone"), "{d}");
+    let matrix = report.check("rls.matrix.public.profiles").expect("compared");
+    assert_ne!(matrix.status, Status::Fail, "RLS is not blamed for deleted rows: {matrix:?}");
+
+    let report = with_pending(
+        "-- xtask:data-loss public.profiles profiles are rebuilt from auth.users\ndelete from public.profiles;\n",
+    )
+    .await;
+    assert_eq!(report.check("data.loss.public.profiles").map(|c| c.status), Some(Status::Warn));
+    let failed: Vec<&str> = report.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.id.as_str()).collect();
+    // What stays failed is the static lint on an unbatched whole-table DELETE, not data or RLS.
+    assert!(failed.iter().all(|id| id.starts_with("lint.static")), "{failed:?}");
+}

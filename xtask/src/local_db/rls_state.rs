@@ -12,6 +12,10 @@ pub struct RlsState {
     pub matrix: crate::analysis::rls::AccessMatrix,
     pub lints: std::collections::BTreeSet<crate::analysis::lints::Finding>,
     pub catalog: CatalogSnapshot,
+    /// Every project table's rows (hashed by key), and the `ON DELETE CASCADE` foreign keys as
+    /// (child, parent): what data loss is judged on.
+    pub data: crate::analysis::data_snapshot::DataSnapshot,
+    pub cascades: Vec<(String, String)>,
 }
 
 /// What a comparison of two access states allows.
@@ -42,6 +46,13 @@ impl LocalDatabase {
             crate::analysis::rls::AccessMatrix::compute(&mut self.conn, like.map(|l| &l.matrix), hook, &scope).await?;
         let lints = crate::analysis::lints::run(&mut self.conn, &self.exposed_schemas).await?;
         let catalog = CatalogSnapshot::take(&mut self.conn).await?;
+        let data = crate::analysis::data_snapshot::DataSnapshot::take(&mut self.conn, &catalog).await?;
+        let cascades: Vec<(String, String)> = sqlx::query_as(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint \
+             WHERE contype = 'f' AND confdeltype = 'c'",
+        )
+        .fetch_all(&mut self.conn)
+        .await?;
         let took = report.record(timer);
         let exposed = matrix.tables.iter().filter(|t| crate::analysis::rls::exposed(t, &self.exposed_schemas)).count();
         let with_rows = matrix
@@ -61,7 +72,7 @@ impl LocalDatabase {
             took.as_millis()
         );
         report.push(matrix_coverage(&matrix, &self.exposed_schemas, label).value(value));
-        Ok(RlsState { matrix, lints, catalog })
+        Ok(RlsState { matrix, lints, catalog, data, cascades })
     }
 
     /// Compares two states: access per table (`<prefix>.<table>`), and, with `lint`, the lints.
@@ -87,6 +98,10 @@ impl LocalDatabase {
             crate::analysis::rls::compare(&before.matrix, &after.matrix, &declared, prefix, &self.exposed_schemas)
         {
             report.push(check);
+        }
+        if expect == Expect::DeclaredChanges {
+            let losses = crate::analysis::data_loss::declared(self.plan.pending.iter().map(|f| f.text.as_str()));
+            report.extend(crate::analysis::data_loss::judge(&before.data, &after.data, &losses, &before.cascades));
         }
         report.extend(crate::analysis::rls::compare_doors(
             &before.matrix.doors,

@@ -172,7 +172,9 @@ fn compare_reach(before: &AccessMatrix, after: &AccessMatrix, declared: &Declare
             let key = (persona.clone(), table.to_string(), op);
             let (Some(b), Some(a)) = (before.reach.get(&key), after.reach.get(&key)) else { continue };
             let widened: Vec<&String> = a.difference(b).filter(|k| universe.is_none_or(|u| u.contains(*k))).collect();
-            let narrowed: Vec<&String> = b.difference(a).collect();
+            // A row deleted by the migration is data loss (`data.loss`), not a narrowing.
+            let survivors = after.reach.get(&(Persona::ServiceRole, table.to_string(), Op::Select));
+            let narrowed: Vec<&String> = b.difference(a).filter(|k| survivors.is_none_or(|s| s.contains(*k))).collect();
             let (who, verb) = (persona.label(), op.verb());
             if !widened.is_empty() {
                 let owned = after.owned.get(&(persona.clone(), table.to_string())).cloned().unwrap_or_default();
