@@ -10,9 +10,13 @@ use crate::support::{assert_fails_on, our_supabase_dir, ProjectCopy};
 
 fn lint(dir: &std::path::Path) -> Report {
     let mut report = Report::quiet("db-lint");
-    DbLint { project: Project { supabase_dir: dir.to_path_buf(), json: None }, pending: Default::default() }
-        .run_into(&mut report)
-        .expect("lint");
+    DbLint {
+        project: Project { supabase_dir: dir.to_path_buf(), json: None },
+        pending: Default::default(),
+        ignored: Default::default(),
+    }
+    .run_into(&mut report)
+    .expect("lint");
     crate::support::registered(report)
 }
 
@@ -103,9 +107,13 @@ fn with_base_pending_is_what_the_branch_adds_and_an_edited_merged_migration_fail
     let dir = repo.path().join("supabase");
     let pending = xtask::flags::Pending { since: None, base: Some("main".into()) };
     let mut report = Report::quiet("db-lint");
-    DbLint { project: Project { supabase_dir: dir.clone(), json: None }, pending: pending.clone() }
-        .run_into(&mut report)
-        .expect("lint");
+    DbLint {
+        project: Project { supabase_dir: dir.clone(), json: None },
+        pending: pending.clone(),
+        ignored: Default::default(),
+    }
+    .run_into(&mut report)
+    .expect("lint");
     let report = crate::support::registered(report);
     let base = report.check("branch.base").and_then(|c| c.value.clone()).unwrap_or_default();
     assert!(base.starts_with("main (merge base ") && base.ends_with("): 1 added"), "{base}");
@@ -120,9 +128,10 @@ fn with_base_pending_is_what_the_branch_adds_and_an_edited_merged_migration_fail
     // A base git does not know is an error that says what to do.
     let mut report = Report::quiet("db-lint");
     let unknown = xtask::flags::Pending { since: None, base: Some("origin/nope".into()) };
-    let err = DbLint { project: Project { supabase_dir: dir, json: None }, pending: unknown }
-        .run_into(&mut report)
-        .expect_err("unknown base");
+    let err =
+        DbLint { project: Project { supabase_dir: dir, json: None }, pending: unknown, ignored: Default::default() }
+            .run_into(&mut report)
+            .expect_err("unknown base");
     assert!(format!("{err:#}").contains("fetch-depth: 0"), "{err:#}");
 }
 

@@ -218,3 +218,21 @@ async fn deleted_rows_are_data_loss_not_an_rls_narrowing() {
     // What stays failed is the static lint on an unbatched whole-table DELETE, not data or RLS.
     assert!(failed.iter().all(|id| id.starts_with("lint.static")), "{failed:?}");
 }
+
+/// A run passed with the one table the pending migration changes left empty. Coverage is the
+/// first line of the verdict, and a table the migration names without rows fails the proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_the_migration_changes_without_rows_fails_the_proof() {
+    let sql = "create table public.lonely (id bigint primary key, body text not null \
+               check (body = 'a' and body = 'b'));\n\
+               alter table public.lonely enable row level security;\n";
+    let report = with_pending(sql).await;
+    assert_fails_on(&report, "proof.coverage");
+    let coverage = report.check("proof.coverage").expect("coverage");
+    let d = coverage.detail.clone().unwrap_or_default();
+    assert!(d.contains("not exercised: public.lonely, which 20250301000000_under_test.sql changes"), "{d}");
+    let mut verdict = Vec::new();
+    xtask::report::render::summary(&mut verdict, &report, xtask::report::render::Colors::Off).expect("render");
+    let verdict = String::from_utf8_lossy(&verdict).to_string();
+    assert!(verdict.contains(" FAILED (") && verdict.contains("tables exercised): "), "{verdict}");
+}

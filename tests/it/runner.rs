@@ -283,6 +283,7 @@ fn two_files_with_one_version_are_a_finding_on_the_later_file() {
     let lint = xtask::flags::DbLint {
         project: xtask::flags::Project { supabase_dir: project.path(), json: None },
         pending: xtask::flags::Pending { since: Some("002".into()), base: None },
+        ignored: Default::default(),
     };
     lint.run_into(&mut report).expect("a finding, not an environment error");
     assert_fails_on(&report, "runner.duplicate_version.002_b.sql");

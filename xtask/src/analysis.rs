@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod checks;
+pub mod coverage;
 pub mod data_loss;
 pub mod data_snapshot;
 pub mod lints;

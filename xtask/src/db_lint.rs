@@ -116,6 +116,10 @@ impl DbLint {
 
     pub fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
         let dir = &self.project.supabase_dir;
+        let ignored = self.ignored.given();
+        if !ignored.is_empty() {
+            report.note(format!("ignored: {} (db-lint reads files only, it starts no database)", ignored.join(" ")));
+        }
         let scanned = runner::scan(dir)?;
         report.extend(scanned.checks());
         let plan = runner::pending::plan(dir, &scanned, &self.pending.choice(), report)?;

@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod batch;
 mod ephemeral;
+mod ignored;
 mod pending;
 mod size;
 mod watch;
@@ -13,6 +14,7 @@ mod watch;
 pub use crate::span::Span;
 pub use batch::Batch;
 pub use ephemeral::{Pg, RestorePg};
+pub use ignored::Ignored;
 pub use pending::Pending;
 pub use size::{check_size, Data, MAX_MESSAGES};
 pub use watch::DbWatch;
@@ -182,6 +184,8 @@ pub struct DbLint {
     pub project: Project,
     #[command(flatten)]
     pub pending: Pending,
+    #[command(flatten)]
+    pub ignored: Ignored,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -360,6 +364,14 @@ mod tests {
         for text in ["500ms", "90s", "5m", "1h", "2d", "0s", "1500ms"] {
             assert_eq!(text.parse::<Span>().map(|s| s.to_string()).as_deref(), Ok(text));
         }
+    }
+
+    #[test]
+    fn db_lint_accepts_the_flags_ci_passes_to_every_command() {
+        let shared = ["--backend", "docker", "--image", "postgres:15.8", "--users", "4", "--batch-size", "500"];
+        let args = ["xtask", "db-lint", "--supabase-dir", OURS].into_iter().chain(shared);
+        let Ok(Cli { cmd: Cmd::DbLint(lint), .. }) = Cli::try_parse_from(args) else { panic!("refused") };
+        assert_eq!(lint.ignored.given(), ["--backend", "--image", "--users", "--batch-size"]);
     }
 
     #[test]

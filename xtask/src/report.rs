@@ -20,6 +20,9 @@ use serde::Serialize;
 
 use render::Colors;
 
+/// The check whose value (`N of M tables exercised`) the verdict line carries first.
+pub const COVERAGE: &str = "proof.coverage";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -224,7 +227,7 @@ impl Report {
             self.total_millis = started.elapsed().as_millis();
         }
         if let Some(path) = json {
-            let text = serde_json::to_string_pretty(self)?;
+            let text = serde_json::to_string_pretty(&self.json())?;
             std::fs::write(path, text + "\n")
                 .with_context(|| format!("writing the JSON report to {}", path.display()))?;
         }
@@ -232,6 +235,16 @@ impl Report {
             self.print_where_people_look()?;
         }
         Ok(())
+    }
+
+    /// The report as its `--json` file says it: a run an environment or usage error stopped
+    /// (exit 2) has `"outcome": "error"`, not `"fail"`.
+    pub fn json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if self.error.is_some() {
+            value["outcome"] = serde_json::Value::String("error".into());
+        }
+        value
     }
 
     /// The summary line, the `--format` rendering, and in GitHub Actions the step summary and
@@ -292,5 +305,20 @@ pub struct PhaseTimer {
 impl PhaseTimer {
     pub fn set_message(&self, msg: impl Into<String>) {
         self.spinner.set_message(format!("{}: {}", self.name, msg.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_outcome_of_a_stopped_run_is_error() {
+        let mut report = Report::quiet("db-x");
+        report.push(Check::new("lint.x", "x", Status::Fail));
+        assert_eq!(report.json()["outcome"], "fail");
+        report.stopped_by(&anyhow::anyhow!("no Postgres"));
+        assert_eq!(report.json()["outcome"], "error", "exit 2 is an error, not a failed check");
+        assert_eq!(report.json()["checks"][0]["id"], "lint.x", "the finding before it is kept");
     }
 }

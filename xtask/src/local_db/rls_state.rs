@@ -100,6 +100,9 @@ impl LocalDatabase {
             report.push(check);
         }
         if expect == Expect::DeclaredChanges {
+            let pending: Vec<(String, String)> =
+                self.plan.pending.iter().map(|f| (f.file_name(), f.text.clone())).collect();
+            report.push(crate::analysis::coverage::judge(&after.data, &pending));
             let losses = crate::analysis::data_loss::declared(self.plan.pending.iter().map(|f| f.text.as_str()));
             report.extend(crate::analysis::data_loss::judge(&before.data, &after.data, &losses, &before.cascades));
         }

@@ -68,6 +68,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("rls.matrix.declared_widening.<table>", "a migration declares that access to a table widens"),
     ("rls.matrix.declared_narrowing.<table>", "a migration declares that access to a table narrows"),
     ("rls.matrix.untracked.<table>", "an RLS table without a primary key the matrix cannot track"),
+    ("proof.coverage", "of the project's tables, how many had rows to prove on; a table a pending migration names without rows fails"),
     ("data.loss", "every row present before the pending migrations is still there"),
     ("data.loss.<table>", "rows of a table present before the pending migrations are gone (undeclared: fails)"),
     ("runner.duplicate_version.<file>", "a migration shares its version with an earlier file (the CLI applies one of them)"),

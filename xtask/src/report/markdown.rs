@@ -42,9 +42,11 @@ pub fn markdown(report: &Report, heading: &str, preamble: &[String]) -> String {
         (None, Outcome::Pass) => "PASSED",
         (None, Outcome::Fail) => "FAILED",
     };
+    let coverage =
+        report.check(super::COVERAGE).and_then(|c| c.value.as_deref()).map(|v| format!(" ({v})")).unwrap_or_default();
     let _ = writeln!(
         out,
-        "\n**{} {outcome}**: {} pass, {} fail, {} warn, {} info, {} skip in {:.1} s\n",
+        "\n**{} {outcome}**{coverage}: {} pass, {} fail, {} warn, {} info, {} skip in {:.1} s\n",
         report.command,
         count(Status::Pass),
         count(Status::Fail),

@@ -55,9 +55,11 @@ pub fn summary(out: &mut impl Write, report: &Report, colors: Colors) -> io::Res
         Colors::On => styled.force_styling(true).to_string(),
         Colors::Off => text.to_string(),
     };
+    let coverage =
+        report.check(super::COVERAGE).and_then(|c| c.value.as_deref()).map(|v| format!(" ({v})")).unwrap_or_default();
     writeln!(
         out,
-        "{} {verdict}: {} pass, {} fail, {} warn, {} info, {} skip in {:.1} s",
+        "{} {verdict}{coverage}: {} pass, {} fail, {} warn, {} info, {} skip in {:.1} s",
         report.command,
         count(Status::Pass),
         count(Status::Fail),
