@@ -156,13 +156,16 @@ impl Report {
             self.outcome = Outcome::Fail;
         }
         if !self.quiet {
+            // As the sealed report will say it: a silenced finding streams as silenced.
+            let shown = suppress::silenced(&check, &self.suppressions).map(|(_, c)| c);
+            let shown = shown.as_ref().unwrap_or(&check);
             // Another --format owns stdout: the checks go to stderr as they happen.
             if self.format == formats::Format::Human {
                 let colors = if console::Term::stdout().is_term() { Colors::On } else { Colors::Off };
-                let _ = render::check(&mut std::io::stdout().lock(), &check, colors);
+                let _ = render::check(&mut std::io::stdout().lock(), shown, colors);
             } else {
                 let colors = if console::Term::stderr().is_term() { Colors::On } else { Colors::Off };
-                let _ = render::check(&mut std::io::stderr().lock(), &check, colors);
+                let _ = render::check(&mut std::io::stderr().lock(), shown, colors);
             }
         }
         self.checks.push(check);

@@ -45,6 +45,20 @@ fn matches(id: &str, check: &str) -> bool {
     check == id || check.strip_prefix(id).is_some_and(|rest| rest.starts_with('.'))
 }
 
+/// How `check` reads once a suppression (with a reason) silences it: information, saying where
+/// and why; with the suppression's index. `None` when nothing silences it. The console streams
+/// this as the check happens, and the sealed report holds the same.
+pub fn silenced(check: &Check, suppressions: &[Suppression]) -> Option<(usize, Check)> {
+    if !matches!(check.status, Status::Fail | Status::Warn) {
+        return None;
+    }
+    let (i, s) = suppressions.iter().enumerate().find(|(_, s)| !s.reason.is_empty() && matches(&s.id, &check.id))?;
+    let was = if check.status == Status::Fail { "failed" } else { "warned" };
+    let original = check.detail.clone().unwrap_or_default();
+    let detail = format!("{was}, silenced at {}: {}\n{original}", s.at, s.reason).trim_end().to_string();
+    Some((i, Check { status: Status::Info, detail: Some(detail), ..check.clone() }))
+}
+
 /// Marks the failed and warned checks that a suppression names, and adds a failed check for each
 /// suppression without a reason or that silenced nothing among the checks of its kind.
 pub fn apply(report: &mut Report, suppressions: &[Suppression]) {
@@ -52,17 +66,10 @@ pub fn apply(report: &mut Report, suppressions: &[Suppression]) {
         return;
     }
     let mut used = vec![false; suppressions.len()];
-    for check in report.checks.iter_mut().filter(|c| matches!(c.status, Status::Fail | Status::Warn)) {
-        let Some((i, s)) =
-            suppressions.iter().enumerate().find(|(_, s)| !s.reason.is_empty() && matches(&s.id, &check.id))
-        else {
-            continue;
-        };
+    for check in report.checks.iter_mut() {
+        let Some((i, silenced)) = silenced(check, suppressions) else { continue };
         used[i] = true;
-        let was = if check.status == Status::Fail { "failed" } else { "warned" };
-        let original = check.detail.take().unwrap_or_default();
-        check.status = Status::Info;
-        check.detail = Some(format!("{was}, silenced at {}: {}\n{original}", s.at, s.reason).trim_end().to_string());
+        *check = silenced;
     }
     // A roll-up (`lint.static` over `lint.static.*`) that failed only because of findings now all
     // silenced fails no more.
@@ -128,6 +135,18 @@ mod tests {
         r.push(Check::new("rehearse.latency.2", "latency", Status::Fail));
         r.push(Check::new("rehearse.apply.2", "applies", Status::Pass));
         r
+    }
+
+    #[test]
+    fn a_silenced_finding_streams_as_silenced_with_its_reason() {
+        let s =
+            parse("2_x.sql", std::path::Path::new("m/2_x.sql"), "-- xtask:ignore rehearse.latency.2 a test table\n");
+        let fail = Check::new("rehearse.latency.2", "latency", Status::Fail);
+        let (_, shown) = silenced(&fail, &s).expect("silenced");
+        assert_eq!(shown.status, Status::Info);
+        assert_eq!(shown.detail.as_deref(), Some("failed, silenced at 2_x.sql:1: a test table"));
+        assert!(silenced(&Check::new("rehearse.apply.2", "applies", Status::Fail), &s).is_none());
+        assert!(silenced(&Check::new("rehearse.latency.2", "latency", Status::Pass), &s).is_none());
     }
 
     #[test]
