@@ -12,6 +12,7 @@ pub const MAX_USERS: i64 = 50;
 
 mod door_judge;
 pub mod doors;
+mod fresh;
 mod judge;
 mod measure;
 mod personas;

@@ -129,6 +129,10 @@ impl LocalDatabase {
             }
         }
         self.generated_data.rows.extend(generated.inserted.iter().cloned());
+        // After the migrations with no new table and no new bucket: nothing to say.
+        if only.is_some_and(|o| o.is_empty()) && generated.rows.is_empty() && generated.unfilled.is_empty() {
+            return Ok(());
+        }
         report.push(super::generate::check(id, &generated, self.app_missing.as_deref()));
         Ok(())
     }
@@ -138,10 +142,9 @@ impl LocalDatabase {
         let Some((before, seed)) = self.generated.clone() else { return Ok(()) };
         let now: std::collections::BTreeSet<String> =
             super::generate::project_tables(&mut self.conn).await?.into_iter().collect();
+        // The tables the migrations created; with none, the generator still puts objects into the
+        // buckets they created (objects go into every bucket that has none of ours yet).
         let new: std::collections::BTreeSet<String> = now.difference(&before).cloned().collect();
-        if new.is_empty() {
-            return Ok(());
-        }
         self.generate(seed, Some(&new), report).await
     }
 }

@@ -36,14 +36,14 @@ impl Declared {
 
 /// Sentences about one table: what fails, and what is declared (warns).
 #[derive(Default)]
-struct Findings {
-    fails: Vec<String>,
-    warns: Vec<String>,
+pub(super) struct Findings {
+    pub(super) fails: Vec<String>,
+    pub(super) warns: Vec<String>,
 }
 
 impl Findings {
     /// A change the migration may declare under `declarations` (widens or narrows).
-    fn declarable(&mut self, line: String, declared: Option<&String>, directive: &str, table: &str) {
+    pub(super) fn declarable(&mut self, line: String, declared: Option<&String>, directive: &str, table: &str) {
         match declared {
             Some(why) => self.warns.push(format!("{line}; declared: {why}")),
             None => self.fails.push(format!("{line}; undeclared (add `-- xtask:{directive} {table} <why>`)")),
@@ -79,6 +79,7 @@ pub fn compare(
             compare_new_table(after, declared, table, &mut found);
         } else {
             compare_reach(before, after, declared, table, &mut found);
+            super::fresh::compare_fresh(before, after, declared, table, &mut found);
             compare_probes(before, after, declared, table, &mut found);
         }
         let exercised = rows(after) > 0 || (!is_new && rows(before) > 0);
