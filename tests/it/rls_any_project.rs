@@ -251,3 +251,46 @@ async fn a_new_bucket_every_user_can_read_fails() {
     let d = detail(&report, "rls.matrix.storage.objects");
     assert!(d.contains("written after the migrations that are not its own"), "{d}");
 }
+
+/// "anon may execute" on a `create or replace` of a function whose ACL already excluded anon: a
+/// static guess the database dismisses (its ACL survives `create or replace`); one that anon
+/// may in fact execute is confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_guess_about_execute_is_checked_by_the_database() {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/platform/supabase");
+    let project = tempfile::tempdir().expect("tmp");
+    let dir = project.path().join("supabase");
+    copy_dir(&from, &dir);
+    let definer = |name: &str| {
+        format!(
+            "create or replace function public.{name}() returns int language sql security definer \
+             set search_path = '' as $$ select 1 $$;\n"
+        )
+    };
+    let baseline = format!("{}revoke execute on function public.kept() from public, anon;\n", definer("kept"));
+    std::fs::write(dir.join("migrations/20250201000000_definer.sql"), baseline).expect("write");
+    let pending = format!("{}{}", definer("kept"), definer("opened"));
+    std::fs::write(dir.join("migrations/20250301000000_under_test.sql"), pending).expect("write");
+    std::fs::write(dir.join("rollbacks/20250301000000_under_test.sql"), "select 1;\n").expect("write");
+    let report = run_local_test(&dir, any_backend()).await;
+    let finding = |name: &str| {
+        report
+            .checks
+            .iter()
+            .find(|c| {
+                c.id.starts_with("lint.static.xtask-security-definer-callable-by-anon.")
+                    && c.detail.as_deref().is_some_and(|d| d.contains(&format!("public.{name} is SECURITY DEFINER")))
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("a static finding for {name}: {report:#?}"))
+    };
+    let kept = finding("kept");
+    assert_eq!(kept.status, Status::Info, "{kept:?}");
+    assert!(kept
+        .detail
+        .unwrap_or_default()
+        .starts_with("dismissed by the database: after the pending migrations anon may not execute public.kept"));
+    let opened = finding("opened");
+    assert_eq!(opened.status, Status::Fail, "{opened:?}");
+    assert!(opened.detail.unwrap_or_default().contains("confirmed by the database: anon may execute public.opened"));
+}

@@ -3,6 +3,7 @@
 //! and for how the supabase CLI runs a file (one transaction). Each finding carries
 //! file:line:column, the rule, the statement and squawk's advice.
 
+pub mod confirm;
 mod own;
 
 use std::time::Instant;

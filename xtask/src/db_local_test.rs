@@ -45,6 +45,8 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
         skip_rest(report, "a pending migration did not apply");
         return Ok(());
     }
+    // Static guesses the database can decide, confirmed or dismissed now that it is at hand.
+    crate::db_lint::confirm::confirm(&mut db.conn, report).await?;
     db.load_deferred_seeds(report).await?;
     db.generate_for_new_tables(report).await?;
     db.run_db_tests("migrated", report).await?;

@@ -190,6 +190,27 @@ impl Report {
         self.error = Some(format!("{error:#}"));
     }
 
+    /// After checks were re-judged (a static finding dismissed by the database): a roll-up that
+    /// failed only on children that fail no more fails no more, and the outcome follows.
+    pub fn reseal_roll_ups(&mut self) {
+        let ids: Vec<(String, Status)> = self.checks.iter().map(|c| (c.id.clone(), c.status)).collect();
+        let child_of = |parent: &str, id: &str| id.strip_prefix(parent).is_some_and(|rest| rest.starts_with('.'));
+        for check in self.checks.iter_mut().filter(|c| c.status == Status::Fail) {
+            let children: Vec<&(String, Status)> = ids.iter().filter(|(id, _)| child_of(&check.id, id)).collect();
+            if !children.is_empty() && children.iter().all(|(_, s)| *s != Status::Fail) {
+                check.status = Status::Info;
+                let original = check.detail.take().unwrap_or_default();
+                check.detail = Some(
+                    format!("failed only on findings that fail no more (dismissed by the database)\n{original}")
+                        .trim_end()
+                        .to_string(),
+                );
+            }
+        }
+        let failed = self.checks.iter().any(|c| c.status == Status::Fail) || self.error.is_some();
+        self.outcome = if failed { Outcome::Fail } else { Outcome::Pass };
+    }
+
     pub fn failed(&self) -> bool {
         self.outcome == Outcome::Fail
     }

@@ -119,8 +119,9 @@ pub fn definers_callable_by_anon(statements: &[Statement]) -> Vec<(usize, String
         }
         let bare = name.trim_start_matches("public.");
         let revoked = codes.iter().any(|c| {
+            // `revoke all` revokes EXECUTE too.
             c.starts_with("revoke")
-                && c.contains("execute")
+                && (c.contains("execute") || c.starts_with("revokeall"))
                 && (c.contains(&format!("function{name}")) || c.contains(&format!("function{bare}")))
                 && (c.contains("anon") || c.contains("frompublic"))
         });
@@ -253,9 +254,14 @@ mod tests {
         );
         assert_eq!(
             open(&format!("{f}\nrevoke all on function f from anon;")),
-            ["public.f"],
-            "EXECUTE is what anon needs"
+            Vec::<String>::new(),
+            "`revoke all` takes EXECUTE with it"
         );
+        assert_eq!(
+            open(&format!("{f}\nrevoke all on function public.f(int) from public, anon;")),
+            Vec::<String>::new()
+        );
+        assert_eq!(open(&format!("{f}\nrevoke select on all tables in schema public from anon;")), ["public.f"]);
         assert_eq!(
             open("create function private.f() returns int language sql security definer as $$ select 1 $$;"),
             Vec::<String>::new()

@@ -1,0 +1,48 @@
+//! Static guesses checked by the database. `db-lint` guesses from the text; `db-local-test`, with
+//! the pending migrations applied on its database, asks the catalog about each finding it can
+//! decide, and the finding is confirmed (it stays, saying so) or dismissed (information, with
+//! the database's reason).
+
+use sqlx::PgConnection;
+
+use crate::report::{Report, Status};
+
+const DEFINER: &str = "lint.static.xtask-security-definer-callable-by-anon.";
+
+/// Confirms or dismisses the findings in `report` that the catalog decides.
+pub async fn confirm(conn: &mut PgConnection, report: &mut Report) -> anyhow::Result<()> {
+    let mut changed = false;
+    for check in report.checks.iter_mut().filter(|c| c.id.starts_with(DEFINER) && c.status == Status::Fail) {
+        let detail = check.detail.clone().unwrap_or_default();
+        let Some(function) = detail.split("`: ").nth(1).and_then(|m| m.split(" is SECURITY DEFINER").next()) else {
+            continue;
+        };
+        let acl: Option<(bool, String)> = sqlx::query_as(
+            "SELECT bool_or(has_function_privilege('anon', p.oid, 'EXECUTE')), \
+                    string_agg(coalesce(p.proacl::text, 'the default: EXECUTE to PUBLIC'), '; ') \
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE quote_ident(n.nspname) || '.' || quote_ident(p.proname) = $1 \
+                OR n.nspname || '.' || p.proname = $1",
+        )
+        .bind(function)
+        .fetch_optional(&mut *conn)
+        .await?
+        .and_then(|(may, acl): (Option<bool>, Option<String>)| Some((may?, acl.unwrap_or_default())));
+        let Some((anon_may, acl)) = acl else { continue };
+        if anon_may {
+            check.detail =
+                Some(format!("{detail}\nconfirmed by the database: anon may execute {function} (ACL {acl})"));
+        } else {
+            check.status = Status::Info;
+            check.detail = Some(format!(
+                "dismissed by the database: after the pending migrations anon may not execute {function} (ACL \
+                 {acl})\n{detail}"
+            ));
+            changed = true;
+        }
+    }
+    if changed {
+        report.reseal_roll_ups();
+    }
+    Ok(())
+}
