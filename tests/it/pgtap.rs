@@ -60,3 +60,25 @@ async fn a_psql_meta_command_is_an_environment_error_naming_the_line() {
     let text = format!("{err:#}");
     assert!(text.contains("97_psql.sql:2: psql meta-command `\\set`"), "{text}");
 }
+
+/// basejump's billing tests and others failed at `tests.baseline` because they test what the
+/// pending migrations add: new behaviour, information there, judged after the migrations; a
+/// helper file that only defines functions is loaded, not judged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_of_what_the_migrations_add_is_judged_after_them() {
+    let project = ProjectCopy::new();
+    project
+        .write(
+            "tests/95_new_column.sql",
+            "begin;\nselect plan(1);\nselect has_column('public', 'messages', 'auth_user_id', 'messages has auth_user_id');\n\
+             select * from finish();\nrollback;\n",
+        )
+        .write("tests/00_helpers.sql", "create or replace function tests_helper() returns int language sql as $$ select 1 $$;\n");
+    let report = run_local_test(&project.path(), any_backend()).await;
+    let baseline = report.check("tests.baseline.95_new_column").expect("ran at the baseline");
+    assert_eq!(baseline.status, Status::Info, "{baseline:?}");
+    assert!(baseline.detail.as_deref().unwrap_or_default().starts_with("fails before the pending migrations"));
+    assert_eq!(report.check("tests.migrated.95_new_column").map(|c| c.status), Some(Status::Pass));
+    assert_eq!(report.check("tests.baseline.00_helpers").map(|c| c.status), Some(Status::Info));
+    crate::support::assert_passes(&report);
+}

@@ -47,6 +47,8 @@ pub struct LocalDatabase {
     pub role: crate::supabase::layer::MigrationRole,
     /// The command's `--batch-size` / `--batch-pause`.
     batch: Overrides,
+    /// Whether each of the project's test files passed at the baseline (by `tests.<phase>` stem).
+    test_outcomes: std::collections::BTreeMap<String, bool>,
     /// Seed files that need what the pending migrations create: loaded after them.
     deferred_seeds: Vec<PathBuf>,
     /// The tables the generator filled at the baseline (when the app contract is absent), and its
@@ -108,6 +110,7 @@ impl LocalDatabase {
             access_token_hook,
             role,
             batch,
+            test_outcomes: Default::default(),
             deferred_seeds: Vec::new(),
             generated: None,
             generated_data: Default::default(),
