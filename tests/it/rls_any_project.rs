@@ -294,3 +294,17 @@ async fn a_static_guess_about_execute_is_checked_by_the_database() {
     assert_eq!(opened.status, Status::Fail, "{opened:?}");
     assert!(opened.detail.unwrap_or_default().contains("confirmed by the database: anon may execute public.opened"));
 }
+
+/// Values inside their ranges and patterns: a `smallint` key (the generator's keys start at a
+/// million), `numeric(3,1)`, a regex CHECK — each left its table empty before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_and_regex_checks_are_met() {
+    let sql = "create table public.badges (id smallint primary key, user_id uuid not null references auth.users (id), \
+               code text not null check (code ~ '^[a-z]{3}-[0-9]{2}$'), score numeric(3,1) not null);\n\
+               alter table public.badges enable row level security;\n\
+               create policy own on public.badges for all to authenticated using ((select auth.uid()) = user_id);\n";
+    let report = with_pending(sql).await;
+    let after = report.check("data.generate.after_pending").expect("rows for the new table");
+    assert_eq!(after.status, Status::Pass, "{after:?}");
+    assert_eq!(report.check("proof.coverage").map(|c| c.status), Some(Status::Pass));
+}

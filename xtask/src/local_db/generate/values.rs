@@ -79,12 +79,15 @@ impl ColumnFacts {
         if base.ends_with("[]") {
             return cast("{}");
         }
-        match base {
+        if let Some(text) = self.regex_value(n) {
+            return cast(&text);
+        }
+        // `numeric(3,1)` is numeric; its precision bounds the number.
+        match base.split('(').next().unwrap_or(base) {
             "uuid" => cast(&Uuid::new_v5(&user, format!("{bare}-{n}").as_bytes()).to_string()),
             "boolean" => cast("false"),
             "smallint" | "integer" | "bigint" | "numeric" | "real" | "double precision" => {
-                let base = if self.is_key { KEY_BASE } else { 0 };
-                cast(&(self.lower_bound().unwrap_or(0).max(base) + 1 + n as i64).to_string())
+                cast(&self.number(n).to_string())
             }
             "json" | "jsonb" => cast("{}"),
             "bytea" => cast("\\x00"),
@@ -99,6 +102,64 @@ impl ColumnFacts {
                 cast(&text.chars().take(limit).collect::<String>())
             }
         }
+    }
+
+    /// The `n`th number for the column: above its lower bound (far above for a key, where the
+    /// range allows), wrapping inside its upper bound (the type's: `smallint`, `numeric(4,1)`, or
+    /// a check's `<`, `<=`).
+    fn number(&self, n: usize) -> i64 {
+        let lower = self.lower_bound().unwrap_or(0);
+        let upper = self.upper_bound();
+        let start = if self.is_key && upper.is_none_or(|u| u > KEY_BASE * 2) { lower.max(KEY_BASE) } else { lower };
+        let value = start.saturating_add(1).saturating_add(n as i64);
+        match upper {
+            Some(upper) if value > upper && upper > lower => lower + 1 + (n as i64 % (upper - lower)),
+            _ => value,
+        }
+    }
+
+    /// The most the column holds: its type's range, or a check's `col < N` / `col <= N`.
+    fn upper_bound(&self) -> Option<i64> {
+        let by_type = match self.base_type.as_str() {
+            "smallint" => Some(i64::from(i16::MAX)),
+            "integer" => Some(i64::from(i32::MAX)),
+            _ => numeric_limit(&self.type_name),
+        };
+        let bare = self.name.trim_matches('"');
+        let by_check = self.checks.iter().find_map(|check| {
+            check.split(bare).skip(1).find_map(|rest| {
+                let rest = rest.trim_start().trim_start_matches(')').trim_start();
+                let (inclusive, number) =
+                    if let Some(n) = rest.strip_prefix("<=") { (true, n) } else { (false, rest.strip_prefix('<')?) };
+                let digits: String = number
+                    .trim_start()
+                    .trim_start_matches('(')
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '-')
+                    .collect();
+                let value: i64 = digits.parse().ok()?;
+                Some(if inclusive { value } else { value - 1 })
+            })
+        });
+        match (by_type, by_check) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A text a regex check (`col ~ '^[a-z0-9_]{3,20}$'`) accepts, different per row, within the
+    /// column's length.
+    fn regex_value(&self, n: usize) -> Option<String> {
+        use rand::SeedableRng;
+        let pattern = self.checks.iter().find_map(|c| regex_of(c))?;
+        // Anchors at the ends say "the whole text", which a generated text is anyway.
+        let pattern = pattern.strip_prefix('^').unwrap_or(&pattern);
+        let pattern = pattern.strip_suffix('$').filter(|p| !p.ends_with('\\')).unwrap_or(pattern);
+        let hir = regex_syntax::ParserBuilder::new().unicode(false).utf8(true).build().parse(pattern).ok()?;
+        let generator = rand_regex::Regex::with_hir(hir, 8).ok()?;
+        let limit = varchar_limit(&self.type_name).unwrap_or(usize::MAX);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(n as u64);
+        (0..20).map(|_| rand::Rng::sample::<String, _>(&mut rng, &generator)).find(|s| s.chars().count() <= limit)
     }
 
     /// The values an `IN (…)` / `= ANY (ARRAY[…])` check allows, in order.
@@ -129,6 +190,34 @@ impl ColumnFacts {
             Some(if inclusive { value - 1 } else { value })
         })
     }
+}
+
+/// The pattern of a regex check as `pg_get_constraintdef` prints it:
+/// `CHECK ((code ~ '^[A-Z]{2}$'::text))` → `^[A-Z]{2}$` (`~*` too).
+fn regex_of(check: &str) -> Option<String> {
+    let at = check.find(" ~ '").map(|i| i + 4).or_else(|| check.find(" ~* '").map(|i| i + 5))?;
+    let rest = &check[at..];
+    let mut pattern = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            if chars.peek() == Some(&'\'') {
+                chars.next();
+            } else {
+                return Some(pattern);
+            }
+        }
+        pattern.push(c);
+    }
+    None
+}
+
+/// The integer digits `numeric(p,s)` holds: `numeric(5,2)` → 999.
+fn numeric_limit(type_name: &str) -> Option<i64> {
+    let inner = type_name.strip_prefix("numeric(")?.trim_end_matches(')');
+    let (p, s) = inner.split_once(',').unwrap_or((inner, "0"));
+    let digits = p.trim().parse::<u32>().ok()?.checked_sub(s.trim().parse::<u32>().ok()?)?;
+    Some(10i64.checked_pow(digits.min(18))? - 1)
 }
 
 /// `character varying(40)` -> 40.
@@ -266,6 +355,53 @@ mod tests {
             ColumnFacts { checks: vec!["CHECK ((price > 0))".into()], ..column("price", "numeric", true) },
             value("'1'::numeric"),
         );
+    }
+
+    #[test]
+    fn numbers_stay_inside_their_type_and_checks_and_texts_match_their_regex() {
+        let user = Uuid::from_u128(7);
+        let number = |facts: &ColumnFacts, n: usize| match facts.fill(user, n) {
+            Fill::Value(v) => v.split('\'').nth(1).and_then(|d| d.parse::<i64>().ok()).unwrap_or(i64::MIN),
+            Fill::Omit => i64::MIN,
+        };
+        // (column, rows to draw, least, most)
+        let cases = [
+            (ColumnFacts { is_key: true, ..column("id", "smallint", true) }, 40_000, 1, i64::from(i16::MAX)),
+            (ColumnFacts { type_name: "numeric(4,1)".into(), ..column("score", "numeric", true) }, 2_000, 1, 999),
+            (
+                ColumnFacts {
+                    checks: vec!["CHECK (((rating >= 1) AND (rating <= 5)))".into()],
+                    ..column("rating", "smallint", true)
+                },
+                20,
+                1,
+                5,
+            ),
+            (ColumnFacts { checks: vec!["CHECK ((qty < 10))".into()], ..column("qty", "integer", true) }, 30, 1, 9),
+            (ColumnFacts { is_key: true, ..column("id", "bigint", true) }, 3, 1_000_001, 1_000_003),
+        ];
+        for (facts, rows, least, most) in cases {
+            for n in [0, 1, rows / 2, rows - 1] {
+                let v = number(&facts, n);
+                assert!((least..=most).contains(&v), "{} row {n}: {v} not in {least}..={most}", facts.name);
+            }
+        }
+        let slug = ColumnFacts {
+            checks: vec!["CHECK ((slug ~ '^[a-z0-9_]{3,20}$'::text))".into()],
+            ..column("slug", "character varying(12)", true)
+        };
+        for n in 0..5 {
+            let Fill::Value(v) = slug.fill(user, n) else { panic!("a value") };
+            let text = v.split('\'').nth(1).unwrap_or_default().to_string();
+            assert!(
+                (3..=12).contains(&text.len())
+                    && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{text}"
+            );
+        }
+        assert_eq!(regex_of("CHECK ((code ~* '^it''s$'::text))").as_deref(), Some("^it's$"));
+        assert_eq!(numeric_limit("numeric(5,2)"), Some(999));
+        assert_eq!(numeric_limit("numeric"), None);
     }
 
     #[test]
