@@ -165,5 +165,7 @@ async fn a_missing_extension_is_an_environment_error_naming_the_remedy() {
         text.contains("20251116173508_vector.sql") && text.contains("extension `vector` is not available"),
         "{text}"
     );
-    assert!(text.contains("postgresql-15-vector") && text.contains("supabase/postgres"), "{text}");
+    // The package that exists (PGDG's), never the `postgresql-15-vector` no repository has.
+    assert!(text.contains("`apt install postgresql-15-pgvector`") && text.contains("apt.postgresql.org"), "{text}");
+    assert!(text.contains("supabase/postgres"), "{text}");
 }

@@ -333,13 +333,11 @@ fn missing_extension(error: &crate::runner::ApplyError, pg: &EphemeralPostgres) 
     let Some(name) = error.missing_extension() else { return Ok(()) };
     anyhow::bail!(
         "{}:{}: extension `{name}` is not available on this Postgres ({} backend); this is the machine, not \
-         the migration: install it for PostgreSQL 15 (Debian/Ubuntu with the PGDG repository: `apt install \
-         postgresql-15-{}`, where packaged), or run on Supabase's own image, which has every extension the \
-         platform offers: --backend docker --image supabase/postgres:15.8.1.085",
+         the migration: {}",
         error.file,
         error.line,
         pg.backend(),
-        name.replace('_', "-")
+        crate::supabase::remedy::remedy(&name)
     )
 }
 

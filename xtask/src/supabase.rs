@@ -6,4 +6,5 @@ pub mod cli;
 pub mod config;
 pub mod layer;
 pub mod queries;
+pub mod remedy;
 pub mod supautils;
