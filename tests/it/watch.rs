@@ -111,3 +111,66 @@ async fn a_healthy_push_passes_the_watch() {
         serde_json::from_str(&std::fs::read_to_string(record.with_extension("json")).expect("json")).expect("parses");
     assert_eq!(json["watches"][0]["report"]["command"], "db-watch", "{json}");
 }
+
+/// db-watch crashed exactly when needed: under a lock wait (`extract(epoch …)` is numeric since
+/// Postgres 14), it exited 2. `pg_stat_statements` in `extensions`, off the role's search_path,
+/// read as "not installed". Its own sampling counted as the app's traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sample_under_a_lock_wait_reads_the_wait_and_the_extension_wherever_it_lives() {
+    let pg = start(any_backend()).await;
+    let mut conn = pg.connect().await.expect("connect");
+    sqlx::raw_sql(
+        "create table public.notes (id bigint primary key, owner uuid);
+         create schema if not exists extensions;
+         create extension if not exists pg_stat_statements schema extensions;
+         set search_path = public;",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("setup");
+    let mut holder = pg.connect().await.expect("holder");
+    sqlx::raw_sql("begin; lock table public.notes in access exclusive mode;").execute(&mut holder).await.expect("lock");
+    let waiter = async {
+        let mut c = xtask::pg::connect(pg.url()).await.expect("waiter");
+        let _ = sqlx::raw_sql("select count(*) from public.notes").execute(&mut c).await;
+    };
+    let tables = vec!["public.notes".to_string()];
+    let sample_then_release = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let first = xtask::db_watch::sample::take(&mut conn, &tables).await;
+        sqlx::raw_sql("rollback").execute(&mut holder).await.expect("release");
+        first
+    };
+    let ((), first) = tokio::join!(waiter, sample_then_release);
+    let first = first.expect("a sample under a lock wait");
+    assert_eq!(first.lock_waits.len(), 1, "{:?}", first.lock_waits);
+    assert!(first.lock_waits[0].waited_ms > 0.0);
+    assert!(first.statements.is_some(), "pg_stat_statements in `extensions` is found");
+    // Nothing else runs now: after the stats settle, what our samples ran is not traffic.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let a = xtask::db_watch::sample::take(&mut conn, &tables).await.expect("sample");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let b = xtask::db_watch::sample::take(&mut conn, &tables).await.expect("sample");
+    let delta = (b.database.commits - a.database.commits) + (b.database.rollbacks - a.database.rollbacks);
+    assert!(delta - b.own_transactions <= 0, "idle, yet {delta} transactions, {} of them ours", b.own_transactions);
+    pg.close().await.expect("close");
+}
+
+/// `--every 0s` spun and `--for 0s` ran a minute: both are usage errors that say what works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_window_or_a_watch_shorter_than_one_window_is_a_usage_error() {
+    let project = ProjectCopy::empty();
+    for (every, r#for) in [("0s", "1m"), ("1m", "0s"), ("500ms", "1m")] {
+        let flags = DbWatch {
+            project: Project { supabase_dir: project.path(), json: None },
+            target: TargetArgs { db_url: Some("postgres://nobody@127.0.0.1:1/x".into()), linked: false },
+            r#for: r#for.parse().unwrap(),
+            every: every.parse().unwrap(),
+            max_slowdown: 2.0,
+            max_blocking: "1s".parse().unwrap(),
+            baseline: None,
+        };
+        let err = flags.run_into(&mut Report::quiet("db-watch")).await.expect_err("usage error");
+        assert!(format!("{err:#}").contains("a window is at least 1s"), "{every} {}: {err:#}", r#for);
+    }
+}

@@ -56,6 +56,13 @@ impl DbWatch {
     }
 
     pub async fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {
+        if self.every.0 < std::time::Duration::from_secs(1) || self.r#for.0 < self.every.0 {
+            anyhow::bail!(
+                "--every {} --for {}: a window is at least 1s and the watch at least one window; e.g. --every 1m --for 1h",
+                self.every,
+                self.r#for
+            );
+        }
         let target = Target::resolve(&self.target, &self.project.supabase_dir)?;
         let mut conn = target.connect_read_only().await?;
         let path = self.baseline.clone().unwrap_or_else(|| {
@@ -140,8 +147,11 @@ impl DbWatch {
         for n in 1..=windows {
             tokio::time::sleep(self.every.0).await;
             let cur = sample::take(conn, &baseline.tables).await?;
-            let xacts =
-                (cur.database.commits - prev.database.commits) + (cur.database.rollbacks - prev.database.rollbacks);
+            // The app's transactions: our own sampling queries commit too, and are not traffic.
+            let xacts = ((cur.database.commits - prev.database.commits)
+                + (cur.database.rollbacks - prev.database.rollbacks)
+                - cur.own_transactions)
+                .max(0);
             traffic += xacts;
             report.note(window_line(n, windows, &prev, &cur));
             let findings = judge::judge(&baseline.sample, &prev, &cur, &limits);

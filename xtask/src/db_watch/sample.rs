@@ -55,6 +55,9 @@ pub struct Sample {
     /// `None`: pg_stat_statements is not installed.
     pub statements: Option<BTreeMap<String, Statements>>,
     pub lock_waits: Vec<LockWait>,
+    /// Transactions this sample itself ran (each of its queries commits): not the app's traffic.
+    #[serde(default)]
+    pub own_transactions: i64,
 }
 
 /// A fresh sample (statistics snapshots are per transaction: cleared first).
@@ -80,39 +83,48 @@ pub async fn take(conn: &mut PgConnection, tables: &[String]) -> sqlx::Result<Sa
             sample.tables.insert(table.clone(), Table { seq_scan, seq_tup_read, idx_scan });
         }
     }
-    let installed: bool =
-        sqlx::query_scalar("SELECT to_regclass('pg_stat_statements') IS NOT NULL").fetch_one(&mut *conn).await?;
-    if installed {
+    // Wherever the extension lives (`extensions` on Supabase), whatever the role's search_path.
+    let schema: Option<String> = sqlx::query_scalar(
+        "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
+         WHERE e.extname = 'pg_stat_statements'",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(schema) = &schema {
         let mut by_table = BTreeMap::new();
         for table in tables {
-            by_table.insert(table.clone(), statements(conn, table).await?);
+            by_table.insert(table.clone(), statements(conn, schema, table).await?);
         }
         sample.statements = Some(by_table);
     }
+    // extract() is numeric since Postgres 14: read as float8.
     let waits: Vec<(f64, String, Vec<i32>)> = sqlx::query_as(
-        "SELECT extract(epoch FROM now() - coalesce(query_start, now())) * 1000, left(query, 200), pg_blocking_pids(pid) \
+        "SELECT (extract(epoch FROM now() - coalesce(query_start, now())) * 1000)::float8, left(query, 200), \
+                pg_blocking_pids(pid) \
          FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
     )
     .fetch_all(&mut *conn)
     .await?;
     sample.lock_waits =
         waits.into_iter().map(|(waited_ms, query, blocked_by)| LockWait { waited_ms, query, blocked_by }).collect();
+    // clear_snapshot, the database row, each table's row, the extension, each table's statements,
+    // the lock waits.
+    let per_table = if schema.is_some() { 2 } else { 1 };
+    sample.own_transactions = 4 + per_table * tables.len() as i64;
     Ok(sample)
 }
 
 /// `pg_stat_statements`' rows for this database's statements that name `table`.
-async fn statements(conn: &mut PgConnection, table: &str) -> sqlx::Result<Statements> {
+async fn statements(conn: &mut PgConnection, schema: &str, table: &str) -> sqlx::Result<Statements> {
     let bare = table.rsplit('.').next().unwrap_or(table);
-    let rows: Vec<(i64, i64, f64, String)> = sqlx::query_as(
+    let sql = format!(
         "SELECT queryid, sum(calls)::bigint, sum(total_exec_time), min(left(query, 200)) \
-         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         FROM {schema}.pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
            AND queryid IS NOT NULL AND query ~* ('\\m' || $1 || '\\M') AND query !~* 'pg_stat' \
-         GROUP BY queryid ORDER BY 2 DESC LIMIT $2",
-    )
-    .bind(bare)
-    .bind(STATEMENTS_PER_TABLE)
-    .fetch_all(&mut *conn)
-    .await?;
+         GROUP BY queryid ORDER BY 2 DESC LIMIT $2"
+    );
+    let rows: Vec<(i64, i64, f64, String)> =
+        sqlx::query_as(&sql).bind(bare).bind(STATEMENTS_PER_TABLE).fetch_all(&mut *conn).await?;
     Ok(rows.into_iter().map(|(id, calls, total_ms, query)| (id, Statement { calls, total_ms, query })).collect())
 }
 
