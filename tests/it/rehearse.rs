@@ -206,6 +206,11 @@ async fn a_scan_that_is_quick_here_fails_at_the_targets_size() {
     assert!(scan(&report), "{:#?}", report.checks.iter().filter(|c| c.status == Status::Fail).collect::<Vec<_>>());
     let d = detail(&report, "rehearse.blocking.20251116173508.1.messages");
     assert!(d.starts_with("at the target's size: ") && d.contains("at the target's 500000000 rows"), "{d}");
+
+    // A misspelt table silently skipped the size judgement: it is a usage error now.
+    flags.target_rows = vec![("public.mesages".into(), 5e8)];
+    let err = flags.run_into(&mut Report::quiet("db-rehearse")).await.expect_err("a typo, exit 2");
+    assert!(format!("{err:#}").contains("no table public.mesages"), "{err:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

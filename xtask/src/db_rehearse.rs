@@ -118,6 +118,17 @@ impl DbRehearse {
         queries.extend(own.iter().map(crate::supabase::queries::ProjectQuery::timed));
         let before = timing::time_queries(db.pg.url(), &queries, user, self.runs).await?;
 
+        // A table named by --target-rows that this database does not have is a typo: said, not skipped.
+        for (table, _) in &self.target_rows {
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT to_regclass($1)::text").bind(table).fetch_one(&mut db.conn).await?;
+            if found.is_none() {
+                anyhow::bail!(
+                    "--target-rows {table}=…: no table {table} after the pending migrations; name it as \
+                     schema.table (e.g. public.orders)"
+                );
+            }
+        }
         let budget = size::budget(&mut db.conn, self.max_blocking.0, target).await?;
         let workload = workload::Workload::start(db.pg.url()).await?;
         let traced = self.trace_pending(db, workload.started, &budget, report).await;

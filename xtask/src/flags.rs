@@ -367,14 +367,6 @@ mod tests {
     }
 
     #[test]
-    fn db_lint_accepts_the_flags_ci_passes_to_every_command() {
-        let shared = ["--backend", "docker", "--image", "postgres:15.8", "--users", "4", "--batch-size", "500"];
-        let args = ["xtask", "db-lint", "--supabase-dir", OURS].into_iter().chain(shared);
-        let Ok(Cli { cmd: Cmd::DbLint(lint), .. }) = Cli::try_parse_from(args) else { panic!("refused") };
-        assert_eq!(lint.ignored.given(), ["--backend", "--image", "--users", "--batch-size"]);
-    }
-
-    #[test]
     fn sizes_that_cannot_work_are_refused_before_anything_starts() {
         let tmp = std::env::temp_dir();
         assert!(Cli::try_parse_from(["xtask", "db-local-test", "--supabase-dir", OURS, "--users", "0"]).is_err());

@@ -43,3 +43,19 @@ impl Ignored {
         all.iter().filter(|(_, v)| v.is_some()).map(|(f, _)| *f).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::flags::{Cli, Cmd};
+
+    #[test]
+    fn db_lint_accepts_the_flags_ci_passes_to_every_command() {
+        let shared = ["--backend", "docker", "--image", "postgres:15.8", "--users", "4", "--batch-size", "500"];
+        let ours = concat!(env!("CARGO_MANIFEST_DIR"), "/../supabase");
+        let args = ["xtask", "db-lint", "--supabase-dir", ours].into_iter().chain(shared);
+        let Ok(Cli { cmd: Cmd::DbLint(lint), .. }) = Cli::try_parse_from(args) else { panic!("refused") };
+        assert_eq!(lint.ignored.given(), ["--backend", "--image", "--users", "--batch-size"]);
+    }
+}

@@ -83,6 +83,9 @@ pub fn parse_target_rows(text: &str) -> Result<(String, f64), String> {
     let (table, rows) =
         text.split_once('=').ok_or_else(|| format!("`{text}`: write TABLE=ROWS, e.g. public.orders=50000000"))?;
     let rows: f64 = rows.replace('_', "").parse().map_err(|_| format!("`{text}`: ROWS is a number"))?;
+    if !rows.is_finite() || rows < 0.0 {
+        return Err(format!("`{text}`: ROWS is a count of rows, 0 or more"));
+    }
     Ok((table.trim().to_string(), rows))
 }
 
@@ -95,5 +98,8 @@ mod target_rows_tests {
         assert_eq!(parse_target_rows("public.orders=50_000_000"), Ok(("public.orders".into(), 5e7)));
         assert!(parse_target_rows("public.orders").is_err());
         assert!(parse_target_rows("t=many").is_err());
+        assert!(parse_target_rows("t=-1").is_err(), "a negative count");
+        assert!(parse_target_rows("t=NaN").is_err());
+        assert!(parse_target_rows("t=inf").is_err());
     }
 }
