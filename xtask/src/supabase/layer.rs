@@ -87,7 +87,7 @@ pub const NOT_REPRODUCED: [&str; 6] = [
      net.http_request_queue",
     "vault keeps secrets in clear text (no pgsodium key)",
     "supautils is reproduced by the runner from each statement's text (privileged extensions, policy and \
-     trigger grants, reserved roles): a statement built inside a DO block or function is not seen",
+     trigger grants, reserved roles): a DO block's own statements are read too, but SQL built as a string (EXECUTE) or run by a function is not seen",
     "extensions this Postgres does not have (pg_graphql, pgsodium, vector, …) unless installed or run on \
      the supabase/postgres image",
     "the platform's event triggers and extension after-create scripts",

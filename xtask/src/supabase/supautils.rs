@@ -93,6 +93,9 @@ pub fn classify(sql: &str, stand_ins: &[&str]) -> Verdict {
         ("CREATE" | "DROP" | "ALTER", "EXTENSION") => extension(&w, stand_ins),
         ("CREATE" | "ALTER" | "DROP", "POLICY") => on_granted_table(&w, "supautils.policy_grants"),
         ("DROP", "TRIGGER") => on_granted_table(&w, "supautils.drop_trigger_grants"),
+        // supautils' hook sees every utility statement, also those a DO block runs: a policy on
+        // storage.objects created in `DO $$ BEGIN IF NOT EXISTS (…) THEN CREATE POLICY … END $$`.
+        ("DO", _) => do_block(sql, stand_ins),
         ("ALTER", "ROLE" | "USER" | "GROUP") => alter_role(&w),
         ("DROP", "ROLE" | "USER" | "GROUP") => {
             let dropped = w.list(w.after_if(2));
@@ -141,6 +144,24 @@ fn extension(w: &Words, stand_ins: &[&str]) -> Verdict {
         return Verdict::AsSuperuser("supautils.privileged_extensions");
     }
     Verdict::AsMigrationRole
+}
+
+/// A DO block: as the superuser when a statement it runs (as written in its body, not built as a
+/// string for EXECUTE) uses the policy or drop-trigger grants; Postgres decides otherwise.
+fn do_block(sql: &str, stand_ins: &[&str]) -> Verdict {
+    let body = strip_comments(sql);
+    let granted = body.split(';').map(|part| {
+        // A statement inside THEN / BEGIN / LOOP starts after those words.
+        let upper = part.to_ascii_uppercase();
+        let at =
+            ["CREATE POLICY", "ALTER POLICY", "DROP POLICY", "DROP TRIGGER"].iter().filter_map(|k| upper.find(k)).min();
+        at.map(|i| &part[i..]).unwrap_or("")
+    });
+    granted
+        .filter(|statement| !statement.is_empty())
+        .map(|statement| classify(statement, stand_ins))
+        .find(|v| matches!(v, Verdict::AsSuperuser(_)))
+        .unwrap_or(Verdict::AsMigrationRole)
 }
 
 /// `… ON table`: as the superuser when the table is one the grant `setting` lists.

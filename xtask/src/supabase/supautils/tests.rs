@@ -95,3 +95,29 @@ fn settings_the_privileged_role_may_change_run_as_the_superuser() {
     check("set search_path = public", Verdict::AsMigrationRole);
     check("set statement_timeout = 0", Verdict::AsMigrationRole);
 }
+
+#[test]
+fn a_do_block_creating_a_policy_on_a_platform_table_uses_the_grants() {
+    let policy = Verdict::AsSuperuser("supautils.policy_grants");
+    check(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = 'storage' AND policyname = 'docs') \
+         THEN CREATE POLICY docs ON storage.objects FOR SELECT TO authenticated USING (bucket_id = 'docs'); \
+         END IF; END $$",
+        policy,
+    );
+    check(
+        "do $$ begin\n  drop trigger if exists on_auth_user_created on auth.users;\nend $$",
+        Verdict::AsSuperuser("supautils.drop_trigger_grants"),
+    );
+    // A policy on the project's own table, or a block with no policy: Postgres decides.
+    check("DO $$ BEGIN CREATE POLICY p ON public.notes USING (true); END $$", Verdict::AsMigrationRole);
+    check("DO $$ BEGIN PERFORM 1; END $$", Verdict::AsMigrationRole);
+}
+
+#[test]
+fn a_policy_spread_over_lines_in_a_do_block_is_read_whole() {
+    check(
+        "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE policyname = 'up') THEN\n    CREATE POLICY \"up\"\n      ON storage.objects FOR INSERT TO authenticated\n      WITH CHECK (bucket_id = 'docs');\n  END IF;\nEND $$",
+        Verdict::AsSuperuser("supautils.policy_grants"),
+    );
+}
