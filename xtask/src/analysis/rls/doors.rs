@@ -248,7 +248,7 @@ async fn as_owner_then(
     result
 }
 
-fn describe(e: sqlx::Error) -> String {
+pub(super) fn describe(e: sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(db) => format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message()),
         other => other.to_string(),

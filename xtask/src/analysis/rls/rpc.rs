@@ -13,7 +13,7 @@ use sqlx::{Connection, PgConnection};
 
 mod args;
 
-use super::{AccessMatrix, Op, Persona};
+use super::{doors::describe, AccessMatrix, Op, Persona};
 use crate::supabase::act_as::act_as;
 use args::{adjusted, arguments, column_values, literal};
 
@@ -331,13 +331,6 @@ async fn key_of(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, table: &str) -> 
         [one] => Some(one.clone()),
         _ => None,
     })
-}
-
-fn describe(e: sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(db) => format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message()),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

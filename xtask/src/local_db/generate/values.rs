@@ -128,22 +128,7 @@ impl ColumnFacts {
             "integer" => Some(i64::from(i32::MAX)),
             _ => numeric_limit(&self.type_name),
         };
-        let bare = self.name.trim_matches('"');
-        let by_check = self.checks.iter().find_map(|check| {
-            check.split(bare).skip(1).find_map(|rest| {
-                let rest = rest.trim_start().trim_start_matches(')').trim_start();
-                let (inclusive, number) =
-                    if let Some(n) = rest.strip_prefix("<=") { (true, n) } else { (false, rest.strip_prefix('<')?) };
-                let digits: String = number
-                    .trim_start()
-                    .trim_start_matches('(')
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit() || *c == '-')
-                    .collect();
-                let value: i64 = digits.parse().ok()?;
-                Some(if inclusive { value } else { value - 1 })
-            })
-        });
+        let by_check = self.compared("<=", "<").map(|(inclusive, v)| if inclusive { v } else { v - 1 });
         match (by_type, by_check) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -178,19 +163,27 @@ impl ColumnFacts {
 
     /// The least a range check allows (`col > 0`, `col >= 18`), minus one so `+ 1` meets it.
     fn lower_bound(&self) -> Option<i64> {
+        self.compared(">=", ">").map(|(inclusive, v)| if inclusive { v - 1 } else { v })
+    }
+
+    /// The first `col <op> N` of the column's checks, `inclusive` when it is `or_equal` (`>=`).
+    fn compared(&self, or_equal: &str, strict: &str) -> Option<(bool, i64)> {
         let bare = self.name.trim_matches('"');
         self.checks.iter().find_map(|check| {
-            let rest = check.split(bare).nth(1)?.trim_start().trim_start_matches(')').trim_start();
-            let (inclusive, number) =
-                if let Some(n) = rest.strip_prefix(">=") { (true, n) } else { (false, rest.strip_prefix('>')?) };
-            let digits: String = number
-                .trim_start()
-                .trim_start_matches('(')
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '-')
-                .collect();
-            let value: i64 = digits.parse().ok()?;
-            Some(if inclusive { value - 1 } else { value })
+            check.split(bare).skip(1).find_map(|rest| {
+                let rest = rest.trim_start().trim_start_matches(')').trim_start();
+                let (inclusive, number) = match rest.strip_prefix(or_equal) {
+                    Some(n) => (true, n),
+                    None => (false, rest.strip_prefix(strict)?),
+                };
+                let digits: String = number
+                    .trim_start()
+                    .trim_start_matches('(')
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '-')
+                    .collect();
+                Some((inclusive, digits.parse().ok()?))
+            })
         })
     }
 }
