@@ -30,6 +30,33 @@ pub struct Finding {
     pub message: String,
     pub help: Option<String>,
     pub statement: String,
+    /// Why this guess is not a hazard after all (information, not a failure), when it is not.
+    pub dismissed: Option<String>,
+}
+
+/// Functions that are not volatile: a column added with one as its default rewrites nothing
+/// since Postgres 11 (Supabase's `auth.*` helpers are STABLE), whatever squawk assumes of an
+/// unknown function.
+const NOT_VOLATILE: [&str; 8] = [
+    "auth.uid()",
+    "auth.jwt()",
+    "auth.role()",
+    "auth.email()",
+    "now()",
+    "current_timestamp",
+    "current_date",
+    "transaction_timestamp()",
+];
+
+/// Why squawk's guess about `statement` is not a hazard, when the text says so.
+fn dismissal(rule: &str, statement: &str) -> Option<String> {
+    let lower = statement.to_lowercase();
+    let default = lower.split(" default ").nth(1)?;
+    let default = default.trim_start_matches(['(', ' ']);
+    let call = NOT_VOLATILE.iter().find(|f| default.starts_with(*f))?;
+    (rule == "adding-field-with-default").then(|| {
+        format!("dismissed: the default `{call}` is not volatile, so adding the column rewrites nothing (Postgres 11+)")
+    })
 }
 
 /// squawk's findings for one file's text.
@@ -50,7 +77,10 @@ pub fn lint_text(text: &str) -> Vec<Finding> {
             let line = before.matches('\n').count() + 1;
             let column = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
             let end = usize::from(v.text_range.end()).min(text.len());
+            let statement =
+                statements.iter().find(|s| s.sql.contains(&text[at..end])).map_or(&text[at..end], |s| &s.sql);
             Finding {
+                dismissed: dismissal(&v.code.to_string(), statement),
                 rule: v.code.to_string(),
                 line,
                 column,
@@ -88,6 +118,7 @@ fn own_findings(statements: &[runner::sql_split::Statement]) -> Vec<Finding> {
     for (stmt, rules) in statements.iter().zip(found) {
         for (rule, message, help) in rules {
             let finding = |rule: &str, message: String, help: &str| Finding {
+                dismissed: None,
                 rule: rule.to_string(),
                 line: stmt.code_line(),
                 column: 1,
@@ -162,7 +193,7 @@ pub fn lint_into(
     let mut scripts = 0;
     for file in files {
         for f in lint_text(&file.text) {
-            count += 1;
+            count += usize::from(f.dismissed.is_none());
             report.push(finding_check(file, &f, ""));
         }
         let Some(script) = rollbacks.get(&file.version) else { continue };
@@ -170,7 +201,7 @@ pub fn lint_into(
         scripts += 1;
         let rollback = MigrationFile { path: script.clone(), text, ..file.clone() };
         for f in lint_text(&rollback.text).into_iter().filter(|f| holds_for_rollbacks(&f.rule)) {
-            count += 1;
+            count += usize::from(f.dismissed.is_none());
             report.push(finding_check(&rollback, &f, "rollback."));
         }
     }
@@ -198,10 +229,13 @@ fn finding_check(file: &MigrationFile, f: &Finding, kind: &str) -> Check {
     if let Some(help) = &f.help {
         detail.push_str(&format!("\nfix: {help}"));
     }
+    if let Some(why) = &f.dismissed {
+        detail = format!("{why}\n{detail}");
+    }
     Check::new(
         format!("lint.static.{}.{kind}{}.{}", f.rule, file.version, f.line),
         format!("static rule {}", f.rule),
-        Status::Fail,
+        if f.dismissed.is_some() { Status::Info } else { Status::Fail },
     )
     .value(format!("{shown}:{}:{}", f.line, f.column))
     .detail(detail)
@@ -211,6 +245,18 @@ fn finding_check(file: &MigrationFile, f: &Finding, kind: &str) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_not_volatile_default_is_dismissed_with_the_reason() {
+        let rule = |sql: &str| {
+            lint_text(sql).into_iter().find(|f| f.rule == "adding-field-with-default").map(|f| f.dismissed.is_some())
+        };
+        // squawk flags an unknown function; auth.uid() is STABLE: no rewrite.
+        assert_eq!(rule("alter table public.notes add column owner uuid default auth.uid();"), Some(true));
+        assert_eq!(rule("alter table public.notes add column owner uuid default (auth.uid());"), Some(true));
+        // A volatile one stays a finding.
+        assert_eq!(rule("alter table public.notes add column n uuid default gen_random_uuid();"), Some(false));
+    }
 
     #[test]
     fn each_hazard_gets_its_rule_at_its_line() {
