@@ -308,3 +308,32 @@ async fn ranges_and_regex_checks_are_met() {
     assert_eq!(after.status, Status::Pass, "{after:?}");
     assert_eq!(report.check("proof.coverage").map(|c| c.status), Some(Status::Pass));
 }
+
+/// Tenancy through an organisation (seen on a public project): a user reaching its own
+/// organisation's rows was "reaching rows that are not its own", because no column of them holds
+/// its id. A row the generator made for a user is that user's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_of_the_users_own_organisation_are_its_own() {
+    let sql = "create table public.orgs (id uuid primary key default gen_random_uuid(), name text not null);\n\
+               create table public.staff (id uuid primary key default gen_random_uuid(), \
+               auth_id uuid not null references auth.users (id), org_id uuid not null references public.orgs (id));\n\
+               create table public.branches (id uuid primary key default gen_random_uuid(), \
+               org_id uuid not null references public.orgs (id), name text not null);\n\
+               create function public.auth_org_id() returns uuid language sql stable security definer \
+               set search_path = '' as $$ select org_id from public.staff where auth_id = auth.uid() limit 1 $$;\n\
+               alter table public.orgs enable row level security;\n\
+               alter table public.staff enable row level security;\n\
+               alter table public.branches enable row level security;\n\
+               create policy own on public.staff for select to authenticated using (auth_id = (select auth.uid()));\n\
+               create policy org on public.orgs for select to authenticated using (id = public.auth_org_id());\n\
+               create policy org on public.branches for select to authenticated using (org_id = public.auth_org_id());\n";
+    let report = with_pending(sql).await;
+    for table in ["public.orgs", "public.branches"] {
+        let check = report.check(&format!("rls.matrix.{table}")).expect("compared");
+        assert_ne!(check.status, Status::Fail, "{table}: {check:?}");
+    }
+    // The other user's organisation stays out of reach: a policy that opens it fails.
+    let open = format!("{sql}create policy everyone on public.branches for select to authenticated using (true);\n");
+    let report = with_pending(&open).await;
+    assert_fails_on(&report, "rls.matrix.public.branches");
+}

@@ -56,6 +56,8 @@ pub struct LocalDatabase {
     generated: Option<(std::collections::BTreeSet<String>, u64)>,
     /// What the generator wrote (hidden from the project's own tests).
     generated_data: crate::analysis::pgtap::Hidden,
+    /// Who each generated row was made for (table, key text, user), for the matrix's "own".
+    generated_owners: Vec<(String, String, uuid::Uuid)>,
     app_client: Option<app_seam::Client>,
 }
 
@@ -114,6 +116,7 @@ impl LocalDatabase {
             deferred_seeds: Vec::new(),
             generated: None,
             generated_data: Default::default(),
+            generated_owners: Vec::new(),
             app_client: None,
         };
         db.load_roles_sql(report).await?;

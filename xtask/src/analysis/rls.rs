@@ -141,6 +141,9 @@ pub struct AccessMatrix {
 pub struct Scope {
     pub exposed: Vec<String>,
     pub mentioned: String,
+    /// Rows made for a user by the generator, (table, key text, user): that user's own, as rows
+    /// whose uuid columns hold its id are.
+    pub made_for: Vec<(String, String, uuid::Uuid)>,
 }
 
 impl AccessMatrix {
@@ -186,19 +189,7 @@ impl AccessMatrix {
             tx.rollback().await?;
             if let Some(id) = persona.auth_id() {
                 for table in &tables {
-                    let uuids: Vec<&str> =
-                        table.columns.iter().filter(|c| c.is_uuid).map(|c| c.name.as_str()).collect();
-                    let rows = if uuids.is_empty() {
-                        Rows::new()
-                    } else {
-                        let sql = format!(
-                            "SELECT {} FROM {} WHERE $1 IN ({})",
-                            table.key_expr(),
-                            table.name,
-                            uuids.join(", ")
-                        );
-                        sqlx::query_scalar(&sql).bind(id).fetch_all(&mut *conn).await?.into_iter().collect()
-                    };
+                    let rows = owned_rows(conn, table, id, scope).await?;
                     m.owned.insert((persona.clone(), table.name.clone()), rows);
                 }
             }
@@ -223,4 +214,25 @@ impl AccessMatrix {
         m.rpcs = rpc::measure(conn, &scope.exposed, &scope.mentioned, &m).await?;
         Ok(m)
     }
+}
+
+/// The rows of `table` that are user `id`'s: a uuid column holds its id, or the generator made
+/// the row for it.
+async fn owned_rows(
+    conn: &mut PgConnection,
+    table: &measure::RlsTable,
+    id: uuid::Uuid,
+    scope: &Scope,
+) -> sqlx::Result<Rows> {
+    let uuids: Vec<&str> = table.columns.iter().filter(|c| c.is_uuid).map(|c| c.name.as_str()).collect();
+    let mut rows = if uuids.is_empty() {
+        Rows::new()
+    } else {
+        let sql = format!("SELECT {} FROM {} WHERE $1 IN ({})", table.key_expr(), table.name, uuids.join(", "));
+        sqlx::query_scalar(&sql).bind(id).fetch_all(&mut *conn).await?.into_iter().collect()
+    };
+    rows.extend(
+        scope.made_for.iter().filter(|(t, _, user)| t == &table.name && *user == id).map(|(_, k, _)| k.clone()),
+    );
+    Ok(rows)
 }

@@ -34,6 +34,9 @@ pub struct Generated {
     /// Every row written (or adopted), in order, as (table, its primary key as JSON): what hides
     /// the generated data again.
     pub inserted: Vec<(String, Value)>,
+    /// The user each generated row was made for, as (table, key text, user): a row of A's
+    /// organisation is A's although no column of it holds A's id.
+    pub owners: Vec<(String, String, Uuid)>,
     /// Tables left empty, with why.
     pub unfilled: Vec<(String, String)>,
     /// Tables with no generated rows but rows of the project's own seed: (table, rows, why).
@@ -83,6 +86,7 @@ pub async fn generate(
             if !made.is_empty() {
                 count += made.len();
                 out.inserted.extend(made.iter().map(|r| (table.name.clone(), key_of(table, r))));
+                out.owners.extend(made.iter().filter_map(|r| Some((table.name.clone(), key_text(table, r)?, *user))));
                 written.entry(table.name.clone()).or_default().extend(made.into_iter().map(|r| (*user, r)));
                 continue;
             }
@@ -93,6 +97,9 @@ pub async fn generate(
                 match insert_row(&mut tx, table, *user, u * ROWS_PER_USER + r, &written).await {
                     Ok(row) => {
                         out.inserted.push((table.name.clone(), key_of(table, &row)));
+                        if let Some(key) = key_text(table, &row) {
+                            out.owners.push((table.name.clone(), key, *user));
+                        }
                         written.entry(table.name.clone()).or_default().push((*user, row));
                         count += 1;
                     }
@@ -103,17 +110,7 @@ pub async fn generate(
         // A deferred constraint or trigger of the project fires here: a fact about the data, not
         // an environment error. The table's rows are gone; the next table goes on.
         if let Err(e) = tx.commit().await {
-            let sqlx::Error::Database(db) = &e else { return Err(e.into()) };
-            written.remove(&table.name);
-            out.inserted.retain(|(t, _)| t != &table.name);
-            let why = format!(
-                "the project's deferred constraint or trigger refused the generated rows when they committed: ERROR \
-                 {}: {}{}",
-                db.code().unwrap_or_default(),
-                db.message(),
-                db.constraint().map(|c| format!(" (constraint {c})")).unwrap_or_default()
-            );
-            out.unfilled.push((table.name.clone(), why));
+            refused_at_commit(&mut out, &mut written, table, e)?;
             continue;
         }
         let why = last_error.unwrap_or_else(|| "no users to own rows".into());
@@ -131,6 +128,39 @@ pub async fn generate(
     }
     platform::storage_objects(conn, &mut out).await?;
     Ok(out)
+}
+
+/// A deferred constraint or trigger of the project refused the table's rows when they
+/// committed: a fact about the data, not an environment error. The rows are gone; the table is
+/// named with the database's words.
+fn refused_at_commit(
+    out: &mut Generated,
+    written: &mut BTreeMap<String, Vec<(Uuid, Value)>>,
+    table: &Table,
+    e: sqlx::Error,
+) -> anyhow::Result<()> {
+    let sqlx::Error::Database(db) = &e else { return Err(e.into()) };
+    written.remove(&table.name);
+    out.inserted.retain(|(t, _)| t != &table.name);
+    out.owners.retain(|(t, _, _)| t != &table.name);
+    let why = format!(
+        "the project's deferred constraint or trigger refused the generated rows when they committed: ERROR {}: {}{}",
+        db.code().unwrap_or_default(),
+        db.message(),
+        db.constraint().map(|c| format!(" (constraint {c})")).unwrap_or_default()
+    );
+    out.unfilled.push((table.name.clone(), why));
+    Ok(())
+}
+
+/// A one-column primary key as the access matrix writes it (`key::text`).
+fn key_text(table: &Table, row: &Value) -> Option<String> {
+    let [key] = table.key.as_slice() else { return None };
+    match row.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
 }
 
 /// The row's primary key as JSON (the whole row for a table without one).

@@ -41,6 +41,7 @@ impl LocalDatabase {
         let scope = crate::analysis::rls::Scope {
             exposed: self.exposed_schemas.clone(),
             mentioned: self.plan.pending.iter().map(|f| f.text.to_lowercase()).collect::<Vec<_>>().join("\n"),
+            made_for: self.generated_owners.clone(),
         };
         let matrix =
             crate::analysis::rls::AccessMatrix::compute(&mut self.conn, like.map(|l| &l.matrix), hook, &scope).await?;

@@ -129,6 +129,7 @@ impl LocalDatabase {
             }
         }
         self.generated_data.rows.extend(generated.inserted.iter().cloned());
+        self.generated_owners.extend(generated.owners.iter().cloned());
         // After the migrations with no new table and no new bucket: nothing to say.
         if only.is_some_and(|o| o.is_empty()) && generated.rows.is_empty() && generated.unfilled.is_empty() {
             return Ok(());
