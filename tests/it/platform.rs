@@ -93,6 +93,11 @@ async fn what_hosted_supabase_refuses_postgres_fails_here_in_its_words() {
             "create extension if not exists pg_stat_statements with schema extensions",
             "alter role authenticated set statement_timeout = '15s'",
             "alter publication supabase_realtime add table public.notes",
+            // supautils of 2026: event triggers by postgres, and `pgrst.*` on authenticator.
+            "create function public.on_ddl() returns event_trigger language plpgsql as $$ begin end $$; \
+             create event trigger on_ddl on ddl_command_end execute function public.on_ddl()",
+            "alter event trigger on_ddl disable",
+            "alter role authenticator set pgrst.db_schemas = 'public, graphql_public'",
         ];
         for (i, sql) in allowed.iter().enumerate() {
             let file = one_statement(&format!("2025020100000{i}"), sql);

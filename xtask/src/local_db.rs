@@ -45,6 +45,9 @@ pub struct LocalDatabase {
     pub access_token_hook: Option<String>,
     /// Who files run as here: hosted Supabase's non-superuser `postgres` where possible.
     pub role: crate::supabase::layer::MigrationRole,
+    /// The platform generation reproduced, and whether its grants switch has happened yet.
+    platform: crate::supabase::platform::Platform,
+    switched: bool,
     /// The command's `--batch-size` / `--batch-pause`.
     batch: Overrides,
     /// Whether each of the project's test files passed at the baseline (by `tests.<phase>` stem).
@@ -102,6 +105,12 @@ impl LocalDatabase {
         report.push(crate::supabase::layer::role_check(&role));
         let exposed_schemas = crate::supabase::config::exposed_schemas(&supabase_dir)?;
         let access_token_hook = hook_check(&supabase_dir, report)?;
+        let platform = crate::supabase::platform::choose(
+            crate::supabase::platform::configured(&supabase_dir)?,
+            &plan.baseline.iter().map(|f| f.version.as_str()).collect::<Vec<_>>(),
+            &plan.pending.iter().map(|f| f.version.as_str()).collect::<Vec<_>>(),
+        );
+        report.push(crate::supabase::platform::check(&platform));
         let mut db = LocalDatabase {
             pg,
             conn,
@@ -111,6 +120,8 @@ impl LocalDatabase {
             exposed_schemas,
             access_token_hook,
             role,
+            platform,
+            switched: false,
             batch,
             test_outcomes: Default::default(),
             deferred_seeds: Vec::new(),
@@ -144,9 +155,14 @@ impl LocalDatabase {
     pub async fn apply_baseline(&mut self, report: &mut Report) -> anyhow::Result<bool> {
         let timer = report.phase("apply baseline");
         let files = self.plan.baseline.clone();
-        let result =
-            apply_all(&mut self.conn, &files, Run { as_role: Some(&self.role.session), batch: self.batch }, &timer)
-                .await;
+        let at = self.platform.switch_at.unwrap_or(files.len()).min(files.len());
+        let run = Run { as_role: Some(&self.role.session), batch: self.batch };
+        let mut result = apply_all(&mut self.conn, &files[..at], run, &timer).await;
+        if result.is_ok() && at < files.len() {
+            self.switch_grants().await?;
+            let run = Run { as_role: Some(&self.role.session), batch: self.batch };
+            result = apply_all(&mut self.conn, &files[at..], run, &timer).await;
+        }
         let took = report.record(timer);
         match result {
             Ok(_) => {
@@ -265,6 +281,7 @@ impl LocalDatabase {
         id_prefix: &str,
         report: &mut Report,
     ) -> anyhow::Result<bool> {
+        self.switch_grants().await?;
         let id = format!("{id_prefix}.{}", file.version);
         let title = format!("{} applies", file.file_name());
         match crate::runner::apply_as(
@@ -290,6 +307,20 @@ impl LocalDatabase {
                 Ok(false)
             }
         }
+    }
+
+    /// From here on, new objects get only the grants the migrations give (once per run).
+    async fn switch_grants(&mut self) -> anyhow::Result<()> {
+        if self.switched || self.platform.switch_at.is_none() {
+            return Ok(());
+        }
+        let role = match &self.role.session.role {
+            Some(role) => role.clone(),
+            None => sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut self.conn).await?,
+        };
+        crate::supabase::platform::switch(&mut self.conn, &role).await?;
+        self.switched = true;
+        Ok(())
     }
 
     pub async fn close(self, report: &mut Report) -> anyhow::Result<()> {

@@ -99,6 +99,15 @@ impl PgOptions {
 /// How many ephemeral servers this process started (an interrupt says whether it removed any).
 static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// `name` as an SQL identifier, quoted when it has to be.
+pub fn quote_ident(name: &str) -> String {
+    if name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
 /// Whether this process started an ephemeral Postgres (each is removed on drop).
 pub fn started_any() -> bool {
     STARTED.load(std::sync::atomic::Ordering::Relaxed) > 0

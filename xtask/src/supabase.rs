@@ -5,6 +5,7 @@ pub mod act_as;
 pub mod cli;
 pub mod config;
 pub mod layer;
+pub mod platform;
 pub mod queries;
 pub mod remedy;
 pub mod supautils;

@@ -44,7 +44,7 @@ pub fn judge(after: &DataSnapshot, pending: &[(String, String)]) -> Check {
 }
 
 /// Whether a migration's text names `table` (`schema.name`, or the bare name as a word).
-fn names(text: &str, table: &str) -> bool {
+pub(crate) fn names(text: &str, table: &str) -> bool {
     let text = text.to_lowercase();
     let table = table.replace('"', "").to_lowercase();
     let bare = table.rsplit('.').next().unwrap_or(&table);

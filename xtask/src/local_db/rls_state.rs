@@ -16,6 +16,8 @@ pub struct RlsState {
     /// (child, parent): what data loss is judged on.
     pub data: crate::analysis::data_snapshot::DataSnapshot,
     pub cascades: Vec<(String, String)>,
+    /// What each API role may touch at all (grants), before RLS.
+    pub reach: Vec<crate::analysis::api_reach::Reach>,
 }
 
 /// What a comparison of two access states allows.
@@ -54,6 +56,7 @@ impl LocalDatabase {
         )
         .fetch_all(&mut self.conn)
         .await?;
+        let reach = crate::analysis::api_reach::measure(&mut self.conn, &self.exposed_schemas).await?;
         let took = report.record(timer);
         let exposed = matrix.tables.iter().filter(|t| crate::analysis::rls::exposed(t, &self.exposed_schemas)).count();
         let with_rows = matrix
@@ -73,7 +76,7 @@ impl LocalDatabase {
             took.as_millis()
         );
         report.push(matrix_coverage(&matrix, &self.exposed_schemas, label).value(value));
-        Ok(RlsState { matrix, lints, catalog, data, cascades })
+        Ok(RlsState { matrix, lints, catalog, data, cascades, reach })
     }
 
     /// Compares two states: access per table (`<prefix>.<table>`), and, with `lint`, the lints.
@@ -106,6 +109,9 @@ impl LocalDatabase {
             report.push(crate::analysis::coverage::judge(&after.data, &pending));
             let losses = crate::analysis::data_loss::declared(self.plan.pending.iter().map(|f| f.text.as_str()));
             report.extend(crate::analysis::data_loss::judge(&before.data, &after.data, &losses, &before.cascades));
+            let names: Vec<&str> = after.reach.iter().map(|r| r.bare.as_str()).collect();
+            let uses = crate::analysis::api_reach::uses(&self.supabase_dir, &names);
+            report.extend(crate::analysis::api_reach::judge(&before.reach, &after.reach, &uses));
         }
         report.extend(crate::analysis::rls::compare_doors(
             &before.matrix.doors,

@@ -10,6 +10,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("env.supabase_layer", "the Supabase platform layer (roles, auth schema, extensions) was installed"),
     ("env.access_token_hook", "the custom access-token hook that shapes the personas' claims (or why it cannot)"),
     ("env.migration_role", "migrations run as hosted Supabase's postgres (not a superuser), or why not"),
+    ("env.platform", "which hosted Supabase the run reproduces (automatic or explicit Data API grants), and why"),
     ("data.roles_sql", "the project's supabase/roles.sql loaded before the migrations"),
     ("data.generate.after_pending", "rows generated for the tables the pending migrations add"),
     ("data.seed_sql.after_pending", "seed files that need the pending migrations loaded after them"),
@@ -73,6 +74,10 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("data.loss.<table>", "rows of a table present before the pending migrations are gone (undeclared: fails)"),
     ("runner.duplicate_version.<file>", "a migration shares its version with an earlier file (the CLI applies one of them)"),
     ("rls.matrix.door.<relation>", "a view, materialized view or foreign table shows each persona only what RLS does"),
+    (
+        "api.reach.<object>",
+        "a table, view or function the pending migrations add or change is reachable by an API role, or why not",
+    ),
     ("rls.matrix.rpc.<function>", "a function the pending migrations add or change returns and changes only what RLS allows"),
     ("rls.matrix.<table>", "who can read and write a table is unchanged (or the change is declared)"),
     ("lint.<lint>", "a Supabase-style lint (xtask/sql/lints/<lint>.sql): new findings at its severity"),

@@ -2,6 +2,7 @@
 //! file by a superuser session, with supautils' verdict on each statement (run as the
 //! superuser, refused in supautils' words, or provided by a stand-in).
 
+use crate::pg::quote_ident;
 use sqlx::PgConnection;
 
 use super::{apply_inner, excerpt, send, sql_split::Statement, ApplyError, FileMode, History, MigrationFile};
@@ -43,10 +44,6 @@ pub(super) async fn apply_as_role(
             .unwrap_or_else(|| ApplyError::of_file(file.file_name(), format!("giving the migration role back: {e}"))));
     }
     result
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// One statement; as the platform role, supautils' verdict decides how (or whether) it is sent.

@@ -1,5 +1,6 @@
 //! What a project's `supabase/config.toml` says that the tool needs.
 
+use crate::pg::quote_ident;
 use std::path::Path;
 
 use anyhow::Context;
@@ -65,14 +66,6 @@ pub fn access_token_hook(supabase_dir: &Path) -> anyhow::Result<Option<AccessTok
              nor an http(s) URL",
             path.display()
         ),
-    }
-}
-
-fn quote_ident(name: &str) -> String {
-    if name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
 

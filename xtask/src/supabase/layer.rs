@@ -80,7 +80,7 @@ pub struct MigrationRole {
 }
 
 /// What production has that the layer does not reproduce: printed with every report.
-pub const NOT_REPRODUCED: [&str; 6] = [
+pub const NOT_REPRODUCED: [&str; 7] = [
     "the auth, storage and realtime servers (GoTrue, storage-api, Realtime): their tables exist, their \
      processes do not (no e-mails, no file bytes, no broadcasts)",
     "pg_net sends nothing: where the real extension is absent, a stand-in records requests in \
@@ -91,6 +91,8 @@ pub const NOT_REPRODUCED: [&str; 6] = [
     "extensions this Postgres does not have (pg_graphql, pgsodium, vector, …) unless installed or run on \
      the supabase/postgres image",
     "the platform's event triggers and extension after-create scripts",
+    "an event trigger the migrations create belongs to `postgres` on hosted Supabase and is skipped for \
+     superusers and reserved roles (supautils); here the superuser creates it and it fires for every role",
 ];
 
 /// The platform's pieces this database already had before the layer (a `supabase/postgres`

@@ -5,7 +5,11 @@
 //!
 //! The lists are supabase/postgres' `supautils.conf` (platform 15.8.1): privileged extensions,
 //! `policy_grants`/`drop_trigger_grants` for `postgres`, reserved roles and memberships, and the
-//! settings the privileged role may change.
+//! settings the privileged role may change. Two rules follow supautils as of 2026 (its own tests,
+//! supabase/supautils@7e8cfb7, 2026-07-24): the privileged role may create event triggers
+//! (`test/expected/event_triggers.out.in`), and `privileged_role_allowed_configs` takes wildcards,
+//! with `pgrst.*` among them, so `ALTER ROLE authenticator SET pgrst.db_schemas = …` works
+//! (`test/init.conf.in`, `test/expected/privileged_role.out.in`).
 
 use crate::runner::sql_split::strip_comments;
 
@@ -69,8 +73,16 @@ pub const RESERVED_MEMBERSHIPS: [&str; 4] =
     ["pg_read_server_files", "pg_write_server_files", "pg_execute_server_program", "authenticator"];
 
 /// Superuser-only settings the privileged role may change (seeds from `supabase db dump
-/// --data-only` open with `SET session_replication_role = replica`).
-const ALLOWED_SETTINGS: [&str; 2] = ["session_replication_role", "track_io_timing"];
+/// --data-only` open with `SET session_replication_role = replica`); `prefix.*` allows every
+/// setting under the prefix: PostgREST's `pgrst.*`, which projects set on `authenticator`.
+const ALLOWED_SETTINGS: [&str; 4] = ["session_replication_role", "track_io_timing", "pgrst.*", "pgaudit.*"];
+
+fn allowed_setting(name: &str) -> bool {
+    ALLOWED_SETTINGS.iter().any(|allowed| match allowed.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *allowed,
+    })
+}
 
 /// How one statement runs for the migration role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +105,11 @@ pub fn classify(sql: &str, stand_ins: &[&str]) -> Verdict {
         ("CREATE" | "DROP" | "ALTER", "EXTENSION") => extension(&w, stand_ins),
         ("CREATE" | "ALTER" | "DROP", "POLICY") => on_granted_table(&w, "supautils.policy_grants"),
         ("DROP", "TRIGGER") => on_granted_table(&w, "supautils.drop_trigger_grants"),
+        // Event triggers need a superuser in Postgres; supautils lets the privileged role create,
+        // alter and drop its own.
+        ("CREATE" | "ALTER" | "DROP", "EVENT") if w.word(2) == "TRIGGER" => {
+            Verdict::AsSuperuser("supautils: event triggers by the privileged role")
+        }
         // supautils' hook sees every utility statement, also those a DO block runs: a policy on
         // storage.objects created in `DO $$ BEGIN IF NOT EXISTS (…) THEN CREATE POLICY … END $$`.
         ("DO", _) => do_block(sql, stand_ins),
@@ -119,7 +136,7 @@ pub fn classify(sql: &str, stand_ins: &[&str]) -> Verdict {
         }
         ("SET", _) | ("RESET", _) => {
             let setting = if matches!(w.word(1).as_str(), "SESSION" | "LOCAL") { w.name(2) } else { w.name(1) };
-            if ALLOWED_SETTINGS.contains(&setting.as_str()) {
+            if allowed_setting(&setting) {
                 Verdict::AsSuperuser("supautils.privileged_role_allowed_configs")
             } else {
                 Verdict::AsMigrationRole
@@ -174,6 +191,12 @@ fn on_granted_table(w: &Words, setting: &'static str) -> Verdict {
 
 fn alter_role(w: &Words) -> Verdict {
     let role = w.name(2);
+    // ALTER ROLE r [IN DATABASE d] SET name …: a setting supautils allows is set as the superuser.
+    let set_at = if w.word(3) == "IN" && w.word(4) == "DATABASE" { 6 } else { 3 };
+    let allowed = matches!(w.word(set_at).as_str(), "SET" | "RESET") && allowed_setting(&w.name(set_at + 1));
+    if allowed && (SETTINGS_ALLOWED.contains(&role.as_str()) || !RESERVED_ROLES.contains(&role.as_str())) {
+        return Verdict::AsSuperuser("supautils.privileged_role_allowed_configs");
+    }
     let renamed = (w.word(3) == "RENAME" && w.word(4) == "TO").then(|| w.name(5));
     if let Some(to) = renamed.filter(|to| RESERVED_ROLES.contains(&to.as_str())) {
         return reserved_role(&to);

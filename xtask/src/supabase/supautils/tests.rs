@@ -121,3 +121,25 @@ fn a_policy_spread_over_lines_in_a_do_block_is_read_whole() {
         Verdict::AsSuperuser("supautils.policy_grants"),
     );
 }
+
+#[test]
+fn event_triggers_and_allowed_settings_follow_supautils_of_2026() {
+    // supautils test/expected/event_triggers.out.in: the privileged role creates event triggers.
+    let event = Verdict::AsSuperuser("supautils: event triggers by the privileged role");
+    check("create event trigger log_ddl on ddl_command_end execute function public.log_ddl()", event.clone());
+    check("alter event trigger log_ddl disable", event.clone());
+    check("drop event trigger if exists log_ddl", event);
+    // supautils test/init.conf.in allows `pgrst.*`; privileged_role.out.in sets it on authenticator.
+    let configs = Verdict::AsSuperuser("supautils.privileged_role_allowed_configs");
+    check("alter role authenticator set pgrst.db_schemas = 'public, api'", configs.clone());
+    check("ALTER ROLE authenticator RESET pgrst.db_aggregates_enabled", configs.clone());
+    check("alter role authenticator in database postgres set pgrst.db_max_rows to 100", configs.clone());
+    check("set session_replication_role = replica", configs.clone());
+    check("alter role app_user set session_replication_role = replica", configs);
+    // A setting not on the list is Postgres' business; a reserved role still refuses the rest.
+    check("alter role authenticator set statement_timeout = '8s'", Verdict::AsMigrationRole);
+    check(
+        "alter role supabase_admin set pgrst.db_schemas = 'x'",
+        refused("\"supabase_admin\" is a reserved role, only superusers can modify it"),
+    );
+}
