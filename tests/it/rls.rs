@@ -186,7 +186,8 @@ async fn a_view_or_materialized_view_that_bypasses_rls_fails_the_run() {
             "migrations/20251116173508_recent_messages.sql",
             "create view public.recent_messages as select id, content from public.messages;\n\
              grant select on public.recent_messages to authenticated;\n\
-             create materialized view public.message_counts as select conversation_id, count(*) from public.messages group by 1;\n",
+             create materialized view public.message_counts as select conversation_id, count(*) from public.messages group by 1;\n\
+             grant select on public.message_counts to anon, authenticated;\n",
         )
         .write(
             "rollbacks/20251116173508_recent_messages.sql",

@@ -69,7 +69,8 @@ async fn a_new_table_is_judged_against_did_not_exist() {
                  user_id uuid not null references auth.users (id), body text not null);\n\
                  alter table public.notes enable row level security;\n\
                  create policy \"own notes\" on public.notes for all to authenticated \
-                 using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);\n";
+                 using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);\n\
+                 grant select, insert, update, delete on public.notes to authenticated;\n";
     let report = with_pending(owned).await;
     assert_passes(&report);
     let notes = report.check("rls.matrix.public.notes").expect("new table compared");
@@ -77,13 +78,18 @@ async fn a_new_table_is_judged_against_did_not_exist() {
     let after = report.check("data.generate.after_pending").expect("rows for the new table");
     assert_eq!(after.status, Status::Pass, "{after:?}");
 
-    // Readable by anon: undeclared, so it fails.
-    let report = with_pending(
-        &owned
-            .replace("to authenticated", "to anon, authenticated")
-            .replace("using ((select auth.uid()) = user_id) with", "using (true) with"),
-    )
-    .await;
+    // Readable by anon: undeclared, so it fails once anon may reach the table.
+    let open_policy =
+        format!("{owned}create policy \"anyone reads\" on public.notes for select to anon using (true);\n");
+    // Today's platform grants nothing on a new table: a policy open to anon opens nothing while
+    // anon has no grant, and api.reach says who may reach the table at all.
+    let report = with_pending(&open_policy).await;
+    let matrix = report.check("rls.matrix.public.notes").expect("compared");
+    assert_ne!(matrix.status, Status::Fail, "{matrix:?}");
+    let reach = report.check("api.reach.public.notes").expect("reach judged");
+    assert_eq!(reach.value.as_deref(), Some("authenticated: select, insert, update, delete"), "{reach:?}");
+    // Granted to anon as well: the open policy is a hole.
+    let report = with_pending(&format!("{open_policy}grant select on public.notes to anon;\n")).await;
     assert_fails_on(&report, "rls.matrix.public.notes");
     assert!(detail(&report, "rls.matrix.public.notes").contains("anon can see"), "{report:?}");
 
@@ -326,7 +332,8 @@ async fn rows_of_the_users_own_organisation_are_its_own() {
                alter table public.branches enable row level security;\n\
                create policy own on public.staff for select to authenticated using (auth_id = (select auth.uid()));\n\
                create policy org on public.orgs for select to authenticated using (id = public.auth_org_id());\n\
-               create policy org on public.branches for select to authenticated using (org_id = public.auth_org_id());\n";
+               create policy org on public.branches for select to authenticated using (org_id = public.auth_org_id());\n\
+               grant select on public.orgs, public.staff, public.branches to authenticated;\n";
     let report = with_pending(sql).await;
     for table in ["public.orgs", "public.branches"] {
         let check = report.check(&format!("rls.matrix.{table}")).expect("compared");

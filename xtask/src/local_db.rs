@@ -158,8 +158,11 @@ impl LocalDatabase {
         let at = self.platform.switch_at.unwrap_or(files.len()).min(files.len());
         let run = Run { as_role: Some(&self.role.session), batch: self.batch };
         let mut result = apply_all(&mut self.conn, &files[..at], run, &timer).await;
-        if result.is_ok() && at < files.len() {
+        // Before the state the pending migrations are judged against is measured.
+        if result.is_ok() {
             self.switch_grants().await?;
+        }
+        if result.is_ok() && at < files.len() {
             let run = Run { as_role: Some(&self.role.session), batch: self.batch };
             result = apply_all(&mut self.conn, &files[at..], run, &timer).await;
         }

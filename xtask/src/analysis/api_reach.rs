@@ -236,9 +236,12 @@ pub fn judge(before: &[Reach], after: &[Reach], uses: &Uses) -> Vec<Check> {
         let lost = was.is_some_and(|was| was.reachable());
         let used = uses.of(&now.bare);
         let check = match (now.reachable(), used) {
-            (true, _) => {
-                check.detail(format!("{kind} {}: {}; RLS then decides which rows", now.object, now.describe()))
-            }
+            (true, _) => check.detail(format!(
+                "{kind} {}: {}{}; RLS then decides which rows",
+                now.object,
+                now.describe(),
+                was.map(|was| format!(" (before the pending migrations: {})", was.describe())).unwrap_or_default()
+            )),
             (false, Some(at)) => Check { status: Status::Fail, ..check }.detail(format!(
                 "{}no API role can reach {kind} {}, and the project uses it ({}): the client will get 403 \
                  (permission denied, 42501) — {}",
