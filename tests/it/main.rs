@@ -6,6 +6,7 @@
 
 mod support;
 
+mod api_reach;
 mod auth_layer;
 mod backends;
 mod backfill;

@@ -12,7 +12,7 @@ use crate::support::{any_backend, assert_fails_on, detail, our_supabase_dir, Pro
 fn rehearse(dir: &std::path::Path, summary: &std::path::Path) -> DbRehearse {
     DbRehearse {
         project: Project { supabase_dir: dir.to_path_buf(), json: None },
-        pg: Pg { backend: any_backend(), image: None, db_url: None },
+        pg: Pg { backend: any_backend(), image: None, db_url: None, other_major: false },
         pending: Default::default(),
         users: 200,
         conversations_per_user: 5,

@@ -122,7 +122,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn local_test(dir: &Path, backend: Backend) -> DbLocalTest {
     DbLocalTest {
         project: Project { supabase_dir: dir.to_path_buf(), json: None },
-        pg: Pg { backend, image: None, db_url: None },
+        pg: Pg { backend, image: None, db_url: None, other_major: false },
         data: Data { users: 6, conversations_per_user: 2, messages_per_conversation: 5, seed: 1 },
         pending: Default::default(),
         batch: Default::default(),

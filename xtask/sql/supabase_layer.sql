@@ -1,4 +1,4 @@
--- supabase-layer v3 (modelled on Supabase platform 15.8.1: GoTrue v2.170 auth, storage-api v1.19, its supautils.conf)
+-- supabase-layer v4 (modelled on Supabase platform 15.8.1 and its 2026 changes: GoTrue v2.170 auth, storage-api v1.19, its supautils.conf)
 -- What a bare PostgreSQL lacks and Supabase migrations assume: its roles, the auth schema and
 -- helpers (as Supabase Auth defines them), the extensions schema, the default privileges Supabase
 -- grants on public, and the migration history table the supabase CLI reads and writes.
@@ -498,6 +498,34 @@ BEGIN
     GRANT USAGE ON SCHEMA net TO supabase_functions_admin, postgres, anon, authenticated, service_role;
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA net TO supabase_functions_admin, postgres, anon, authenticated, service_role;
     GRANT SELECT ON ALL TABLES IN SCHEMA net TO postgres, service_role;
+  END IF;
+END
+$layer$;
+
+-- Stand-ins for the platform's own extensions where this Postgres lacks them, so a migration
+-- taken from `supabase db dump` that creates them loads (the runner treats CREATE/DROP
+-- EXTENSION of each as done by its stand-in). None computes what user SQL depends on for a
+-- result: pg_graphql answers every query with an error; pgsodium has no functions.
+DO $layer$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'supabase_vault')
+     AND obj_description(to_regnamespace('vault'), 'pg_namespace') IS NULL THEN
+    COMMENT ON SCHEMA vault IS 'supabase-layer stand-in for supabase_vault: secrets are kept in clear text';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_graphql') AND to_regnamespace('graphql') IS NULL THEN
+    CREATE SCHEMA graphql;
+    COMMENT ON SCHEMA graphql IS 'supabase-layer stand-in for pg_graphql: every query is answered with an error';
+    EXECUTE $q$CREATE FUNCTION graphql_public.graphql("operationName" text DEFAULT NULL, query text DEFAULT NULL,
+        variables jsonb DEFAULT NULL, extensions jsonb DEFAULT NULL)
+      RETURNS jsonb LANGUAGE sql AS $f$
+        SELECT jsonb_build_object('errors', jsonb_build_array(jsonb_build_object('message',
+          'pg_graphql is not installed on this Postgres: the supabase-layer stand-in answers every query with this error')))
+      $f$$q$;
+    GRANT EXECUTE ON FUNCTION graphql_public.graphql(text, text, jsonb, jsonb) TO anon, authenticated, service_role;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pgsodium') AND to_regnamespace('pgsodium') IS NULL THEN
+    CREATE SCHEMA pgsodium;
+    COMMENT ON SCHEMA pgsodium IS 'supabase-layer stand-in for pgsodium: no functions, so any use fails';
   END IF;
 END
 $layer$;

@@ -115,7 +115,7 @@ impl Bench {
     async fn bench_rehearsal(&self, messages: u64, md: &mut String, report: &mut Report) -> anyhow::Result<()> {
         let flags = DbRehearse {
             project: Project { supabase_dir: self.project.supabase_dir.clone(), json: None },
-            pg: Pg { backend: Backend::Native, image: None, db_url: None },
+            pg: Pg { backend: Backend::Native, image: None, db_url: None, other_major: false },
             pending: Default::default(),
             users: 10_000,
             conversations_per_user: 20,
@@ -178,7 +178,7 @@ impl Bench {
     fn local_flags(&self, backend: Backend) -> DbLocalTest {
         DbLocalTest {
             project: Project { supabase_dir: self.project.supabase_dir.clone(), json: None },
-            pg: Pg { backend, image: self.image_for(backend), db_url: None },
+            pg: Pg { backend, image: self.image_for(backend), db_url: None, other_major: false },
             data: Data { users: 20, conversations_per_user: 3, messages_per_conversation: 20, seed: 1 },
             pending: Default::default(),
             batch: Default::default(),

@@ -83,7 +83,8 @@ impl LocalDatabase {
         report.push(plan.check(&supabase_dir));
 
         let timer = report.phase("start Postgres");
-        let pg = EphemeralPostgres::start(&pg).await?;
+        let pg_options = pg;
+        let pg = EphemeralPostgres::start(&pg_options).await?;
         let took = report.record(timer);
         report.backend = Some(pg.backend().to_string());
         report.note(format!("backend {}: {}", pg.backend(), pg.reason()));
@@ -94,6 +95,7 @@ impl LocalDatabase {
         )));
 
         let mut conn = pg.connect().await?;
+        report.push(crate::supabase::platform::require_major(&mut conn, &supabase_dir, pg_options.other_major).await?);
         let timer = report.phase("install Supabase layer");
         let present = crate::supabase::layer::already_present(&mut conn).await?;
         crate::supabase::layer::install(&mut conn).await?;

@@ -73,6 +73,8 @@ pub struct PgOptions {
     /// The url backend may make its throwaway database on the server of the target it restores
     /// or tests for (`--restore-on-target-server`): refused unless asked.
     pub on_target_server: bool,
+    /// A local run may use another major than the project's `[db] major_version`.
+    pub other_major: bool,
 }
 
 impl PgOptions {
@@ -348,6 +350,7 @@ mod tests {
     fn a_flag_the_chosen_backend_would_ignore_is_an_error() {
         let url_with_image = PgOptions {
             on_target_server: false,
+            other_major: false,
             backend: Some(Backend::Url),
             image: Some("postgres:15.8".into()),
             db_url: Some("postgres://h/db".into()),
@@ -359,6 +362,7 @@ mod tests {
             image: None,
             db_url: Some("postgres://h/db".into()),
             on_target_server: false,
+            other_major: false,
         };
         let err = choose_backend(&docker_with_url).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("--db-url applies to the url backend"), "{err}");
@@ -367,6 +371,7 @@ mod tests {
             image: Some("postgres:15.8".into()),
             db_url: None,
             on_target_server: false,
+            other_major: false,
         };
         assert!(choose_backend(&fine).is_ok());
     }

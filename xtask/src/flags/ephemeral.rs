@@ -18,6 +18,10 @@ pub struct Pg {
     /// DATABASE_URL is read when --backend url is given without it
     #[arg(long, value_name = "URL")]
     pub db_url: Option<String>,
+    /// Run although this Postgres is not the major config.toml's [db] major_version names (the
+    /// report warns; without it the run stops)
+    #[arg(long)]
+    pub other_major: bool,
 }
 
 impl Pg {
@@ -27,6 +31,7 @@ impl Pg {
             image: self.image.clone(),
             db_url: self.db_url.clone(),
             on_target_server: false,
+            other_major: self.other_major,
         }
     }
 }
@@ -56,6 +61,7 @@ impl RestorePg {
             image: self.image.clone(),
             db_url: self.restore_db_url.clone(),
             on_target_server: self.restore_on_target_server,
+            other_major: true,
         }
     }
 }

@@ -39,16 +39,24 @@ pub async fn install(conn: &mut PgConnection) -> anyhow::Result<()> {
 /// `postgres` (with supautils' exceptions) where this session can take that role, else the
 /// connected user, with why.
 pub async fn platform_role(conn: &mut PgConnection) -> anyhow::Result<MigrationRole> {
-    let (me, me_super, postgres_super, net_stand_in): (String, bool, Option<bool>, bool) = sqlx::query_as(
+    let (me, me_super, postgres_super): (String, bool, Option<bool>) = sqlx::query_as(
         "SELECT current_user::text, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), \
-                (SELECT rolsuper FROM pg_roles WHERE rolname = $1), \
-                coalesce(obj_description(to_regnamespace('net'), 'pg_namespace') LIKE 'supabase-layer stand-in%', false)",
+                (SELECT rolsuper FROM pg_roles WHERE rolname = $1)",
     )
     .bind(supautils::MIGRATION_ROLE)
     .fetch_one(&mut *conn)
     .await
     .context("reading which role migrations can run as")?;
-    let stand_ins = if net_stand_in { vec!["pg_net"] } else { Vec::new() };
+    let mut stand_ins = Vec::new();
+    for (extension, schema, _) in STAND_INS {
+        let comment: Option<String> = sqlx::query_scalar("SELECT obj_description(to_regnamespace($1), 'pg_namespace')")
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await?;
+        if comment.is_some_and(|c| c.starts_with("supabase-layer stand-in")) {
+            stand_ins.push(extension);
+        }
+    }
     let role = supautils::MIGRATION_ROLE;
     let (role, why_not) = match postgres_super {
         Some(false) if me_super => (Some(role.to_string()), None),
@@ -79,17 +87,23 @@ pub struct MigrationRole {
     pub why_not: Option<String>,
 }
 
+/// The platform's extensions the layer stands in for where this Postgres lacks them: (extension,
+/// its schema, what the stand-in does not do).
+pub const STAND_INS: [(&str, &str, &str); 4] = [
+    ("pg_net", "net", "sends nothing: requests are recorded in net.http_request_queue"),
+    ("pg_graphql", "graphql", "answers every query with an error: GraphQL is not served"),
+    ("supabase_vault", "vault", "keeps secrets in clear text (no pgsodium key)"),
+    ("pgsodium", "pgsodium", "has no functions: any use fails (cryptography is never faked)"),
+];
+
 /// What production has that the layer does not reproduce: printed with every report.
-pub const NOT_REPRODUCED: [&str; 7] = [
+pub const NOT_REPRODUCED: [&str; 5] = [
     "the auth, storage and realtime servers (GoTrue, storage-api, Realtime): their tables exist, their \
      processes do not (no e-mails, no file bytes, no broadcasts)",
-    "pg_net sends nothing: where the real extension is absent, a stand-in records requests in \
-     net.http_request_queue",
-    "vault keeps secrets in clear text (no pgsodium key)",
     "supautils is reproduced by the runner from each statement's text (privileged extensions, policy and \
      trigger grants, reserved roles): a DO block's own statements are read too, but SQL built as a string (EXECUTE) or run by a function is not seen",
-    "extensions this Postgres does not have (pg_graphql, pgsodium, vector, …) unless installed or run on \
-     the supabase/postgres image",
+    "extensions this Postgres does not have and the layer does not stand in for (vector, pg_jsonschema, http, \
+     …): a migration that needs one stops with the package or image that has it",
     "the platform's event triggers and extension after-create scripts",
     "an event trigger the migrations create belongs to `postgres` on hosted Supabase and is skipped for \
      superusers and reserved roles (supautils); here the superuser creates it and it fires for every role",
@@ -116,8 +130,8 @@ pub async fn already_present(conn: &mut PgConnection) -> anyhow::Result<Vec<Stri
 /// The layer's check: its version, what was already there, and what it does not reproduce.
 pub fn layer_check(role: &MigrationRole, present: &[String]) -> Check {
     let mut missing: Vec<String> = NOT_REPRODUCED.iter().map(|m| format!("  - {m}")).collect();
-    if !role.session.stand_ins.contains(&"pg_net") {
-        missing.retain(|m| !m.contains("pg_net sends nothing"));
+    for (extension, _, lacks) in STAND_INS.iter().filter(|(e, _, _)| role.session.stand_ins.contains(e)) {
+        missing.push(format!("  - stand-in for {extension}: {lacks}"));
     }
     let mut detail = Vec::new();
     if !present.is_empty() {

@@ -138,9 +138,58 @@ pub fn check(platform: &Platform) -> Check {
     ))
 }
 
+/// `[db] major_version` of config.toml.
+pub fn project_major(supabase_dir: &Path) -> anyhow::Result<Option<u32>> {
+    let path = supabase_dir.join("config.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    let config: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let major = config.get("db").and_then(|db| db.get("major_version")).and_then(|m| m.as_integer());
+    Ok(major.and_then(|m| u32::try_from(m).ok()))
+}
+
+/// The project's major against this server's: a check, or the error that stops the run.
+pub async fn require_major(conn: &mut PgConnection, supabase_dir: &Path, other_major: bool) -> anyhow::Result<Check> {
+    let server: i32 =
+        sqlx::query_scalar("SELECT current_setting('server_version_num')::int / 10000").fetch_one(&mut *conn).await?;
+    major_check(project_major(supabase_dir)?, server.unsigned_abs(), other_major).map_err(anyhow::Error::msg)
+}
+
+/// Whether a run on `server` (its major) proves anything for a project on `project`: a check,
+/// or the error that stops the run (the project's major, unless `other_major` was asked for).
+pub fn major_check(project: Option<u32>, server: u32, other_major: bool) -> Result<Check, String> {
+    let check = Check::new("env.postgres_major", "Postgres is the project's major version", Status::Pass)
+        .value(format!("{server}"));
+    match project {
+        None => Ok(Check { status: Status::Info, ..check }
+            .detail(format!("config.toml names no [db] major_version: ran on {server}; new hosted projects run 17"))),
+        Some(p) if p == server => Ok(check.detail(format!("config.toml [db] major_version = {p}"))),
+        Some(p) if other_major => Ok(Check { status: Status::Warn, ..check }.detail(format!(
+            "config.toml [db] major_version = {p}, but this run used Postgres {server} (--other-major): what \
+             differs between the two majors is not proven"
+        ))),
+        Some(p) => Err(format!(
+            "config.toml [db] major_version = {p}, but this Postgres is {server}: a run on another major proves \
+             nothing about production. Use Postgres {p}: install its server binaries (Debian/PGDG package \
+             postgresql-{p}) for the native backend, or the docker backend with --image supabase/postgres:{p}.x \
+             (the image `supabase start` pulls); or pass --other-major to run on {server} with a warning"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_major_stops_the_run_unless_asked_for() {
+        assert_eq!(major_check(Some(15), 15, false).map(|c| c.status), Ok(Status::Pass));
+        assert_eq!(major_check(None, 15, false).map(|c| c.status), Ok(Status::Info));
+        assert_eq!(major_check(Some(17), 15, true).map(|c| c.status), Ok(Status::Warn));
+        let stop = major_check(Some(17), 15, false).expect_err("stops");
+        assert!(
+            stop.contains("postgresql-17") && stop.contains("supabase/postgres:17") && stop.contains("--other-major")
+        );
+    }
 
     type Case<'a> = (Option<Grants>, &'a [&'a str], &'a [&'a str], Grants, Option<usize>);
 

@@ -153,8 +153,8 @@ fn extension(w: &Words, stand_ins: &[&str]) -> Verdict {
     let names = if w.word(0) == "DROP" { w.list(first) } else { vec![w.name(first)] };
     if let Some(ext) = names.iter().find(|n| stand_ins.contains(&n.as_str())) {
         return Verdict::StandIn(format!(
-            "`{ext}` is not installed on this Postgres; the layer's stand-in (schema `net`, requests \
-             recorded in net.http_request_queue, never sent) takes its place, so this statement was not sent"
+            "`{ext}` is not installed on this Postgres; the layer's stand-in takes its place (env.supabase_layer \
+             says what it does not do), so this statement was not sent"
         ));
     }
     if names.iter().all(|n| privileged_extension(n)) {
