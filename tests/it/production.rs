@@ -227,6 +227,22 @@ async fn validate_never_writes() {
         .await
         .expect("seq");
     assert_eq!(ticket, None, "the sequence was never advanced");
+
+    // The stand-in still grants new objects automatically (the 2024 platform): validate says
+    // local runs model otherwise; once its default privileges are gone, as on hosted Supabase
+    // since 2026-10-30, the two agree.
+    let grants = report.check("target.grants_model").expect("grants model read");
+    assert_eq!((grants.status, grants.value.as_deref()), (Status::Warn, Some("automatic grants on new objects")));
+    assert!(grants.detail.as_deref().is_some_and(|d| d.contains("[xtask] platform = \"2024\"")), "{grants:?}");
+    sqlx::raw_sql(
+        "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public REVOKE ALL ON TABLES FROM anon, authenticated, service_role",
+    )
+    .execute(&mut prod.connect().await.expect("c"))
+    .await
+    .expect("switch");
+    let report = validate(&project.path(), &prod).await;
+    let grants = report.check("target.grants_model").expect("grants model read");
+    assert_eq!((grants.status, grants.value.as_deref()), (Status::Pass, Some("explicit grants only")));
     prod.close().await.expect("close");
 }
 

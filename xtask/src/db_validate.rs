@@ -41,6 +41,8 @@ pub async fn validate(
     );
     report.push(crate::production::encryption_check(conn, &url).await?);
     report.push(crate::production::invalid_indexes_check(conn).await?);
+    let grants = crate::supabase::platform::target_grants(conn).await?;
+    report.push(crate::supabase::platform::target_check(grants, crate::supabase::platform::configured(supabase_dir)?));
     let timer = report.phase("pre checks");
     let results = crate::analysis::checks::run(conn, supabase_dir, "pre").await?;
     report.record(timer);

@@ -11,6 +11,7 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
     ("env.access_token_hook", "the custom access-token hook that shapes the personas' claims (or why it cannot)"),
     ("env.migration_role", "migrations run as hosted Supabase's postgres (not a superuser), or why not"),
     ("env.postgres_major", "the Postgres major is config.toml's [db] major_version (else the run stops, or warns)"),
+    ("target.grants_model", "the target's default privileges (automatic or explicit Data API grants) match the local model"),
     ("env.platform", "which hosted Supabase the run reproduces (automatic or explicit Data API grants), and why"),
     ("data.roles_sql", "the project's supabase/roles.sql loaded before the migrations"),
     ("data.generate.after_pending", "rows generated for the tables the pending migrations add"),

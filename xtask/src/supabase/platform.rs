@@ -138,6 +138,53 @@ pub fn check(platform: &Platform) -> Check {
     ))
 }
 
+/// How the target grants what `postgres` creates in `public`: `None` when it has no API roles
+/// (not a Supabase database).
+pub async fn target_grants(conn: &mut PgConnection) -> anyhow::Result<Option<Grants>> {
+    let (roles, automatic): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname IN ('anon', 'authenticated')), \
+                EXISTS (SELECT FROM pg_default_acl d JOIN pg_roles o ON o.oid = d.defaclrole, \
+                        aclexplode(d.defaclacl) a JOIN pg_roles g ON g.oid = a.grantee \
+                        WHERE o.rolname = 'postgres' AND d.defaclnamespace = 'public'::regnamespace \
+                          AND d.defaclobjtype = 'r' AND g.rolname IN ('anon', 'authenticated'))",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .context("reading the target's default privileges")?;
+    Ok(roles.then_some(if automatic { Grants::Automatic } else { Grants::Explicit }))
+}
+
+/// What the target's default privileges say against what local runs model (`configured`).
+pub fn target_check(target: Option<Grants>, configured: Option<Grants>) -> Check {
+    let check = Check::new("target.grants_model", "local runs model the target's Data API grants", Status::Pass);
+    let local = configured.unwrap_or(Grants::Explicit);
+    match target {
+        None => Check { status: Status::Info, ..check }
+            .value("no API roles")
+            .detail("the target has no anon or authenticated role: not a Supabase database, so no Data API grants"),
+        Some(t) if t == local => check.value(describe(t)).detail(
+            "the target's default privileges for postgres in public match what local runs model ([xtask] platform)",
+        ),
+        Some(Grants::Automatic) => Check { status: Status::Warn, ..check }.value(describe(Grants::Automatic)).detail(
+            "the target still grants what postgres creates in public to anon and authenticated (\"Default \
+             privileges for new entities\" is on), but local runs model today's platform, where new objects get \
+             no grants: set [xtask] platform = \"2024\" in config.toml so db-local-test judges what production \
+             will do",
+        ),
+        Some(Grants::Explicit) => Check { status: Status::Warn, ..check }.value(describe(Grants::Explicit)).detail(
+            "the target grants nothing on new objects, but config.toml says [xtask] platform = \"2024\": local \
+             runs grant new objects automatically, so a table the app cannot reach passes there; remove the setting",
+        ),
+    }
+}
+
+fn describe(grants: Grants) -> &'static str {
+    match grants {
+        Grants::Automatic => "automatic grants on new objects",
+        Grants::Explicit => "explicit grants only",
+    }
+}
+
 /// `[db] major_version` of config.toml.
 pub fn project_major(supabase_dir: &Path) -> anyhow::Result<Option<u32>> {
     let path = supabase_dir.join("config.toml");
@@ -179,6 +226,20 @@ pub fn major_check(project: Option<u32>, server: u32, other_major: bool) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_targets_grants_are_compared_with_the_local_model() {
+        let cases = [
+            (None, None, Status::Info),
+            (Some(Grants::Explicit), None, Status::Pass),
+            (Some(Grants::Automatic), None, Status::Warn),
+            (Some(Grants::Automatic), Some(Grants::Automatic), Status::Pass),
+            (Some(Grants::Explicit), Some(Grants::Automatic), Status::Warn),
+        ];
+        for (target, configured, status) in cases {
+            assert_eq!(target_check(target, configured).status, status, "{target:?} {configured:?}");
+        }
+    }
 
     #[test]
     fn another_major_stops_the_run_unless_asked_for() {
