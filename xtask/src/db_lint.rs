@@ -103,7 +103,8 @@ fn own_findings(statements: &[runner::sql_split::Statement]) -> Vec<Finding> {
         found[i].push((
             "xtask-table-without-rls",
             format!(
-                "{table} is created in public, which the Data API exposes, and this file does not enable RLS on it"
+                "{table} is created in public, which the Data API exposes, and this file does not enable RLS on it: \
+                 the first grant to anon or authenticated opens every row"
             ),
             "add `alter table … enable row level security;` (and its policies) in the same file",
         ));
@@ -111,7 +112,7 @@ fn own_findings(statements: &[runner::sql_split::Statement]) -> Vec<Finding> {
     for (i, function) in own::definers_callable_by_anon(statements) {
         found[i].push((
             "xtask-security-definer-callable-by-anon",
-            format!("{function} is SECURITY DEFINER, and anon may execute it: Supabase grants EXECUTE on public functions to anon"),
+            format!("{function} is SECURITY DEFINER, and anon may execute it: Postgres grants EXECUTE on every new function to PUBLIC, anon included"),
             "add `revoke execute on function … from public, anon;` in the same file (grant it to authenticated if signed-in users call it)",
         ));
     }

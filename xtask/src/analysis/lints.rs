@@ -30,6 +30,7 @@ pub const LINTS: &[Lint] = &[
     lint!("security_definer_search_path"),
     lint!("security_definer_executable_by_anon"),
     lint!("rls_disabled_in_exposed_schema"),
+    lint!("rls_disabled_without_grants"),
     lint!("policy_exists_rls_disabled"),
     lint!("unindexed_foreign_keys"),
     lint!("multiple_permissive_policies"),

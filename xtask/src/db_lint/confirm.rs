@@ -41,8 +41,54 @@ pub async fn confirm(conn: &mut PgConnection, report: &mut Report) -> anyhow::Re
             changed = true;
         }
     }
+    changed |= reachable_tables(conn, report).await?;
     if changed {
         report.reseal_roll_ups();
     }
     Ok(())
+}
+
+const NO_RLS: &str = "lint.static.xtask-table-without-rls.";
+
+/// A table created without RLS is a hole once an API role has a grant on it: confirmed where one
+/// has, a warning where none has yet (hosted Supabase grants nothing on new tables since
+/// 2026-10-30). True when a finding changed.
+async fn reachable_tables(conn: &mut PgConnection, report: &mut Report) -> anyhow::Result<bool> {
+    let mut changed = false;
+    for check in report.checks.iter_mut().filter(|c| c.id.starts_with(NO_RLS) && c.status == Status::Fail) {
+        let detail = check.detail.clone().unwrap_or_default();
+        let Some(table) = detail.split("`: ").nth(1).and_then(|m| m.split(" is created in public").next()) else {
+            continue;
+        };
+        let grants: Option<(bool, bool)> = sqlx::query_as(
+            "SELECT c.relrowsecurity, \
+                    has_table_privilege('anon', c.oid, 'SELECT, INSERT, UPDATE, DELETE') \
+                    OR has_table_privilege('authenticated', c.oid, 'SELECT, INSERT, UPDATE, DELETE') \
+             FROM pg_class c WHERE c.oid = to_regclass($1)",
+        )
+        .bind(table)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match grants {
+            Some((false, true)) => {
+                check.detail = Some(format!("{detail}\nconfirmed by the database: an API role has a grant on {table}"));
+            }
+            Some((false, false)) => {
+                check.status = Status::Warn;
+                check.detail = Some(format!(
+                    "not reachable yet: after the pending migrations neither anon nor authenticated has a grant on \
+                     {table}, so the Data API serves none of it; enable RLS before anyone grants it\n{detail}"
+                ));
+                changed = true;
+            }
+            Some((true, _)) => {
+                check.status = Status::Info;
+                check.detail =
+                    Some(format!("dismissed by the database: a later migration enabled RLS on {table}\n{detail}"));
+                changed = true;
+            }
+            None => {}
+        }
+    }
+    Ok(changed)
 }
