@@ -57,12 +57,10 @@ fn our_own_rules_catch_what_squawk_does_not_and_a_silence_needs_a_reason() {
         )
         .write(&format!("rollbacks/{f}"), "select 1;\n");
     let report = lint(&project.path());
-    for id in [
-        "lint.static.xtask-auth-call-per-row.20251116173508.1",
-        "lint.static.xtask-ignore-without-reason.20251116173508.3",
-    ] {
-        assert_fails_on(&report, id);
-    }
+    assert_fails_on(&report, "lint.static.xtask-ignore-without-reason.20251116173508.3");
+    // A per-row auth.uid() is slow, not unsafe: a warning, as Supabase's advisor ranks it.
+    let slow = report.check("lint.static.xtask-auth-call-per-row.20251116173508.1").expect("found");
+    assert_eq!(slow.status, xtask::report::Status::Warn, "{slow:?}");
     assert!(
         report.check("lint.static.xtask-grant-to-anon.20251116173508.3").is_none(),
         "silenced, though without a reason"

@@ -191,10 +191,12 @@ pub fn lint_into(
 ) -> usize {
     let started = Instant::now();
     let mut count = 0;
+    let mut warned = 0;
     let mut scripts = 0;
     for file in files {
         for f in lint_text(&file.text) {
-            count += usize::from(f.dismissed.is_none());
+            count += usize::from(severity(&f) == Status::Fail);
+            warned += usize::from(severity(&f) == Status::Warn);
             report.push(finding_check(file, &f, ""));
         }
         let Some(script) = rollbacks.get(&file.version) else { continue };
@@ -202,7 +204,8 @@ pub fn lint_into(
         scripts += 1;
         let rollback = MigrationFile { path: script.clone(), text, ..file.clone() };
         for f in lint_text(&rollback.text).into_iter().filter(|f| holds_for_rollbacks(&f.rule)) {
-            count += usize::from(f.dismissed.is_none());
+            count += usize::from(severity(&f) == Status::Fail);
+            warned += usize::from(severity(&f) == Status::Warn);
             report.push(finding_check(&rollback, &f, "rollback."));
         }
     }
@@ -213,14 +216,32 @@ pub fn lint_into(
             "no pending file: nothing was linted (pending = the trailing files with a rollback script, or --since)",
         )
     } else {
-        let status = if count == 0 { Status::Pass } else { Status::Fail };
+        let status = match (count, warned) {
+            (0, 0) => Status::Pass,
+            (0, _) => Status::Warn,
+            _ => Status::Fail,
+        };
         Check { status, ..check }.value(format!(
-            "{count} finding(s) in {} file(s) and {scripts} rollback script(s), {:.1} ms",
+            "{count} finding(s) and {warned} warning(s) in {} file(s) and {scripts} rollback script(s), {:.1} ms",
             files.len(),
             took.as_secs_f64() * 1000.0
         ))
     });
     count
+}
+
+/// Rules about speed, not safety: a new finding warns, as Supabase's own advisor ranks them.
+const PERFORMANCE: [&str; 1] = ["xtask-auth-call-per-row"];
+
+/// How a finding counts: dismissed ones inform, performance ones warn, the rest fail.
+fn severity(f: &Finding) -> Status {
+    if f.dismissed.is_some() {
+        Status::Info
+    } else if PERFORMANCE.contains(&f.rule.as_str()) {
+        Status::Warn
+    } else {
+        Status::Fail
+    }
 }
 
 /// A finding as a check; `kind` is `""` for a migration, `"rollback."` for its rollback script.
@@ -236,7 +257,7 @@ fn finding_check(file: &MigrationFile, f: &Finding, kind: &str) -> Check {
     Check::new(
         format!("lint.static.{}.{kind}{}.{}", f.rule, file.version, f.line),
         format!("static rule {}", f.rule),
-        if f.dismissed.is_some() { Status::Info } else { Status::Fail },
+        severity(f),
     )
     .value(format!("{shown}:{}:{}", f.line, f.column))
     .detail(detail)
