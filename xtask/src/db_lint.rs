@@ -59,6 +59,19 @@ fn dismissal(rule: &str, statement: &str) -> Option<String> {
     })
 }
 
+/// squawk's advice to build an index `CONCURRENTLY`, completed: the supabase CLI runs a file in
+/// one transaction, where Postgres refuses it, unless the statement is alone in its file.
+fn alone_in_its_file(rule: &str, help: Option<String>) -> Option<String> {
+    if rule != "require-concurrent-index-creation" {
+        return help;
+    }
+    let help = help.unwrap_or_else(|| "Use `CONCURRENTLY`".into());
+    Some(format!(
+        "{help}, in a migration file of its own: the supabase CLI runs a file with other statements in one \
+         transaction, where CREATE INDEX CONCURRENTLY fails"
+    ))
+}
+
 /// squawk's findings for one file's text.
 pub fn lint_text(text: &str) -> Vec<Finding> {
     let parsed = squawk_syntax::SourceFile::parse(text);
@@ -85,7 +98,7 @@ pub fn lint_text(text: &str) -> Vec<Finding> {
                 line,
                 column,
                 message: v.message,
-                help: v.help,
+                help: alone_in_its_file(&v.code.to_string(), v.help),
                 statement: runner::excerpt(&text[at..end]),
             }
         })
@@ -267,6 +280,13 @@ fn finding_check(file: &MigrationFile, f: &Finding, kind: &str) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_index_advice_says_alone_in_its_file() {
+        let f = lint_text("create index i on public.existing (id);\n");
+        let help = f.iter().find(|f| f.rule == "require-concurrent-index-creation").and_then(|f| f.help.clone());
+        assert!(help.is_some_and(|h| h.contains("CONCURRENTLY") && h.contains("file of its own")));
+    }
 
     #[test]
     fn a_not_volatile_default_is_dismissed_with_the_reason() {
