@@ -81,6 +81,13 @@ pub fn lint_text(text: &str) -> Vec<Finding> {
     // refuses in one (a lone CREATE INDEX CONCURRENTLY): mixing the two is what squawk flags.
     let statements = runner::sql_split::split(text);
     linter.settings.assume_in_transaction = !statements.iter().all(|s| s.is_non_transactional());
+    // A file wrapped whole in its own BEGIN … COMMIT: the runner (as the CLI) runs it as written,
+    // one transaction that commits where the file says; squawk's nesting rule guesses otherwise.
+    let keyword = |s: Option<&runner::sql_split::Statement>, words: &[&str]| {
+        s.is_some_and(|s| words.contains(&s.sql.trim().trim_end_matches(';').trim().to_lowercase().as_str()))
+    };
+    let wrapped = keyword(statements.first(), &["begin", "begin transaction", "start transaction"])
+        && keyword(statements.last(), &["commit", "commit transaction", "end"]);
     let mut findings: Vec<Finding> = linter
         .lint(&parsed, text)
         .into_iter()
@@ -93,7 +100,13 @@ pub fn lint_text(text: &str) -> Vec<Finding> {
             let statement =
                 statements.iter().find(|s| s.sql.contains(&text[at..end])).map_or(&text[at..end], |s| &s.sql);
             Finding {
-                dismissed: dismissal(&v.code.to_string(), statement),
+                dismissed: dismissal(&v.code.to_string(), statement).or_else(|| {
+                    (wrapped && v.code.to_string() == "transaction-nesting").then(|| {
+                        "dismissed: the file is wrapped whole in its own BEGIN … COMMIT, which the runner applies as \
+                         written, as one transaction"
+                            .to_string()
+                    })
+                }),
                 rule: v.code.to_string(),
                 line,
                 column,
@@ -280,6 +293,22 @@ fn finding_check(file: &MigrationFile, f: &Finding, kind: &str) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_wrapped_in_its_own_transaction_is_not_nesting() {
+        let nesting = |sql: &str| {
+            lint_text(sql)
+                .into_iter()
+                .filter(|f| f.rule == "transaction-nesting")
+                .map(|f| f.dismissed.is_some())
+                .collect::<Vec<_>>()
+        };
+        let wrapped = nesting("begin;\nalter table public.t add column c int;\ncommit;\n");
+        assert!(!wrapped.is_empty() && wrapped.iter().all(|d| *d), "{wrapped:?}");
+        let midway =
+            nesting("alter table public.t add column c int;\ncommit;\nalter table public.t add column d int;\n");
+        assert!(midway.iter().all(|d| !d), "{midway:?}");
+    }
 
     #[test]
     fn concurrent_index_advice_says_alone_in_its_file() {
