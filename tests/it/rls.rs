@@ -278,3 +278,30 @@ async fn views_and_functions_are_probed_as_each_persona() {
         assert_eq!(rpc.status, Status::Pass, "{backend}: {rpc:?}");
     }
 }
+
+/// A write through a view that errors (here a trigger refuses every change) measured nothing:
+/// the door says it could not be measured, never "0 rows written beyond RLS".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_probe_that_errors_is_said_not_counted_as_zero() {
+    let project = ProjectCopy::new();
+    project
+        .write(
+            "migrations/20251116173508_own_messages.sql",
+            "create view public.own_messages as select id, content from public.messages \
+             where conversation_id in (select id from public.conversations where auth_user_id = auth.uid());\n\
+             grant select, update, delete on public.own_messages to authenticated;\n\
+             create function public.frozen() returns trigger language plpgsql as $$ \
+             begin raise exception 'messages are frozen'; end $$;\n\
+             create trigger frozen before update or delete on public.messages \
+             for each row execute function public.frozen();\n",
+        )
+        .write(
+            "rollbacks/20251116173508_own_messages.sql",
+            "drop trigger frozen on public.messages;\ndrop function public.frozen();\ndrop view public.own_messages;\n",
+        );
+    let report = run_rls(&project.path()).await;
+    let door = report.check("rls.matrix.door.public.own_messages").expect("the view is a door");
+    assert_eq!(door.status, Status::Warn, "{door:?}");
+    let d = door.detail.clone().unwrap_or_default();
+    assert!(d.contains("writing through the view") && d.contains("messages are frozen"), "{d}");
+}

@@ -160,8 +160,13 @@ async fn read_door(conn: &mut PgConnection, oid: i64, mut door: Door, personas: 
         tx.rollback().await?;
         let read = match (read, &writable) {
             (DoorRead::Read { rows, beyond, .. }, Some(column)) => {
-                let writes_beyond = writes_beyond(conn, &door.name, column, persona).await.unwrap_or(0);
-                DoorRead::Read { rows, beyond, writes_beyond }
+                match writes_beyond(conn, &door.name, column, persona).await? {
+                    Ok(writes_beyond) => DoorRead::Read { rows, beyond, writes_beyond },
+                    // A write probe that errored measured nothing: never "0 rows", unless the read
+                    // already shows the hole.
+                    Err(e) if beyond == 0 => DoorRead::Failed(format!("writing through the view: {e}")),
+                    Err(_) => DoorRead::Read { rows, beyond, writes_beyond: 0 },
+                }
             }
             (read, _) => read,
         };
@@ -171,8 +176,14 @@ async fn read_door(conn: &mut PgConnection, oid: i64, mut door: Door, personas: 
 }
 
 /// Rows `persona` could update or delete through a view that runs as its owner, beyond those it
-/// could as the view's invoker (each statement rolled back).
-async fn writes_beyond(conn: &mut PgConnection, view: &str, column: &str, persona: &Persona) -> sqlx::Result<usize> {
+/// could as the view's invoker (each statement rolled back); the error that stopped a write
+/// (other than a refused privilege, which is a measurement: nothing written).
+async fn writes_beyond(
+    conn: &mut PgConnection,
+    view: &str,
+    column: &str,
+    persona: &Persona,
+) -> sqlx::Result<Result<usize, String>> {
     let mut worst = 0;
     for sql in [
         format!("UPDATE {view} d SET {column} = {column} RETURNING md5(d::text)"),
@@ -185,10 +196,14 @@ async fn writes_beyond(conn: &mut PgConnection, view: &str, column: &str, person
         let invoker = format!("ALTER VIEW {view} SET (security_invoker = true)");
         let shown = as_owner_then(&mut tx, &invoker, persona, &sql).await;
         tx.rollback().await?;
-        let (Ok(as_is), shown) = (as_is, shown) else { continue };
+        let as_is = match as_is {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501") => continue,
+            Err(e) => return Ok(Err(describe(e))),
+        };
         worst = worst.max(beyond(&as_is, &shown.unwrap_or_default()));
     }
-    Ok(worst)
+    Ok(Ok(worst))
 }
 
 /// A column an UPDATE through the view may set, for a view that runs as its owner and is
