@@ -95,14 +95,17 @@ pub fn apply(report: &mut Report, suppressions: &[Suppression]) {
             );
         }
     }
-    // A suppression of a kind this command never checks (a rehearsal finding, under db-lint)
-    // is not judged here.
-    let kinds: Vec<String> = report.checks.iter().map(|c| c.id.split('.').next().unwrap_or("").to_string()).collect();
+    // A suppression of a kind this command never checks (a rehearsal finding under db-lint, a
+    // static lint finding under db-rls, which runs the catalog lints but not the static ones) is
+    // not judged here: its kind is its first two id segments, and the command checks that kind
+    // when one of its checks starts with them.
+    let family = |id: &str| id.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
     for (s, used) in suppressions.iter().zip(used) {
-        let kind = s.id.split('.').next().unwrap_or("");
+        let kind = family(&s.id);
+        let checked_here = report.checks.iter().any(|c| c.id == kind || c.id.starts_with(&format!("{kind}.")));
         let problem = if s.reason.is_empty() {
             format!("`{DIRECTIVE} {}` gives no reason: say why after the id, for the reviewer", s.id)
-        } else if !used && kinds.iter().any(|k| k == kind) {
+        } else if !used && checked_here {
             format!(
                 "`{DIRECTIVE} {}` silences nothing: no failed or warned check has that id (or starts with it); \
                  remove it, or correct the id",
@@ -134,7 +137,27 @@ mod tests {
         r.push(Check::new("rehearse.row_blocking.2.9.messages", "row locks", Status::Fail).detail("held 3 s"));
         r.push(Check::new("rehearse.latency.2", "latency", Status::Fail));
         r.push(Check::new("rehearse.apply.2", "applies", Status::Pass));
+        r.push(Check::new("rehearse.blocking.2", "blocking", Status::Pass));
         r
+    }
+
+    #[test]
+    fn a_silence_is_judged_only_by_the_commands_that_check_its_kind() {
+        let text = "-- xtask:ignore lint.static.xtask-policy-using-true.2.3 the catalogue is public\n\
+                    -- xtask:ignore lint.view_bypasses_rls.public.v the view is public\n";
+        let s = parse("2_x.sql", std::path::Path::new("m/2_x.sql"), text);
+        // db-rls runs the catalog lints, not the static ones.
+        let mut r = Report::quiet("db-rls");
+        r.push(Check::new("lint.view_bypasses_rls", "views", Status::Pass));
+        r.push(Check::new("lint.auth_rls_initplan", "initplan", Status::Pass));
+        apply(&mut r, &s);
+        assert_eq!(r.check("suppress.2_x.sql.1").map(|c| c.status), None, "not db-rls's to judge");
+        assert_eq!(r.check("suppress.2_x.sql.2").map(|c| c.status), Some(Status::Fail), "silences nothing it checks");
+        // db-local-test lints: the static silence that matches nothing fails there.
+        let mut r = Report::quiet("db-local-test");
+        r.push(Check::new("lint.static", "static", Status::Pass));
+        apply(&mut r, &s);
+        assert_eq!(r.check("suppress.2_x.sql.1").map(|c| c.status), Some(Status::Fail));
     }
 
     #[test]
