@@ -88,17 +88,22 @@ pub fn lint_text(text: &str) -> Vec<Finding> {
     };
     let wrapped = keyword(statements.first(), &["begin", "begin transaction", "start transaction"])
         && keyword(statements.last(), &["commit", "commit transaction", "end"]);
+    let line_starts: Vec<usize> =
+        std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
     let mut findings: Vec<Finding> = linter
         .lint(&parsed, text)
         .into_iter()
         .map(|v| {
             let at = usize::from(v.text_range.start()).min(text.len());
-            let before = &text[..at];
-            let line = before.matches('\n').count() + 1;
-            let column = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            // Line and column by binary search over line starts: linear in the file, not in
+            // findings × file size.
+            let line = line_starts.partition_point(|&start| start <= at);
+            let column = at - line_starts[line - 1] + 1;
             let end = usize::from(v.text_range.end()).min(text.len());
-            let statement =
-                statements.iter().find(|s| s.sql.contains(&text[at..end])).map_or(&text[at..end], |s| &s.sql);
+            let containing = statements.partition_point(|s| s.offset <= at).checked_sub(1).map(|i| &statements[i]);
+            let statement = containing
+                .filter(|s| at < s.offset + s.sql.len().max(1))
+                .map_or(&text[at..end], |s| s.sql.as_str());
             Finding {
                 dismissed: dismissal(&v.code.to_string(), statement).or_else(|| {
                     (wrapped && v.code.to_string() == "transaction-nesting").then(|| {

@@ -137,7 +137,9 @@ fn push(text: &str, start: usize, end: usize, out: &mut Vec<Statement>) {
     }
     let lead = chunk.len() - chunk.trim_start().len();
     let offset = start + lead;
-    let line = text[..offset].matches('\n').count() + 1;
+    // Counted on from the previous statement: linear in the file, however many statements.
+    let (from, line) = out.last().map_or((0, 1), |s| (s.offset, s.line));
+    let line = line + text[from..offset].matches('\n').count();
     out.push(Statement { sql: chunk.trim().to_string(), line, offset, params: Vec::new() });
 }
 
