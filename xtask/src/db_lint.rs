@@ -88,8 +88,7 @@ pub fn lint_text(text: &str) -> Vec<Finding> {
     };
     let wrapped = keyword(statements.first(), &["begin", "begin transaction", "start transaction"])
         && keyword(statements.last(), &["commit", "commit transaction", "end"]);
-    let line_starts: Vec<usize> =
-        std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let line_starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
     let mut findings: Vec<Finding> = linter
         .lint(&parsed, text)
         .into_iter()
@@ -101,9 +100,8 @@ pub fn lint_text(text: &str) -> Vec<Finding> {
             let column = at - line_starts[line - 1] + 1;
             let end = usize::from(v.text_range.end()).min(text.len());
             let containing = statements.partition_point(|s| s.offset <= at).checked_sub(1).map(|i| &statements[i]);
-            let statement = containing
-                .filter(|s| at < s.offset + s.sql.len().max(1))
-                .map_or(&text[at..end], |s| s.sql.as_str());
+            let statement =
+                containing.filter(|s| at < s.offset + s.sql.len().max(1)).map_or(&text[at..end], |s| s.sql.as_str());
             Finding {
                 dismissed: dismissal(&v.code.to_string(), statement).or_else(|| {
                     (wrapped && v.code.to_string() == "transaction-nesting").then(|| {

@@ -118,6 +118,21 @@ impl MigrationPlan {
         let split_at = match since {
             Some(since) => {
                 if !dir.files.iter().any(|f| f.version == since) {
+                    let skipped = dir.skipped.iter().find(|(name, _)| name.starts_with(since));
+                    if let Some((name, why)) = skipped {
+                        bail!(
+                            "--since {since}: {name} has that version, but the supabase CLI skips it ({why}), so it \
+                             is no migration; rename it `<version>_<name>.sql`"
+                        );
+                    }
+                    if dir.files.is_empty() {
+                        bail!(
+                            "--since {since}: the supabase CLI would apply no file of {}: {} file(s) there are \
+                             skipped (see runner.skipped.* in the report); name them `<version>_<name>.sql`",
+                            supabase_dir.join("migrations").display(),
+                            dir.skipped.len()
+                        );
+                    }
                     bail!(
                         "--since {since}: no migration has that version; versions are: {}",
                         dir.files.iter().map(|f| f.version.as_str()).collect::<Vec<_>>().join(", ")
@@ -300,5 +315,21 @@ mod tests {
         );
         let p = plan(&["20251101000000", "20251102000000"], &["20251102000000"], None);
         assert_eq!(p.reasons[1], "20251102000000_x.sql: pending (it and every later file have a rollback script)");
+    }
+
+    #[test]
+    fn since_a_file_the_cli_skips_says_why_it_is_no_migration() {
+        let dir = MigrationDir {
+            files: Vec::new(),
+            skipped: vec![("20250714031359-hero.sql".into(), "file name must match pattern".into())],
+            dangerous: Vec::new(),
+            order_note: None,
+            duplicates: Vec::new(),
+        };
+        let root = std::path::Path::new("/nonexistent/supabase");
+        let err = MigrationPlan::new(root, &dir, Some("20250714031359")).expect_err("no such migration").to_string();
+        assert!(err.contains("20250714031359-hero.sql") && err.contains("skips it"), "{err}");
+        let err = MigrationPlan::new(root, &dir, Some("2024")).expect_err("no migration at all").to_string();
+        assert!(err.contains("would apply no file") && err.contains("1 file(s)"), "{err}");
     }
 }
