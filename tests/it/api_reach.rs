@@ -2,11 +2,9 @@
 //! creates is granted to no API role, so the client gets 403 until the migration grants it. The
 //! project is the platform fixture plus one pending migration, and sometimes an app file.
 
-use std::path::Path;
-
 use xtask::report::{Report, Status};
 
-use crate::support::{any_backend, assert_fails_on, copy_dir, detail, run_local_test};
+use crate::support::{any_backend, assert_fails_on, detail, run_local_test};
 
 const NOTES: &str = "create table public.notes (id uuid primary key default gen_random_uuid(), \
                      user_id uuid not null references auth.users (id), body text not null);\n\
@@ -17,20 +15,13 @@ const NOTES: &str = "create table public.notes (id uuid primary key default gen_
 /// The platform fixture with `sql` pending, `config` appended to config.toml, and `app` (path,
 /// text) beside `supabase/` as the app's code.
 async fn run(sql: &str, config: &str, app: Option<(&str, &str)>) -> Report {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/platform/supabase");
-    let project = tempfile::tempdir().expect("tmp");
-    let dir = project.path().join("supabase");
-    copy_dir(&from, &dir);
-    let toml = std::fs::read_to_string(dir.join("config.toml")).expect("config") + config;
-    std::fs::write(dir.join("config.toml"), toml).expect("write config");
-    std::fs::write(dir.join("migrations/20250301000000_notes.sql"), sql).expect("write");
-    std::fs::write(dir.join("rollbacks/20250301000000_notes.sql"), "drop table public.notes;\n").expect("write");
+    let project = crate::support::platform_with_pending(sql, "drop table public.notes;\n", config);
     if let Some((path, text)) = app {
         let path = project.path().join(path);
         std::fs::create_dir_all(path.parent().expect("folder")).expect("mkdir");
         std::fs::write(path, text).expect("write app");
     }
-    run_local_test(&dir, any_backend()).await
+    run_local_test(&project.path().join("supabase"), any_backend()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,15 +15,8 @@ async fn with_pending(sql: &str) -> Report {
 
 /// As [`with_pending`], with `config` appended to config.toml.
 async fn with_pending_and_config(sql: &str, config: &str) -> Report {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/platform/supabase");
-    let project = tempfile::tempdir().expect("tmp");
-    let dir = project.path().join("supabase");
-    copy_dir(&from, &dir);
-    let toml = std::fs::read_to_string(dir.join("config.toml")).expect("config") + config;
-    std::fs::write(dir.join("config.toml"), toml).expect("write config");
-    std::fs::write(dir.join("migrations/20250301000000_under_test.sql"), sql).expect("write");
-    std::fs::write(dir.join("rollbacks/20250301000000_under_test.sql"), "select 1;\n").expect("write");
-    run_local_test(&dir, any_backend()).await
+    let project = crate::support::platform_with_pending(sql, "select 1;\n", config);
+    run_local_test(&project.path().join("supabase"), any_backend()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,4 +349,20 @@ async fn rows_of_the_users_own_organisation_are_its_own() {
     let open = format!("{sql}create policy everyone on public.branches for select to authenticated using (true);\n");
     let report = with_pending(&open).await;
     assert_fails_on(&report, "rls.matrix.public.branches");
+}
+
+/// A trigger that refuses every update (a public project's price lock) makes the update
+/// measurement fail after the migration: said and not compared, never "can no longer update".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_refusing_updates_is_not_an_rls_narrowing() {
+    let report = with_pending(
+        "create function public.locked() returns trigger language plpgsql as $$ \
+         begin raise exception 'profiles are locked'; end $$;\n\
+         create trigger locked before update on public.profiles for each row execute function public.locked();\n",
+    )
+    .await;
+    let check = report.check("rls.matrix.public.profiles").expect("compared");
+    assert_eq!(check.status, Status::Warn, "{check:?}");
+    let detail = check.detail.clone().unwrap_or_default();
+    assert!(detail.contains("could not be measured after") && !detail.contains("no longer"), "{detail}");
 }

@@ -212,3 +212,17 @@ pub fn xtask_bin() -> std::path::PathBuf {
 pub async fn session_of(target: &xtask::production::Target) -> xtask::production::Session {
     xtask::production::Session::read_only(target).await.expect("a session on the target")
 }
+
+/// A copy of the platform fixture project with `sql` as a pending migration (and `rollback` as its
+/// script) and `config` appended to config.toml; `supabase/` is under the returned folder.
+pub fn platform_with_pending(sql: &str, rollback: &str, config: &str) -> tempfile::TempDir {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/platform/supabase");
+    let project = tempfile::tempdir().expect("tmp");
+    let dir = project.path().join("supabase");
+    copy_dir(&from, &dir);
+    let toml = std::fs::read_to_string(dir.join("config.toml")).expect("config") + config;
+    std::fs::write(dir.join("config.toml"), toml).expect("write config");
+    std::fs::write(dir.join("migrations/20250301000000_under_test.sql"), sql).expect("write");
+    std::fs::write(dir.join("rollbacks/20250301000000_under_test.sql"), rollback).expect("write");
+    project
+}

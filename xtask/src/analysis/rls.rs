@@ -179,11 +179,14 @@ impl AccessMatrix {
                 let update = format!("UPDATE {} SET {k} = {k} RETURNING {key}", table.name, k = writable);
                 let delete = format!("DELETE FROM {} RETURNING {key}", table.name);
                 for (op, sql) in [(Op::Select, select), (Op::Update, update), (Op::Delete, delete)] {
-                    let rows = reach(&mut tx, persona, op == Op::Delete, &sql).await.unwrap_or_else(|e| {
-                        m.errors.push(format!("{} {} {}: {e}", persona.label(), op.verb(), table.name));
-                        Rows::new()
-                    });
-                    m.reach.insert((persona.clone(), table.name.clone(), op), rows);
+                    // A measurement that failed is left out (never read as 0 rows): the comparison
+                    // says it could not judge it.
+                    match reach(&mut tx, persona, op == Op::Delete, &sql).await {
+                        Ok(rows) => {
+                            m.reach.insert((persona.clone(), table.name.clone(), op), rows);
+                        }
+                        Err(e) => m.errors.push(format!("{} {} {}: {e}", persona.label(), op.verb(), table.name)),
+                    }
                 }
             }
             tx.rollback().await?;

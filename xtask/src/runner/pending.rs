@@ -116,30 +116,7 @@ impl MigrationPlan {
     pub fn new(supabase_dir: &Path, dir: &MigrationDir, since: Option<&str>) -> anyhow::Result<MigrationPlan> {
         let rollbacks = scan_rollbacks(supabase_dir)?;
         let split_at = match since {
-            Some(since) => {
-                if !dir.files.iter().any(|f| f.version == since) {
-                    let skipped = dir.skipped.iter().find(|(name, _)| name.starts_with(since));
-                    if let Some((name, why)) = skipped {
-                        bail!(
-                            "--since {since}: {name} has that version, but the supabase CLI skips it ({why}), so it \
-                             is no migration; rename it `<version>_<name>.sql`"
-                        );
-                    }
-                    if dir.files.is_empty() {
-                        bail!(
-                            "--since {since}: the supabase CLI would apply no file of {}: {} file(s) there are \
-                             skipped (see runner.skipped.* in the report); name them `<version>_<name>.sql`",
-                            supabase_dir.join("migrations").display(),
-                            dir.skipped.len()
-                        );
-                    }
-                    bail!(
-                        "--since {since}: no migration has that version; versions are: {}",
-                        dir.files.iter().map(|f| f.version.as_str()).collect::<Vec<_>>().join(", ")
-                    );
-                }
-                dir.files.iter().position(|f| f.version == since).unwrap_or(dir.files.len())
-            }
+            Some(since) => since_index(supabase_dir, dir, since)?,
             None => {
                 let trailing = dir.files.iter().rev().take_while(|f| rollbacks.contains_key(&f.version)).count();
                 dir.files.len() - trailing
@@ -240,6 +217,32 @@ impl MigrationPlan {
         }
         files.iter().map(MigrationFile::file_name).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// Where `--since` splits the folder: the index of its version, or why it names no migration.
+fn since_index(supabase_dir: &Path, dir: &MigrationDir, since: &str) -> anyhow::Result<usize> {
+    if !dir.files.iter().any(|f| f.version == since) {
+        let skipped = dir.skipped.iter().find(|(name, _)| name.starts_with(since));
+        if let Some((name, why)) = skipped {
+            bail!(
+                "--since {since}: {name} has that version, but the supabase CLI skips it ({why}), so it \
+                 is no migration; rename it `<version>_<name>.sql`"
+            );
+        }
+        if dir.files.is_empty() {
+            bail!(
+                "--since {since}: the supabase CLI would apply no file of {}: {} file(s) there are \
+                 skipped (see runner.skipped.* in the report); name them `<version>_<name>.sql`",
+                supabase_dir.join("migrations").display(),
+                dir.skipped.len()
+            );
+        }
+        bail!(
+            "--since {since}: no migration has that version; versions are: {}",
+            dir.files.iter().map(|f| f.version.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(dir.files.iter().position(|f| f.version == since).unwrap_or(dir.files.len()))
 }
 
 #[cfg(test)]
