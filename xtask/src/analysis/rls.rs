@@ -127,6 +127,9 @@ pub struct AccessMatrix {
     pub probe_users: Option<(Persona, Persona)>,
     /// Measurements that failed (a trigger or a policy erroring): never counted as "0 rows".
     pub errors: Vec<String>,
+    /// What a persona's role has no grant for (the API refuses it before RLS, 403): kept apart
+    /// from "no rows by policy".
+    pub no_grant: std::collections::BTreeSet<(Persona, String, Op)>,
     /// Policies per table.
     pub policies: BTreeMap<String, i64>,
     /// Views, materialized views and foreign tables an API role may read.
@@ -190,6 +193,11 @@ impl AccessMatrix {
                 }
             }
             tx.rollback().await?;
+            for table in &tables {
+                for op in measure::ungranted(conn, persona.role(), &table.name).await? {
+                    m.no_grant.insert((persona.clone(), table.name.clone(), op));
+                }
+            }
             if let Some(id) = persona.auth_id() {
                 for table in &tables {
                     let rows = owned_rows(conn, table, id, scope).await?;

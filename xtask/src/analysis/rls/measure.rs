@@ -85,6 +85,25 @@ pub(super) async fn reach(
     }
 }
 
+/// The operations `role` has no privilege for on `table` (schema usage included).
+pub(super) async fn ungranted(conn: &mut PgConnection, role: &str, table: &str) -> sqlx::Result<Vec<Op>> {
+    let (select, update, delete): (bool, bool, bool) = sqlx::query_as(
+        "SELECT has_schema_privilege($1, c.relnamespace, 'USAGE') AND has_table_privilege($1, c.oid, 'SELECT'), \
+                has_schema_privilege($1, c.relnamespace, 'USAGE') AND has_table_privilege($1, c.oid, 'UPDATE'), \
+                has_schema_privilege($1, c.relnamespace, 'USAGE') AND has_table_privilege($1, c.oid, 'DELETE') \
+         FROM pg_class c WHERE c.oid = $2::regclass",
+    )
+    .bind(role)
+    .bind(table)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok([(Op::Select, select), (Op::Update, update), (Op::Delete, delete)]
+        .into_iter()
+        .filter(|(_, granted)| !granted)
+        .map(|(op, _)| op)
+        .collect())
+}
+
 /// `sql` as the session's own role (the superuser), in a savepoint rolled back.
 async fn as_session(tx: &mut Transaction<'_, Postgres>, sql: &str) -> Result<Rows, sqlx::Error> {
     sqlx::raw_sql("SAVEPOINT probe; RESET ROLE").execute(&mut **tx).await?;
