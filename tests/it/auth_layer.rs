@@ -94,3 +94,27 @@ async fn layer_is_idempotent_and_leaves_existing_helpers_alone() {
         .expect("q");
     assert!(bypass, "service_role bypasses RLS");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_images_early_per_claim_helper_is_upgraded_to_read_the_json_claims() {
+    let pg = start(any_backend()).await;
+    let mut conn = pg.connect().await.expect("connect");
+    // What Supabase's image creates before GoTrue's migrations run: one setting per claim.
+    sqlx::raw_sql(
+        "create schema auth; create function auth.uid() returns uuid language sql stable as
+         $$ select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("early auth.uid");
+    xtask::supabase::layer::install(&mut conn).await.expect("install");
+    let alice = uuid::Uuid::new_v4();
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("select set_config('request.jwt.claims', $1, true)")
+        .bind(serde_json::json!({"sub": alice.to_string()}).to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("claims");
+    let uid: Option<String> = sqlx::query_scalar("select auth.uid()::text").fetch_one(&mut *tx).await.expect("q");
+    assert_eq!(uid, Some(alice.to_string()), "the upgraded helper reads request.jwt.claims");
+}

@@ -1,9 +1,12 @@
 //! Each backend serves queries and leaves no container, process or temp dir behind.
 
 use sqlx::Connection;
-use xtask::pg::{Backend, EphemeralPostgres, Footprint, PgOptions};
+use xtask::{
+    pg::{Backend, EphemeralPostgres, Footprint, PgOptions},
+    report::{Report, Status},
+};
 
-use crate::support::{backends, start};
+use crate::support::{assert_passes, backends, detail, local_test, our_supabase_dir, run_local_test, start};
 
 /// True while anything of `footprint` is still on the machine.
 fn still_there(footprint: &Footprint) -> bool {
@@ -191,4 +194,47 @@ async fn native_clusters_preload_what_supabase_preloads() {
         .expect("pg_stat_statements answers only when preloaded");
     assert!(calls >= 0);
     pg.close().await.expect("close");
+}
+
+/// The docker backend's default is Supabase's own image (here, where no registry answers, the
+/// stand-in `scripts/supabase-postgres-image.sh` builds under its name): its init already made
+/// the platform's roles and schemas and demoted `postgres`, and the layer only adds what is
+/// missing. Our project gets the same verdicts there as on the official image (`.ci/run` names
+/// it in XTASK_OFFICIAL_IMAGE), check by check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supabases_image_is_the_default_and_judges_as_the_official_one_does() {
+    if !backends().contains(&Backend::Docker) {
+        return;
+    }
+    let image = PgOptions::default().image();
+    assert!(xtask::pg::is_supabase_image(&image), "the default image is Supabase's: {image}");
+    let official = std::env::var("XTASK_OFFICIAL_IMAGE").ok().filter(|s| !s.is_empty());
+    let Some(official) = official else {
+        let required = std::env::var("XTASK_REQUIRE_BACKENDS").unwrap_or_default().contains("docker");
+        assert!(!required, "set XTASK_OFFICIAL_IMAGE to an official-contract postgres image to compare with");
+        eprintln!("note: XTASK_OFFICIAL_IMAGE is not set: the comparison with the official image is skipped");
+        return;
+    };
+    let dir = our_supabase_dir();
+    let on_supabase = run_local_test(&dir, Backend::Docker).await;
+    assert_passes(&on_supabase);
+    let layer = detail(&on_supabase, "env.supabase_layer");
+    assert!(
+        layer.contains("role anon") && layer.contains("schema auth") && layer.contains("already there"),
+        "the image made the platform's roles and schemas, the layer left them: {layer}"
+    );
+    let role = on_supabase.check("env.migration_role").expect("migration role");
+    assert_eq!(role.status, Status::Pass, "{role:?}");
+
+    let mut official_run = local_test(&dir, Backend::Docker);
+    official_run.pg.image = Some(official.clone());
+    let mut on_official = Report::quiet("db-local-test");
+    official_run.run_into(&mut on_official).await.unwrap_or_else(|e| panic!("on {official}: {e:#}"));
+    let verdicts = |r: &Report| -> Vec<(String, Status)> {
+        let mut v: Vec<_> =
+            r.checks.iter().filter(|c| c.id != "env.supabase_layer").map(|c| (c.id.clone(), c.status)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(verdicts(&on_supabase), verdicts(&on_official), "same verdicts on {image} and {official}");
 }

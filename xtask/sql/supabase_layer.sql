@@ -110,6 +110,22 @@ CREATE TABLE IF NOT EXISTS auth.users (
   is_anonymous boolean NOT NULL DEFAULT false
 );
 ALTER TABLE auth.users OWNER TO supabase_auth_admin;
+-- Supabase's image creates an earlier auth.users and leaves the rest to GoTrue's migrations,
+-- which do not run here: play their renames first (confirmed_at became email_confirmed_at).
+DO $layer$
+BEGIN
+  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'auth.users'::regclass AND attname = 'confirmed_at'
+             AND attgenerated = '')
+     AND NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'auth.users'::regclass
+                     AND attname = 'email_confirmed_at') THEN
+    ALTER TABLE auth.users RENAME COLUMN confirmed_at TO email_confirmed_at;
+  END IF;
+END
+$layer$;
+ALTER TABLE auth.users
+  ADD COLUMN IF NOT EXISTS email_confirmed_at timestamptz,
+  ADD COLUMN IF NOT EXISTS phone text,
+  ADD COLUMN IF NOT EXISTS is_anonymous boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS users_email_idx ON auth.users (email);
 -- Every column GoTrue's migrations give auth.users (seeds write them by name).
 ALTER TABLE auth.users
@@ -180,6 +196,9 @@ CREATE TABLE IF NOT EXISTS auth.refresh_tokens (
   parent varchar(255),
   session_id uuid REFERENCES auth.sessions (id) ON DELETE CASCADE
 );
+ALTER TABLE auth.refresh_tokens
+  ADD COLUMN IF NOT EXISTS parent varchar(255),
+  ADD COLUMN IF NOT EXISTS session_id uuid REFERENCES auth.sessions (id) ON DELETE CASCADE;
 ALTER TABLE auth.refresh_tokens OWNER TO supabase_auth_admin;
 CREATE TABLE IF NOT EXISTS auth.audit_log_entries (
   instance_id uuid,
@@ -188,6 +207,7 @@ CREATE TABLE IF NOT EXISTS auth.audit_log_entries (
   created_at timestamptz,
   ip_address varchar(64) NOT NULL DEFAULT ''
 );
+ALTER TABLE auth.audit_log_entries ADD COLUMN IF NOT EXISTS ip_address varchar(64) NOT NULL DEFAULT '';
 ALTER TABLE auth.audit_log_entries OWNER TO supabase_auth_admin;
 CREATE TABLE IF NOT EXISTS auth.instances (
   id uuid PRIMARY KEY,
@@ -199,27 +219,38 @@ CREATE TABLE IF NOT EXISTS auth.instances (
 ALTER TABLE auth.instances OWNER TO supabase_auth_admin;
 
 -- The helpers read the claims PostgREST sets per request: `request.jwt.claims` (JSON, PostgREST
--- 9+), falling back to the older per-claim settings `request.jwt.claim.<name>`.
+-- 9+), falling back to the older per-claim settings `request.jwt.claim.<name>`. Helpers that read
+-- only the older settings (Supabase's image before GoTrue's migrations) are replaced, as GoTrue does;
+-- a project's own helper (anything else) is left alone.
 DO $layer$
 BEGIN
-  IF to_regprocedure('auth.uid()') IS NULL THEN
-    CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $f$
+  IF to_regprocedure('auth.uid()') IS NULL OR EXISTS (
+    SELECT FROM pg_proc WHERE oid = to_regprocedure('auth.uid()')
+      AND prosrc LIKE '%request.jwt.claim.sub%' AND prosrc NOT LIKE '%request.jwt.claims%'
+  ) THEN
+    CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $f$
       SELECT coalesce(
         nullif(current_setting('request.jwt.claim.sub', true), ''),
         (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
       )::uuid
     $f$;
   END IF;
-  IF to_regprocedure('auth.role()') IS NULL THEN
-    CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $f$
+  IF to_regprocedure('auth.role()') IS NULL OR EXISTS (
+    SELECT FROM pg_proc WHERE oid = to_regprocedure('auth.role()')
+      AND prosrc LIKE '%request.jwt.claim.role%' AND prosrc NOT LIKE '%request.jwt.claims%'
+  ) THEN
+    CREATE OR REPLACE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $f$
       SELECT coalesce(
         nullif(current_setting('request.jwt.claim.role', true), ''),
         (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
       )::text
     $f$;
   END IF;
-  IF to_regprocedure('auth.email()') IS NULL THEN
-    CREATE FUNCTION auth.email() RETURNS text LANGUAGE sql STABLE AS $f$
+  IF to_regprocedure('auth.email()') IS NULL OR EXISTS (
+    SELECT FROM pg_proc WHERE oid = to_regprocedure('auth.email()')
+      AND prosrc LIKE '%request.jwt.claim.email%' AND prosrc NOT LIKE '%request.jwt.claims%'
+  ) THEN
+    CREATE OR REPLACE FUNCTION auth.email() RETURNS text LANGUAGE sql STABLE AS $f$
       SELECT coalesce(
         nullif(current_setting('request.jwt.claim.email', true), ''),
         (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
@@ -293,6 +324,18 @@ CREATE TABLE IF NOT EXISTS storage.objects (
   owner_id text,
   user_metadata jsonb
 );
+-- Supabase's image creates the first buckets and objects; storage-api's migrations add the rest.
+ALTER TABLE storage.buckets
+  ADD COLUMN IF NOT EXISTS public boolean DEFAULT false,
+  ADD COLUMN IF NOT EXISTS avif_autodetection boolean DEFAULT false,
+  ADD COLUMN IF NOT EXISTS file_size_limit bigint,
+  ADD COLUMN IF NOT EXISTS allowed_mime_types text[],
+  ADD COLUMN IF NOT EXISTS owner_id text;
+ALTER TABLE storage.objects
+  ADD COLUMN IF NOT EXISTS path_tokens text[] GENERATED ALWAYS AS (string_to_array(name, '/')) STORED,
+  ADD COLUMN IF NOT EXISTS version text,
+  ADD COLUMN IF NOT EXISTS owner_id text,
+  ADD COLUMN IF NOT EXISTS user_metadata jsonb;
 CREATE UNIQUE INDEX IF NOT EXISTS bucketid_objname ON storage.objects (bucket_id, name);
 CREATE TABLE IF NOT EXISTS storage.migrations (
   id integer PRIMARY KEY,

@@ -83,7 +83,7 @@ impl LocalDatabase {
         report.push(plan.check(&supabase_dir));
 
         let timer = report.phase("start Postgres");
-        let pg_options = pg;
+        let pg_options = PgOptions { major: crate::supabase::platform::project_major(&supabase_dir)?, ..pg };
         let pg = EphemeralPostgres::start(&pg_options).await?;
         let took = report.record(timer);
         report.backend = Some(pg.backend().to_string());

@@ -20,16 +20,24 @@ use anyhow::{bail, Context};
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
 use testcontainers::{ContainerAsync, GenericImage};
 
-pub use discovery::{find_pg_bin, find_pg_tool};
+pub use discovery::{find_pg_bin, find_pg_bin_for, find_pg_tool};
 pub use leftovers::{process_alive, remove_labelled_containers, remove_leftover_clusters};
 pub use redact::{has_password, redact, redact_text};
 
+pub use docker::is_supabase_image;
 use docker::{docker_status, start_docker, DockerStatus};
 use native::{start_native, NativeCluster};
 use url_db::{start_url, ThrowawayDatabase};
 
-/// The official image, pinned (never `latest`).
-pub const DEFAULT_IMAGE: &str = "postgres:15.8";
+/// Supabase's own database image for a Postgres major, at the tag the Supabase CLI pins (so the
+/// one `supabase start` already pulled): supabase/cli `apps/cli-go/pkg/config/constants.go` and
+/// `templates/Dockerfile` at 1d1e719 (2026-06-01). The official `postgres` image only when asked.
+pub fn default_image(major: Option<u32>) -> &'static str {
+    match major {
+        Some(17) => "supabase/postgres:17.6.1.132",
+        _ => "supabase/postgres:15.8.1.085",
+    }
+}
 /// Every container we start carries this label; `db-clean` removes only containers that have it.
 pub const CONTAINER_LABEL: &str = "dev.supabase-xtask.ephemeral";
 /// The process that started a container or cluster: while it lives, it is not a leftover.
@@ -75,6 +83,8 @@ pub struct PgOptions {
     pub on_target_server: bool,
     /// A local run may use another major than the project's `[db] major_version`.
     pub other_major: bool,
+    /// The project's `[db] major_version`: which image and which native binaries to prefer.
+    pub major: Option<u32>,
 }
 
 impl PgOptions {
@@ -94,7 +104,7 @@ impl PgOptions {
         self.image
             .clone()
             .or_else(|| std::env::var("XTASK_PG_IMAGE").ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| DEFAULT_IMAGE.to_string())
+            .unwrap_or_else(|| default_image(self.major).to_string())
     }
 }
 
@@ -144,7 +154,7 @@ impl EphemeralPostgres {
         let started = Instant::now();
         let (url, inner) = match backend {
             Backend::Docker => start_docker(&opts.image()).await?,
-            Backend::Native => start_native().await?,
+            Backend::Native => start_native(opts.major).await?,
             Backend::Url => start_url(opts).await?,
             Backend::Auto => unreachable!("choose_backend resolves auto"),
         };
@@ -303,9 +313,12 @@ fn choose_backend(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
 
 fn choose(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
     match opts.backend.unwrap_or(Backend::Auto) {
-        Backend::Docker => Ok((Backend::Docker, format!("--backend docker, image {}", opts.image()))),
+        Backend::Docker => {
+            let image = opts.image();
+            Ok((Backend::Docker, format!("--backend docker, image {image} ({})", docker::image_kind(&image))))
+        }
         Backend::Native => {
-            let bin = find_pg_bin()?;
+            let bin = find_pg_bin_for(opts.major)?;
             Ok((Backend::Native, format!("--backend native, binaries in {}", bin.display())))
         }
         Backend::Url => Ok((Backend::Url, "--backend url: a throwaway database on that server".into())),
@@ -315,10 +328,11 @@ fn choose(opts: &PgOptions) -> anyhow::Result<(Backend, String)> {
             }
             let image = opts.image();
             let docker = docker_status(&image);
-            match (&docker, find_pg_bin()) {
-                (DockerStatus::Ready, _) => {
-                    Ok((Backend::Docker, format!("Docker engine answers and image {image} is present")))
-                }
+            match (&docker, find_pg_bin_for(opts.major)) {
+                (DockerStatus::Ready, _) => Ok((
+                    Backend::Docker,
+                    format!("Docker engine answers and image {image} is present ({})", docker::image_kind(&image)),
+                )),
                 (why, Ok(bin)) => {
                     Ok((Backend::Native, format!("{why}; using PostgreSQL binaries in {}", bin.display())))
                 }
@@ -351,6 +365,7 @@ mod tests {
         let url_with_image = PgOptions {
             on_target_server: false,
             other_major: false,
+            major: None,
             backend: Some(Backend::Url),
             image: Some("postgres:15.8".into()),
             db_url: Some("postgres://h/db".into()),
@@ -363,6 +378,7 @@ mod tests {
             db_url: Some("postgres://h/db".into()),
             on_target_server: false,
             other_major: false,
+            major: None,
         };
         let err = choose_backend(&docker_with_url).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("--db-url applies to the url backend"), "{err}");
@@ -372,6 +388,7 @@ mod tests {
             db_url: None,
             on_target_server: false,
             other_major: false,
+            major: None,
         };
         assert!(choose_backend(&fine).is_ok());
     }

@@ -11,7 +11,8 @@ pub struct Pg {
     /// auto: docker if an engine answers and the image is present or can be pulled, else native
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub backend: Backend,
-    /// Docker image for the docker backend [env: XTASK_PG_IMAGE] [default: postgres:15.8]
+    /// Docker image for the docker backend [env: XTASK_PG_IMAGE] [default: supabase/postgres of the
+    /// project's major, as `supabase start` pulls it; 15.8.1.085 or 17.6.1.132]
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
     /// Existing server for the url backend (a throwaway database is created there, then dropped);
@@ -32,6 +33,7 @@ impl Pg {
             db_url: self.db_url.clone(),
             on_target_server: false,
             other_major: self.other_major,
+            major: None,
         }
     }
 }
@@ -62,6 +64,7 @@ impl RestorePg {
             db_url: self.restore_db_url.clone(),
             on_target_server: self.restore_on_target_server,
             other_major: true,
+            major: None,
         }
     }
 }

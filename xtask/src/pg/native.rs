@@ -9,7 +9,7 @@ use std::{
 use anyhow::{bail, Context};
 
 use super::{
-    discovery::{exe, find_pg_bin},
+    discovery::{exe, find_pg_bin_for},
     Inner, OWNER_FILE, SUPERUSER,
 };
 
@@ -140,8 +140,8 @@ impl Drop for NativeCluster {
     }
 }
 
-pub(super) async fn start_native() -> anyhow::Result<(String, Inner)> {
-    let bin = find_pg_bin()?;
+pub(super) async fn start_native(major: Option<u32>) -> anyhow::Result<(String, Inner)> {
+    let bin = find_pg_bin_for(major)?;
     tokio::task::spawn_blocking(move || start_native_blocking(bin))
         .await
         .context("native backend start was interrupted")?
