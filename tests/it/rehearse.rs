@@ -160,6 +160,11 @@ async fn like_copies_the_shape_of_production_read_only() {
     );
     let data = report.check("rehearse.data").and_then(|c| c.value.clone()).unwrap_or_default();
     assert!(data.starts_with("30 messages;"), "{data}");
+    // This "production" still grants new objects automatically (the 2024 defaults), which local
+    // runs do not model: recorded, and said with the setting that fixes it.
+    let grants = report.check("target.grants_model").expect("the target's grants model is recorded");
+    assert_eq!(grants.value.as_deref(), Some("automatic grants on new objects"));
+    assert_eq!(grants.status, xtask::report::Status::Warn, "{:?}", grants.detail);
     prod.close().await.expect("close");
 }
 

@@ -69,7 +69,7 @@ impl DbRehearse {
         };
         let mut target: std::collections::BTreeMap<String, f64> = self.target_rows.iter().cloned().collect();
         if let Some(url) = &self.like {
-            let (data, rows) = shape_like(url, report).await?;
+            let (data, rows) = shape_like(url, &self.project.supabase_dir, report).await?;
             local.data = data;
             for (table, n) in rows {
                 target.entry(table).or_insert(n);
@@ -270,12 +270,19 @@ impl DbRehearse {
 }
 
 /// Row counts and fan-out of production, read-only, as generator sizes; and its tables' rows.
-async fn shape_like(url: &str, report: &mut Report) -> anyhow::Result<(Data, std::collections::BTreeMap<String, f64>)> {
+/// Its Data API grants model is recorded against the one local runs reproduce.
+async fn shape_like(
+    url: &str,
+    supabase_dir: &std::path::Path,
+    report: &mut Report,
+) -> anyhow::Result<(Data, std::collections::BTreeMap<String, f64>)> {
     let target = production::Target::direct(url.to_string());
     let mut conn = target.connect_read_only().await?;
     let (size, words) =
         app_seam::shape_of(&mut conn, 1).await.with_context(|| format!("reading row counts from {}", redact(url)))?;
     report.push(Check::new("rehearse.like", "production's shape (read-only)", Status::Info).value(words));
+    let grants = crate::supabase::platform::target_grants(&mut conn).await?;
+    report.push(crate::supabase::platform::target_check(grants, crate::supabase::platform::configured(supabase_dir)?));
     let rows = size::table_rows(&mut conn).await?;
     let data = Data {
         users: size.users,

@@ -31,9 +31,12 @@ use url_db::{start_url, ThrowawayDatabase};
 
 /// Supabase's own database image for a Postgres major, at the tag the Supabase CLI pins (so the
 /// one `supabase start` already pulled): supabase/cli `apps/cli-go/pkg/config/constants.go` and
-/// `templates/Dockerfile` at 1d1e719 (2026-06-01). The official `postgres` image only when asked.
+/// `templates/Dockerfile` at 1d1e719 (2026-06-01); 13 and 14 as the CLI's `pg13Image`/`pg14Image`.
+/// A major the CLI has no image for (16) gets 15's, which the major check then refuses. The official `postgres` image only when asked.
 pub fn default_image(major: Option<u32>) -> &'static str {
     match major {
+        Some(13) => "supabase/postgres:13.3.0",
+        Some(14) => "supabase/postgres:14.1.0.89",
         Some(17) => "supabase/postgres:17.6.1.132",
         _ => "supabase/postgres:15.8.1.085",
     }

@@ -142,7 +142,12 @@ pub(super) async fn start_docker(image: &str) -> anyhow::Result<(String, Inner)>
         .with_startup_timeout(Duration::from_secs(180))
         .start()
         .await
-        .with_context(|| format!("starting a container from image {image}"))?;
+        .with_context(|| {
+            format!(
+                "starting a container from image {image} (if it is not on this machine: `docker pull {image}` \
+                 where a registry answers, or choose another with --image, or use --backend native)"
+            )
+        })?;
     let host = container.get_host().await?.to_string();
     let host = if host == "localhost" { "127.0.0.1".to_string() } else { host };
     let port = container.get_host_port_ipv4(5432).await?;

@@ -216,9 +216,10 @@ pub fn major_check(project: Option<u32>, server: u32, other_major: bool) -> Resu
         ))),
         Some(p) => Err(format!(
             "config.toml [db] major_version = {p}, but this Postgres is {server}: a run on another major proves \
-             nothing about production. Use Postgres {p}: install its server binaries (Debian/PGDG package \
-             postgresql-{p}) for the native backend, or the docker backend with --image supabase/postgres:{p}.x \
-             (the image `supabase start` pulls); or pass --other-major to run on {server} with a warning"
+             nothing about production. Use Postgres {p}: the docker backend runs {image} (the image `supabase \
+             start` pulls) when Docker can pull or has it; or install its server binaries (PGDG package \
+             postgresql-{p}) for the native backend; or pass --other-major to run on {server} with a warning",
+            image = crate::pg::default_image(Some(p))
         )),
     }
 }
