@@ -4,23 +4,24 @@
 //! exists so the access matrix has something to prove on projects that seed no users.
 //! Deterministic from the seed; every table it cannot fill is named with the reason.
 
+mod adjust;
+mod catalog;
+mod cycles;
 mod order;
 mod platform;
 mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Context;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
+use catalog::load;
+pub use catalog::project_tables;
 use values::{ColumnFacts, Fill};
 
-use crate::{
-    analysis::catalog::MANAGED_SCHEMAS,
-    report::{Check, Status},
-};
+use crate::report::{Check, Status};
 
 /// Rows each user gets in each table.
 const ROWS_PER_USER: usize = 2;
@@ -41,6 +42,8 @@ pub struct Generated {
     pub unfilled: Vec<(String, String)>,
     /// Tables with no generated rows but rows of the project's own seed: (table, rows, why).
     pub kept: Vec<(String, i64, String)>,
+    /// Foreign keys of a cycle, filled after their parent (or why not), said as sentences.
+    pub back_references: Vec<String>,
     /// Signing a user up as Supabase Auth does failed (the project's auth trigger), with the error.
     pub sign_up_error: Option<String>,
 }
@@ -76,7 +79,7 @@ pub async fn generate(
     let order = order::foreign_key_order(&tables);
     // Rows written per table, with the user who owns each (for ownership chains).
     let mut written: BTreeMap<String, Vec<(Uuid, Value)>> = BTreeMap::new();
-    for table in order {
+    for &table in &order {
         let mut tx = conn.begin().await?;
         let mut count = 0;
         let mut last_error = None;
@@ -126,6 +129,7 @@ pub async fn generate(
             }
         }
     }
+    cycles::fill_back_references(conn, &order, &written, &mut out).await?;
     platform::storage_objects(conn, &mut out).await?;
     Ok(out)
 }
@@ -171,57 +175,6 @@ fn key_of(table: &Table, row: &Value) -> Value {
     Value::Object(table.key.iter().map(|k| (k.clone(), row.get(k).cloned().unwrap_or(Value::Null))).collect())
 }
 
-/// Every ordinary table of the project's schemas that no extension owns.
-pub async fn project_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
-    Ok(table_oids(conn).await?.into_iter().map(|(_, name)| name).collect())
-}
-
-async fn table_oids(conn: &mut PgConnection) -> anyhow::Result<Vec<(i64, String)>> {
-    let platform: Vec<String> = MANAGED_SCHEMAS.iter().map(|s| s.to_string()).collect();
-    sqlx::query_as(
-        "SELECT c.oid::bigint, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname <> ALL($1) \
-           AND n.nspname NOT LIKE 'pg\\_%' \
-           AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
-                           AND d.deptype = 'e') \
-         ORDER BY 2",
-    )
-    .bind(&platform)
-    .fetch_all(&mut *conn)
-    .await
-    .context("listing the project's tables")
-}
-
-/// The project's tables with their columns and foreign keys.
-async fn load(conn: &mut PgConnection) -> anyhow::Result<Vec<Table>> {
-    let mut tables = Vec::new();
-    for (oid, name) in table_oids(conn).await? {
-        let columns = values::column_facts(conn, oid).await?;
-        let foreign_keys: Vec<(Vec<String>, String, Vec<String>)> = sqlx::query_as(
-            "SELECT (SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(con.conkey) WITH ORDINALITY \
-                       k(attnum, n) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum), \
-                    (SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) FROM pg_class pc \
-                       JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pc.oid = con.confrelid), \
-                    (SELECT array_agg(quote_ident(a.attname) ORDER BY k.n) FROM unnest(con.confkey) WITH ORDINALITY \
-                       k(attnum, n) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum) \
-             FROM pg_constraint con WHERE con.conrelid = $1::oid AND con.contype = 'f' ORDER BY con.conname",
-        )
-        .bind(oid)
-        .fetch_all(&mut *conn)
-        .await?;
-        let key: Vec<String> = sqlx::query_scalar(
-            "SELECT a.attname::text FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid \
-               AND a.attnum = ANY (x.indkey) WHERE x.indrelid = $1::oid AND x.indisprimary",
-        )
-        .bind(oid)
-        .fetch_all(&mut *conn)
-        .await?;
-        tables.push(Table { name, key, columns, foreign_keys });
-    }
-    Ok(tables)
-}
-
 /// The rows of `table` that reference `user` in auth.users already (made by a trigger when the
 /// user signed up).
 async fn rows_made_for(conn: &mut PgConnection, table: &Table, user: Uuid) -> anyhow::Result<Vec<Value>> {
@@ -240,7 +193,8 @@ async fn rows_made_for(conn: &mut PgConnection, table: &Table, user: Uuid) -> an
 }
 
 /// One row of `table` owned by `user`, in a savepoint (a violation leaves the transaction
-/// usable); tries a few variants of the values before giving up with the database's words.
+/// usable); tries a few variants of the values, and those a refusing multi-column CHECK may need,
+/// before giving up with the database's words.
 async fn insert_row(
     conn: &mut PgConnection,
     table: &Table,
@@ -250,37 +204,72 @@ async fn insert_row(
 ) -> Result<Value, String> {
     let mut last = String::new();
     for attempt in 0..3 {
-        let values = match row_values(conn, table, user, n + attempt * 1000, written).await {
-            Ok(v) => v,
-            Err(why) => return Err(why),
-        };
-        let (columns, literals): (Vec<String>, Vec<String>) = values.into_iter().unzip();
-        let sql = if columns.is_empty() {
-            format!("INSERT INTO {} AS t DEFAULT VALUES RETURNING to_jsonb(t)", table.name)
-        } else {
-            format!(
-                "INSERT INTO {} AS t ({}) VALUES ({}) RETURNING to_jsonb(t)",
-                table.name,
-                columns.join(", "),
-                literals.join(", ")
-            )
-        };
-        let sp = sqlx::raw_sql("SAVEPOINT generate").execute(&mut *conn).await;
-        let result: Result<Value, sqlx::Error> = sqlx::query_scalar(&sql).fetch_one(&mut *conn).await;
-        let undo = if result.is_ok() { "RELEASE SAVEPOINT generate" } else { "ROLLBACK TO SAVEPOINT generate" };
-        let _ = sqlx::raw_sql(undo).execute(&mut *conn).await;
-        if let Err(e) = sp {
-            return Err(e.to_string());
-        }
-        match result {
-            Ok(row) => return Ok(row),
-            Err(sqlx::Error::Database(db)) => {
-                last = format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message());
+        let n = n + attempt * 1000;
+        let row = row_values(conn, table, user, n, written).await?;
+        let check = match try_insert(conn, table, &row).await? {
+            Ok(inserted) => return Ok(inserted),
+            Err((words, check)) => {
+                last = words;
+                check
             }
-            Err(e) => last = e.to_string(),
+        };
+        let Some(check) = check else { continue };
+        let columns = check_columns(conn, table, &check).await.map_err(|e| e.to_string())?;
+        for variant in adjust::variants(&row, &table.columns, &columns, user, n) {
+            if let Ok(inserted) = try_insert(conn, table, &variant).await? {
+                return Ok(inserted);
+            }
         }
     }
     Err(last)
+}
+
+/// A refused insert: the database's words, and the CHECK constraint it names, if one refused it.
+type Refused = (String, Option<String>);
+
+/// Inserts `row` in a savepoint: the row, or why the database refused it; `Err` only when the
+/// transaction itself is unusable.
+async fn try_insert(
+    conn: &mut PgConnection,
+    table: &Table,
+    row: &adjust::Row,
+) -> Result<Result<Value, Refused>, String> {
+    let (columns, literals): (Vec<&str>, Vec<&str>) = row.iter().map(|(c, v)| (c.as_str(), v.as_str())).unzip();
+    let sql = if columns.is_empty() {
+        format!("INSERT INTO {} AS t DEFAULT VALUES RETURNING to_jsonb(t)", table.name)
+    } else {
+        format!(
+            "INSERT INTO {} AS t ({}) VALUES ({}) RETURNING to_jsonb(t)",
+            table.name,
+            columns.join(", "),
+            literals.join(", ")
+        )
+    };
+    sqlx::raw_sql("SAVEPOINT generate").execute(&mut *conn).await.map_err(|e| e.to_string())?;
+    let result: Result<Value, sqlx::Error> = sqlx::query_scalar(&sql).fetch_one(&mut *conn).await;
+    let undo = if result.is_ok() { "RELEASE SAVEPOINT generate" } else { "ROLLBACK TO SAVEPOINT generate" };
+    let _ = sqlx::raw_sql(undo).execute(&mut *conn).await;
+    Ok(result.map_err(|e| match e {
+        sqlx::Error::Database(db) => {
+            let check = (db.code().as_deref() == Some("23514")).then(|| db.constraint().map(str::to_string)).flatten();
+            (format!("ERROR {}: {}", db.code().unwrap_or_default(), db.message()), check)
+        }
+        other => (other.to_string(), None),
+    }))
+}
+
+/// The columns (quoted as needed) of CHECK constraint `name` on `table`.
+async fn check_columns(conn: &mut PgConnection, table: &Table, name: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT quote_ident(a.attname) FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY k(attnum, i) \
+           JOIN pg_attribute a ON a.attnum = k.attnum \
+         WHERE c.conrelid = $1::regclass AND a.attrelid = c.conrelid AND c.conname = $2 AND c.contype = 'c' \
+         ORDER BY k.i",
+    )
+    .bind(&table.name)
+    .bind(name)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 /// (column, SQL literal) for one row: foreign keys from `user`'s own parent rows (or the
@@ -364,6 +353,7 @@ pub fn check(id: &str, generated: &Generated, app_missing: Option<&str>) -> Chec
              fail the same way (\"Database error saving new user\"); the users were written as the superuser instead"
         ));
     }
+    detail.extend(generated.back_references.iter().cloned());
     for (table, rows, why) in &generated.kept {
         detail.push(format!("{table}: kept the seed's {rows} row(s), no generated row fits ({why})"));
     }
