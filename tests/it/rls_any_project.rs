@@ -321,9 +321,9 @@ async fn ranges_and_regex_checks_are_met() {
     assert_eq!(report.check("proof.coverage").map(|c| c.status), Some(Status::Pass));
 }
 
-/// Multi-column CHECKs (the generator reads the violated constraint and adjusts the row) and a
-/// cycle of foreign keys (the nullable reference filled once its parent has rows): each left its
-/// table empty, or its reference NULL, before.
+/// Multi-column CHECKs (the generator reads the violated constraint and adjusts the row), a
+/// cycle of foreign keys (the nullable reference filled once its parent has rows) and a composite
+/// foreign key: the first two left their table empty, or its reference NULL, before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_column_checks_and_cycles_are_filled() {
     let own = |t: &str| {
@@ -343,9 +343,14 @@ async fn multi_column_checks_and_cycles_are_filled() {
                    user_id uuid not null references auth.users (id), captain_id uuid);\n\
                    create table public.members (id uuid primary key default gen_random_uuid(), \
                    user_id uuid not null references auth.users (id), team_id uuid not null references public.teams (id));\n\
-                   alter table public.teams add foreign key (captain_id) references public.members (id);\n"
+                   alter table public.teams add foreign key (captain_id) references public.members (id);\n\
+                   create table public.seats (org text not null, num int not null, \
+                   user_id uuid not null references auth.users (id), primary key (org, num));\n\
+                   create table public.seat_notes (id uuid primary key default gen_random_uuid(), \
+                   user_id uuid not null references auth.users (id), org text not null, num int not null, \
+                   foreign key (org, num) references public.seats (org, num));\n"
         .to_string();
-    for t in ["bookings", "contacts", "teams", "members"] {
+    for t in ["bookings", "contacts", "teams", "members", "seats", "seat_notes"] {
         sql.push_str(&own(t));
     }
     let report = with_pending(&sql).await;
