@@ -244,3 +244,34 @@ fn a_rollback_script_is_held_to_the_lock_rules_not_to_the_compatibility_ones() {
     // The rollback of 20251116173500 drops a column, a trigger and a function: not findings.
     assert!(!report.checks.iter().any(|c| c.id.contains(".rollback.20251116173500.")), "{:#?}", report.checks);
 }
+
+/// Linting is CPU work: SIGTERM (a cancelled CI job) ended the run only after the last file. On
+/// a large file it now ends at once, with exit 2 and what stopped it.
+#[test]
+fn a_long_lint_ends_on_sigterm() {
+    let project = ProjectCopy::new();
+    let statements: String = (0..120_000)
+        .map(|i| {
+            if i % 3 == 0 {
+                format!("alter table public.messages add column c{i} text;\n")
+            } else {
+                format!("create index idx{i} on public.messages (id);\n")
+            }
+        })
+        .collect();
+    project.write("migrations/20251116173507_swap_message_policies.sql", &statements);
+    let mut child = std::process::Command::new(crate::support::xtask_bin())
+        .args(["db-lint", "--supabase-dir"])
+        .arg(project.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn xtask");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(kill.is_ok_and(|s| s.success()));
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: terminated"), "{stderr}");
+}

@@ -173,7 +173,20 @@ fn own_findings(statements: &[runner::sql_split::Statement]) -> Vec<Finding> {
 impl DbLint {
     pub async fn run(self, format: Format) -> anyhow::Result<Outcome> {
         let json = self.project.json.clone();
-        run_command("db-lint", json.as_deref(), format, async |report| self.run_into(report)).await
+        // Linting is CPU work with no await point: on a blocking thread, so Ctrl-C or SIGTERM
+        // (a cancelled CI job) ends the run at once instead of after the last file.
+        run_command("db-lint", json.as_deref(), format, async |report| {
+            let taken = std::mem::replace(report, Report::quiet("db-lint"));
+            let (back, result) = tokio::task::spawn_blocking(move || {
+                let mut report = taken;
+                let result = self.run_into(&mut report);
+                (report, result)
+            })
+            .await?;
+            *report = back;
+            result
+        })
+        .await
     }
 
     pub fn run_into(&self, report: &mut Report) -> anyhow::Result<()> {

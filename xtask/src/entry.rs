@@ -26,15 +26,19 @@ pub fn main(bin_name: &'static str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async {
+    let (result, stopped) = runtime.block_on(async {
         // The branch that loses is dropped first: the command's future, with what it started
         // (containers, clusters), is gone before `interrupted` runs.
         tokio::select! {
-            r = cli.cmd.run(cli.format) => r,
-            _ = tokio::signal::ctrl_c() => Err(interrupted("interrupted").await),
-            _ = terminated() => Err(interrupted("terminated").await),
+            r = cli.cmd.run(cli.format) => (r, false),
+            _ = tokio::signal::ctrl_c() => (Err(interrupted("interrupted").await), true),
+            _ = terminated() => (Err(interrupted("terminated").await), true),
         }
     });
+    // CPU work on a blocking thread (db-lint) is not waited for after an interrupt.
+    if stopped {
+        runtime.shutdown_background();
+    }
     match result {
         Ok(Outcome::Pass) => ExitCode::SUCCESS,
         Ok(Outcome::Fail) => ExitCode::from(1),
