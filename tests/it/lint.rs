@@ -260,7 +260,7 @@ fn a_long_lint_ends_on_sigterm() {
         })
         .collect();
     project.write("migrations/20251116173507_swap_message_policies.sql", &statements);
-    let mut child = std::process::Command::new(crate::support::xtask_bin())
+    let child = std::process::Command::new(crate::support::xtask_bin())
         .args(["db-lint", "--supabase-dir"])
         .arg(project.path())
         .stdout(std::process::Stdio::null())
