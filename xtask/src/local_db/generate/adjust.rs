@@ -99,20 +99,7 @@ fn shift(f: &ColumnFacts, value: &str, k: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn column(name: &str, base: &str, not_null: bool) -> ColumnFacts {
-        ColumnFacts {
-            name: name.into(),
-            type_name: base.into(),
-            base_type: base.into(),
-            not_null,
-            default: None,
-            computed: false,
-            enum_labels: Vec::new(),
-            checks: Vec::new(),
-            is_key: false,
-        }
-    }
+    use crate::local_db::generate::values::tests::column;
 
     fn row(pairs: &[(&str, &str)]) -> Row {
         pairs.iter().map(|(c, v)| (c.to_string(), v.to_string())).collect()

@@ -253,10 +253,11 @@ pub async fn column_facts(conn: &mut PgConnection, oid: i64) -> sqlx::Result<Vec
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn column(name: &str, base: &str, not_null: bool) -> ColumnFacts {
+    /// A column of type `base` with no default, check or enum: what the generator's tests start from.
+    pub(in crate::local_db::generate) fn column(name: &str, base: &str, not_null: bool) -> ColumnFacts {
         ColumnFacts {
             name: name.into(),
             type_name: base.into(),
