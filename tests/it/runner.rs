@@ -109,7 +109,7 @@ fn skipped_and_dangerous_file_names_are_reported() {
     let dir = xtask::runner::scan(&project.path()).expect("scan");
     let skipped: Vec<&str> = dir.skipped.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(skipped, ["README.md", "archive", "rollback_migration.sql", "validation_queries.sql"]);
-    let dangerous: Vec<&str> = dir.dangerous.iter().map(|(f, _)| f.as_str()).collect();
+    let dangerous: Vec<&str> = dir.dangerous.iter().map(|(f, _, _)| f.as_str()).collect();
     assert_eq!(dangerous, ["20250102000000_add_x.down.sql", "20250103000000_rollback_add_x.sql"]);
     assert!(dir.dangerous[0].1.contains("move it to supabase/rollbacks/"));
     // The CLI would apply both: so do we count them as migrations.

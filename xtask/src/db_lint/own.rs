@@ -138,10 +138,12 @@ fn squeezed(code: &str) -> String {
 }
 
 /// A policy only for `service_role` (which bypasses RLS anyway).
+/// Whitespace does not matter: line breaks and runs of spaces read as one space.
 fn service_only(code: &str) -> bool {
+    let code = code.split_whitespace().collect::<Vec<_>>().join(" ");
     let Some(at) = code.find(" to ") else { return false };
     let roles = code[at + 4..].split(['(', ' ']).take_while(|w| !["using", "with", ""].contains(w)).collect::<Vec<_>>();
-    !roles.is_empty() && roles.iter().all(|r| r.trim_end_matches(',') == "service_role")
+    !roles.is_empty() && roles.iter().all(|r| r.trim_end_matches(',').trim_matches('"') == "service_role")
 }
 
 /// The table name after optional `skip` words, schema-qualified (`public` when not) and unquoted.
@@ -209,6 +211,10 @@ mod tests {
             ("create policy p on t for select using (true);", &["xtask-policy-using-true"]),
             ("create policy p on t for insert to authenticated with check ( true );", &["xtask-policy-using-true"]),
             ("create policy p on t to service_role using (true);", &[]),
+            // Seen on a public project: the role on its own line, or quoted.
+            ("create policy p on t for all\n  to service_role\n  using (true) with check (true);", &[]),
+            ("create policy p on t for all to   \"service_role\"   using (true);", &[]),
+            ("create policy p on t for all\n  to authenticated\n  using (true);", &["xtask-policy-using-true"]),
             ("update public.notes set body = '';", &["xtask-unbatched-backfill"]),
             ("update t m set a = c.a from c where c.id = m.cid and m.a is null;", &["xtask-unbatched-backfill"]),
             ("delete from t where owner is null;", &["xtask-unbatched-backfill"]),

@@ -41,8 +41,9 @@ pub struct MigrationDir {
     pub files: Vec<MigrationFile>,
     /// Skipped by the CLI: (file name, the CLI's reason).
     pub skipped: Vec<(String, String)>,
-    /// Named like a rollback or down script, yet the CLI would apply it as a migration.
-    pub dangerous: Vec<(String, String)>,
+    /// Named like a rollback or down script, yet the CLI would apply it as a migration: (file, why,
+    /// a failure where the name says it undoes something, a warning where it only carries the word).
+    pub dangerous: Vec<(String, String, Status)>,
     /// Set when file-name order (the CLI's) and numeric version order disagree.
     pub order_note: Option<String>,
     /// A later file (in name order) with the version of an earlier one: left out of `files`.
@@ -66,14 +67,10 @@ impl MigrationDir {
                     .detail(why.clone()),
             );
         }
-        for (file, why) in &self.dangerous {
+        for (file, why, status) in &self.dangerous {
             checks.push(
-                Check::new(
-                    format!("runner.dangerous_name.{file}"),
-                    "rollback-like file the CLI would apply",
-                    Status::Fail,
-                )
-                .detail(why.clone()),
+                Check::new(format!("runner.dangerous_name.{file}"), "rollback-like file the CLI would apply", *status)
+                    .detail(why.clone()),
             );
         }
         for (file, first) in &self.duplicates {
@@ -123,13 +120,11 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
             continue;
         };
         if let Some(why) = looks_like_rollback(&name) {
-            out.dangerous.push((
-                file_name.clone(),
-                format!(
-                    "named like a {why} script, but `supabase db push` would apply it as migration \
-                     {version}; move it to supabase/rollbacks/"
-                ),
-            ));
+            let why = format!(
+                "named like a {why} script, but `supabase db push` would apply it as migration {version}; move it \
+                 to supabase/rollbacks/"
+            );
+            out.dangerous.push((file_name.clone(), why, Status::Fail));
         }
         let path = entry.path();
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -155,8 +150,19 @@ pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
             numeric.iter().map(|f| f.file_name()).collect::<Vec<_>>().join(", ")
         ));
     }
+    let names: Vec<&str> = out.files.iter().map(|f| f.name.as_str()).collect();
+    for (file, why, status) in &mut out.dangerous {
+        let name = parse_file_name(file).map(|(_, n)| n).unwrap_or_default();
+        if !undoes_something(&name, &names) {
+            *status = Status::Warn;
+            *why = format!(
+                "{why} if it undoes another migration; its name only carries the word (no migration is named as \
+                 what it would undo), so if it is a forward migration it can stay — rename it to end this warning"
+            );
+        }
+    }
     out.skipped.sort();
-    out.dangerous.sort();
+    out.dangerous.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
@@ -174,6 +180,32 @@ fn looks_like_rollback(name: &str) -> Option<&'static str> {
     }
     let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
     ["rollback", "revert", "undo"].into_iter().find(|w| words.contains(w))
+}
+
+/// Whether a rollback-like `name` says it undoes something: a down script, a name that starts with
+/// the word (`rollback_add_x`), or one that is another migration's name plus the word
+/// (`import_batch_rollback` beside `import_batch`). A forward migration that only carries the word
+/// (`055_import_batch_rollback` adding a `rolled_back_at` column, seen on a public project) does not.
+fn undoes_something(name: &str, names: &[&str]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if looks_like_rollback(name) == Some("down") {
+        return true;
+    }
+    let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let undo = |w: &&str| ["rollback", "revert", "undo"].contains(w);
+    if words.first().is_some_and(undo) {
+        return true;
+    }
+    let rest: Vec<&str> = words.iter().filter(|w| !undo(w)).copied().collect();
+    names.iter().any(|n| {
+        let theirs: Vec<String> = n
+            .to_ascii_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect();
+        !rest.is_empty() && theirs == rest
+    })
 }
 
 /// `rollbacks/<version>_<name>.sql`, keyed by version.
@@ -220,5 +252,23 @@ mod tests {
         assert_eq!(looks_like_rollback("undo_thing"), Some("undo"));
         assert_eq!(looks_like_rollback("add_auth_user_id"), None);
         assert_eq!(looks_like_rollback("rollbacks_table"), None);
+    }
+
+    #[test]
+    fn a_rollback_like_name_fails_only_where_it_says_it_undoes_something() {
+        // (the file's name, the other migrations' names, whether it undoes something)
+        let cases: &[(&str, &[&str], bool)] = &[
+            ("add_x.down", &[], true),
+            ("rollback_add_x", &[], true),
+            ("revert-add-x", &[], true),
+            ("import_batch_rollback", &["import_batch"], true),
+            // Seen on a public project: a forward migration adding `rolled_back_at`.
+            ("import_batch_rollback", &["import_batch_v2", "payments"], false),
+            ("undo_support", &[], true),
+            ("order_undo_window", &["orders"], false),
+        ];
+        for (name, names, expected) in cases {
+            assert_eq!(undoes_something(name, names), *expected, "{name} beside {names:?}");
+        }
     }
 }
