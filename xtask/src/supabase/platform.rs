@@ -85,11 +85,15 @@ pub fn choose(configured: Option<Grants>, baseline: &[&str], pending: &[&str]) -
         };
     }
     let first_day = baseline.first().or(pending.first()).and_then(|v| day(v));
-    if first_day.is_some_and(|d| d >= NEW_PROJECTS) {
+    if let Some(d) = first_day.filter(|d| *d >= NEW_PROJECTS) {
         return Platform {
-            why: "the project's first migration is dated from 2026-05-30, when new projects stopped granting new \
-                  objects to the API roles: no automatic grants, from the first file"
-                .into(),
+            why: format!(
+                "the project's first migration is dated {}-{}-{}, on or after 2026-05-30, when new projects stopped \
+                 granting new objects to the API roles: no automatic grants, from the first file",
+                &d[..4],
+                &d[4..6],
+                &d[6..8]
+            ),
             ..explicit
         };
     }
@@ -277,6 +281,13 @@ mod tests {
             assert_eq!((p.grants, p.switch_at), (*grants, *switch_at), "{baseline:?} {pending:?}: {}", p.why);
             assert!(!p.why.is_empty());
         }
+        // The reason names the project's own first day, not the cut-off (read as the project's date).
+        let p = choose(None, &["20260720000000"], &[]);
+        assert!(
+            p.why.starts_with("the project's first migration is dated 2026-07-20, on or after 2026-05-30"),
+            "{}",
+            p.why
+        );
     }
 
     #[test]
