@@ -291,3 +291,14 @@ fn two_files_with_one_version_are_a_finding_on_the_later_file() {
     assert!(check.detail.as_deref().unwrap_or_default().contains("as 002_a.sql has"), "{check:?}");
     assert!(check.location.as_ref().is_some_and(|l| l.path.ends_with("migrations/002_b.sql") && l.line == 1));
 }
+
+/// A Supabase folder that keeps one schema.sql and no migrations/ (seen on a public project):
+/// the error says so, instead of asking whether it is a Supabase folder at all.
+#[test]
+fn a_supabase_folder_without_migrations_says_so() {
+    let project = ProjectCopy::empty();
+    std::fs::remove_dir(project.path().join("migrations")).expect("rmdir");
+    project.write("config.toml", "project_id = \"x\"\n").write("schema.sql", "create table t (a int);\n");
+    let err = xtask::runner::scan(&project.path()).err().map(|e| format!("{e:#}")).unwrap_or_default();
+    assert!(err.contains("has no migrations/ folder") && err.contains("supabase migration new"), "{err}");
+}

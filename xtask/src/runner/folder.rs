@@ -99,6 +99,16 @@ impl MigrationDir {
 /// `^([0-9]+)_(.*)\.sql$`, ordered by version; everything else is skipped.
 pub fn scan(supabase_dir: &Path) -> anyhow::Result<MigrationDir> {
     let dir = supabase_dir.join("migrations");
+    // A Supabase folder without migrations (a project keeping one schema.sql, seen on a public
+    // project): say that, not "is this a Supabase folder?".
+    if !dir.exists() && supabase_dir.join("config.toml").is_file() {
+        anyhow::bail!(
+            "{} has no migrations/ folder: this tool tests migrations as `supabase db push` applies them; write \
+             the schema as migrations (`supabase migration new <name>`, or `supabase db diff -f <name>` from a \
+             running database) and point --supabase-dir here again",
+            supabase_dir.display()
+        );
+    }
     let entries = std::fs::read_dir(&dir).with_context(|| {
         format!("reading {}; is --supabase-dir pointing at a Supabase project folder?", dir.display())
     })?;
