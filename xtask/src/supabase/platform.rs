@@ -220,10 +220,14 @@ pub fn major_check(project: Option<u32>, server: u32, other_major: bool) -> Resu
         ))),
         Some(p) => Err(format!(
             "config.toml [db] major_version = {p}, but this Postgres is {server}: a run on another major proves \
-             nothing about production. Use Postgres {p}: the docker backend runs {image} (the image `supabase \
-             start` pulls) when Docker can pull or has it; or install its server binaries (PGDG package \
+             nothing about production. Use Postgres {p}: {docker}; or install its server binaries (PGDG package \
              postgresql-{p}) for the native backend; or pass --other-major to run on {server} with a warning",
-            image = crate::pg::default_image(Some(p))
+            docker = match crate::pg::default_image(Some(p)) {
+                image if image.starts_with(&format!("supabase/postgres:{p}.")) => format!(
+                    "the docker backend runs {image} (the image `supabase start` pulls) when Docker can pull or has it"
+                ),
+                _ => format!("the Supabase CLI has no image of Postgres {p}"),
+            }
         )),
     }
 }
