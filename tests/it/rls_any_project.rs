@@ -406,3 +406,25 @@ async fn a_trigger_refusing_updates_is_not_an_rls_narrowing() {
     let detail = check.detail.clone().unwrap_or_default();
     assert!(detail.contains("could not be measured after") && !detail.contains("no longer"), "{detail}");
 }
+
+/// The prestige-construction pattern: a table no one may read (`using (false)`) but anon may
+/// write to once the pending migration adds an insert policy. The insert probes copy a row the
+/// user owns even when it cannot see it, so "anon can now insert" is measured, not "n/a".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_policy_opening_a_write_only_table_to_anon_fails() {
+    let project = crate::support::platform_with_pending(
+        "create policy \"anyone may write\" on public.enquiries for insert with check (body is not null);\n",
+        "select 1;\n",
+        "",
+    );
+    let baseline = "create table public.enquiries (id uuid primary key default gen_random_uuid(), \
+                    user_id uuid references auth.users (id), body text);\n\
+                    alter table public.enquiries enable row level security;\n\
+                    create policy \"nobody reads\" on public.enquiries for select using (false);\n\
+                    grant select, insert on public.enquiries to anon, authenticated;\n";
+    std::fs::write(project.path().join("supabase/migrations/20250115000000_enquiries.sql"), baseline).expect("write");
+    let report = run_local_test(&project.path().join("supabase"), any_backend()).await;
+    assert_fails_on(&report, "rls.matrix.public.enquiries");
+    let d = detail(&report, "rls.matrix.public.enquiries");
+    assert!(d.contains("probe insert_as_anon: now allowed") && d.contains("denied by RLS"), "{d}");
+}

@@ -16,14 +16,16 @@ mod fresh;
 mod judge;
 mod measure;
 mod personas;
+mod probes;
 mod render;
 pub mod rpc;
 
 pub use crate::supabase::act_as::Persona;
 pub use door_judge::{compare_doors, compare_rpcs, probed_clean};
 pub use judge::{compare, exposed, Declared};
-use measure::{load_tables, policy_counts, reach, run_probe, Rows};
+use measure::{load_tables, policy_counts, reach, Rows};
 use personas::load_personas;
+use probes::run_probe;
 
 use crate::supabase::act_as::act_as;
 
