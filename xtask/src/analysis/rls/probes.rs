@@ -199,7 +199,7 @@ async fn write_probe(
             Ok(done) if done.rows_affected() > 0 => {
                 let back = format!("SELECT to_jsonb(t) FROM {table} t WHERE t.xmin = pg_current_xact_id()::xid");
                 sqlx::raw_sql("RESET ROLE").execute(&mut *tx).await?;
-                sqlx::query_scalar(&back).fetch_all(&mut *tx).await.map_err(Into::into)
+                sqlx::query_scalar(&back).fetch_all(&mut *tx).await
             }
             Ok(_) => Ok(Vec::new()),
             Err(e) => Err(e),
