@@ -6,7 +6,7 @@ use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use super::{
-    measure::{Column, ForeignKey, RlsTable},
+    measure::{Column, ForeignKey, RlsTable, Rows},
     AccessMatrix, Op, Persona, Probe, ProbeOutcome,
 };
 use crate::supabase::act_as::act_as;
@@ -50,6 +50,24 @@ fn key_expr_for_alias(table: &RlsTable) -> String {
     }
 }
 
+/// A row of A's to copy: one it sees, else one it owns (a policy may hide every row from its
+/// owner and still let it, or anon, insert), else, for anon, any row of the table (then `true`).
+async fn source_row(
+    conn: &mut PgConnection,
+    m: &AccessMatrix,
+    table: &RlsTable,
+    probe: Probe,
+    a: &Persona,
+    a_rows: &Rows,
+) -> anyhow::Result<Option<(String, bool)>> {
+    let owned = m.owned.get(&(a.clone(), table.name.clone())).and_then(|rows| rows.iter().next().cloned());
+    Ok(match a_rows.iter().next().cloned().or(owned) {
+        Some(key) => Some((key, false)),
+        None if probe == Probe::InsertAsAnon => any_row(conn, table).await?.map(|key| (key, true)),
+        None => None,
+    })
+}
+
 pub(super) async fn run_probe(
     conn: &mut PgConnection,
     m: &AccessMatrix,
@@ -63,16 +81,10 @@ pub(super) async fn run_probe(
     let (a_rows, b_rows) = (reach(a), reach(b));
     let b_only: Vec<&String> = b_rows.iter().filter(|k| !a_rows.contains(*k)).collect();
     let (Some(a_id), Some(b_id)) = (a.auth_id(), b.auth_id()) else { return na("no users") };
-    // A row of A's to copy: one it sees, else one it owns (a policy may hide every row from
-    // its owner and still let it, or anon, insert), else, for anon, any row of the table.
-    let owned = m.owned.get(&(a.clone(), table.name.clone())).and_then(|rows| rows.iter().next().cloned());
-    let (a_key, anyones) = match a_rows.iter().next().cloned().or(owned) {
-        Some(key) => (key, false),
-        None if probe == Probe::InsertAsAnon => match any_row(conn, table).await? {
-            Some(key) => (key, true),
-            None => return na("the table has no row to copy"),
-        },
-        None => return na("user A has no row to copy"),
+    let Some((a_key, anyones)) = source_row(conn, m, table, probe, a, &a_rows).await? else {
+        let why =
+            if probe == Probe::InsertAsAnon { "the table has no row to copy" } else { "user A has no row to copy" };
+        return na(why);
     };
     let a_key = &a_key;
     let a_row = row_json(conn, table, a_key).await?;
