@@ -323,7 +323,8 @@ async fn ranges_and_regex_checks_are_met() {
 
 /// Multi-column CHECKs (the generator reads the violated constraint and adjusts the row), a
 /// cycle of foreign keys (the nullable reference filled once its parent has rows) and a composite
-/// foreign key: the first two left their table empty, or its reference NULL, before.
+/// foreign key, two references to one parent that a CHECK keeps apart (blocker and blocked): each
+/// left its table empty, or its reference NULL, before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_column_checks_and_cycles_are_filled() {
     let own = |t: &str| {
@@ -348,9 +349,16 @@ async fn multi_column_checks_and_cycles_are_filled() {
                    user_id uuid not null references auth.users (id), primary key (org, num));\n\
                    create table public.seat_notes (id uuid primary key default gen_random_uuid(), \
                    user_id uuid not null references auth.users (id), org text not null, num int not null, \
-                   foreign key (org, num) references public.seats (org, num));\n"
+                   foreign key (org, num) references public.seats (org, num));\n\
+                   create table public.follows (id uuid primary key default gen_random_uuid(), \
+                   user_id uuid not null references auth.users (id), followed_id uuid not null references auth.users (id), \
+                   check (user_id <> followed_id));\n\
+                   create table public.blocks (id uuid primary key default gen_random_uuid(), \
+                   user_id uuid not null references auth.users (id), \
+                   blocker_id uuid not null references public.profiles (id), \
+                   blocked_id uuid not null references public.profiles (id), check (blocker_id <> blocked_id));\n"
         .to_string();
-    for t in ["bookings", "contacts", "teams", "members", "seats", "seat_notes"] {
+    for t in ["bookings", "contacts", "teams", "members", "seats", "seat_notes", "follows", "blocks"] {
         sql.push_str(&own(t));
     }
     let report = with_pending(&sql).await;

@@ -258,6 +258,47 @@ async fn try_insert(
     }))
 }
 
+/// The parent row the `nth` reference of a row to `parent` names: `user` itself (auth.users) or
+/// one of its own rows (the parent's rows when it owns none) for the first; for a later one,
+/// another user or a row someone else owns.
+async fn parent_row(
+    conn: &mut PgConnection,
+    parent: &str,
+    user: Uuid,
+    n: usize,
+    nth: i64,
+    written: &BTreeMap<String, Vec<(Uuid, Value)>>,
+) -> Result<Option<Value>, String> {
+    if parent == "auth.users" {
+        if nth == 0 {
+            return Ok(Some(serde_json::json!({ "id": user.to_string() })));
+        }
+        let other: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM auth.users WHERE id <> $1 ORDER BY created_at, id OFFSET $2 LIMIT 1")
+                .bind(user)
+                .bind(nth - 1)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| format!("reading auth.users: {e}"))?;
+        return Ok(Some(serde_json::json!({ "id": other.unwrap_or(user).to_string() })));
+    }
+    if let Some(rows) = written.get(parent) {
+        let (own, others): (Vec<_>, Vec<_>) = rows.iter().partition(|(o, _)| *o == user);
+        let pick = |pool: &[&(Uuid, Value)], i: usize| pool.get(i % pool.len().max(1)).map(|(_, r)| r.clone());
+        let first = if own.is_empty() { &others } else { &own };
+        return Ok(match nth {
+            0 => pick(first, n),
+            _ if !others.is_empty() => pick(&others, n + nth as usize - 1),
+            _ => pick(first, n + nth as usize),
+        });
+    }
+    let sql = format!(
+        "SELECT to_jsonb(p) FROM {parent} p ORDER BY 1 LIMIT 1 \
+         OFFSET (SELECT $1 % greatest(count(*), 1) FROM {parent})"
+    );
+    sqlx::query_scalar(&sql).bind(nth).fetch_optional(&mut *conn).await.map_err(|e| format!("reading {parent}: {e}"))
+}
+
 /// The columns (quoted as needed) of CHECK constraint `name` on `table`.
 async fn check_columns(conn: &mut PgConnection, table: &Table, name: &str) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
@@ -283,25 +324,15 @@ async fn row_values(
 ) -> Result<Vec<(String, String)>, String> {
     let mut values: Vec<(String, String)> = Vec::new();
     let mut set: BTreeSet<String> = BTreeSet::new();
+    // A second reference to the same parent (blocker and blocked, follower and followed) names
+    // another party: the user's own row first, then someone else's.
+    let mut seen: BTreeMap<&str, i64> = BTreeMap::new();
     for (columns, parent, parent_columns) in &table.foreign_keys {
         if columns.iter().any(|c| set.contains(c)) {
             continue;
         }
-        let parent_row = if parent == "auth.users" {
-            Some(serde_json::json!({ "id": user.to_string() }))
-        } else if let Some(rows) = written.get(parent) {
-            let own: Vec<&Value> = rows.iter().filter(|(o, _)| *o == user).map(|(_, r)| r).collect();
-            let pool: Vec<&Value> = if own.is_empty() { rows.iter().map(|(_, r)| r).collect() } else { own };
-            pool.get(n % pool.len().max(1)).map(|r| (*r).clone())
-        } else {
-            let sql = format!("SELECT to_jsonb(p) FROM {parent} p ORDER BY 1 LIMIT 1 OFFSET $1");
-            let any: Option<Value> = sqlx::query_scalar(&sql)
-                .bind(0i64)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(|e| format!("reading {parent}: {e}"))?;
-            any
-        };
+        let nth = *seen.entry(parent.as_str()).and_modify(|k| *k += 1).or_insert(0);
+        let parent_row = parent_row(conn, parent, user, n, nth, written).await?;
         let facts: Vec<&ColumnFacts> =
             columns.iter().filter_map(|c| table.columns.iter().find(|f| &f.name == c)).collect();
         match parent_row {
