@@ -436,3 +436,23 @@ async fn an_insert_policy_opening_a_write_only_table_to_anon_fails() {
     let d = detail(&report, "rls.matrix.public.enquiries");
     assert!(d.contains("probe insert_as_anon: now allowed") && d.contains("denied by RLS"), "{d}");
 }
+
+/// A project that revokes service_role's grants (seen on a drawn project): its deletes are
+/// measured as the session's, and a foreign key refusing them is measured without it, as for
+/// every other persona, instead of "could not be measured".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_roles_delete_past_a_foreign_key_is_measured_without_grants() {
+    let report = with_pending(
+        "create table public.pins (id uuid primary key default gen_random_uuid(), \
+         user_id uuid not null references public.profiles (id), label text not null);\n\
+         alter table public.pins enable row level security;\n\
+         create policy own on public.pins for all to authenticated using ((select auth.uid()) = user_id);\n\
+         grant select, insert, update, delete on public.pins to authenticated;\n\
+         revoke all on public.profiles from service_role;\n",
+    )
+    .await;
+    let after = report.check("rls.state.after").expect("measured");
+    let d = after.detail.clone().unwrap_or_default();
+    assert!(!d.contains("23503"), "{after:?}");
+    assert_eq!(report.check("data.generate.after_pending").map(|c| c.status), Some(Status::Pass), "{report:?}");
+}

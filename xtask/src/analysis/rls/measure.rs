@@ -63,17 +63,24 @@ pub(super) async fn reach(
     is_delete: bool,
     sql: &str,
 ) -> Result<Rows, String> {
+    let code = |r: &Result<Rows, sqlx::Error>| match r {
+        Err(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    };
     let mut result = in_savepoint(tx, sql).await;
-    let foreign_key = matches!(&result, Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23503"));
-    if is_delete && foreign_key {
-        result = delete_reach_without_foreign_keys(tx, persona, sql).await;
-    }
     // service_role stands for every row there is (it bypasses RLS); without a grant (hosted
     // Supabase grants nothing on new objects since 2026-10-30) the rows are counted as the
     // session's, and api.reach says who may reach the table at all.
-    let no_grant = matches!(&result, Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501"));
-    if no_grant && matches!(persona, Persona::ServiceRole) {
-        result = as_session(tx, sql).await;
+    let as_self = code(&result).as_deref() == Some("42501") && matches!(persona, Persona::ServiceRole);
+    if as_self {
+        result = as_session(tx, sql, false).await;
+    }
+    if is_delete && code(&result).as_deref() == Some("23503") {
+        result = if as_self {
+            as_session(tx, sql, true).await
+        } else {
+            delete_reach_without_foreign_keys(tx, persona, sql).await
+        };
     }
     match result {
         Ok(rows) => Ok(rows),
@@ -102,9 +109,19 @@ pub(super) async fn ungranted(conn: &mut PgConnection, role: &str, table: &str) 
         .collect())
 }
 
-/// `sql` as the session's own role (the superuser), in a savepoint rolled back.
-async fn as_session(tx: &mut Transaction<'_, Postgres>, sql: &str) -> Result<Rows, sqlx::Error> {
-    sqlx::raw_sql("SAVEPOINT probe; RESET ROLE").execute(&mut **tx).await?;
+/// `sql` as the session's own role (the superuser), in a savepoint rolled back; with
+/// `without_foreign_keys`, as [`delete_reach_without_foreign_keys`] measures a refused delete.
+async fn as_session(
+    tx: &mut Transaction<'_, Postgres>,
+    sql: &str,
+    without_foreign_keys: bool,
+) -> Result<Rows, sqlx::Error> {
+    let setup = if without_foreign_keys {
+        "SAVEPOINT probe; RESET ROLE; SET LOCAL session_replication_role = replica"
+    } else {
+        "SAVEPOINT probe; RESET ROLE"
+    };
+    sqlx::raw_sql(setup).execute(&mut **tx).await?;
     let result: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(sql).fetch_all(&mut **tx).await;
     sqlx::raw_sql("ROLLBACK TO SAVEPOINT probe").execute(&mut **tx).await?;
     result.map(|rows| rows.into_iter().collect())
