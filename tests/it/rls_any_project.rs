@@ -281,7 +281,9 @@ async fn a_static_guess_about_execute_is_checked_by_the_database() {
     };
     let baseline = format!("{}revoke execute on function public.kept() from public, anon;\n", definer("kept"));
     std::fs::write(dir.join("migrations/20250201000000_definer.sql"), baseline).expect("write");
-    let pending = format!("{}{}", definer("kept"), definer("opened"));
+    // Executable by anon (PUBLIC's default) before the pending migrations replace it.
+    std::fs::write(dir.join("migrations/20250115000000_already.sql"), definer("already")).expect("write");
+    let pending = format!("{}{}{}", definer("kept"), definer("opened"), definer("already"));
     std::fs::write(dir.join("migrations/20250301000000_under_test.sql"), pending).expect("write");
     std::fs::write(dir.join("rollbacks/20250301000000_under_test.sql"), "select 1;\n").expect("write");
     let report = run_local_test(&dir, any_backend()).await;
@@ -305,6 +307,9 @@ async fn a_static_guess_about_execute_is_checked_by_the_database() {
     let opened = finding("opened");
     assert_eq!(opened.status, Status::Fail, "{opened:?}");
     assert!(opened.detail.unwrap_or_default().contains("confirmed by the database: anon may execute public.opened"));
+    let already = finding("already");
+    assert_eq!(already.status, Status::Info, "{already:?}");
+    assert!(already.detail.unwrap_or_default().starts_with("already so: anon could execute public.already before"));
 }
 
 /// Values inside their ranges and patterns: a `smallint` key (the generator's keys start at a

@@ -41,12 +41,13 @@ async fn steps(flags: &DbLocalTest, db: &mut LocalDatabase, report: &mut Report)
         skip_rest(report, "there are no pending migrations");
         return Ok(());
     }
+    let lint_before = crate::db_lint::confirm::before(&mut db.conn).await?;
     if !db.apply_pending("pending.apply", report).await? {
         skip_rest(report, "a pending migration did not apply");
         return Ok(());
     }
     // Static guesses the database can decide, confirmed or dismissed now that it is at hand.
-    crate::db_lint::confirm::confirm(&mut db.conn, report).await?;
+    crate::db_lint::confirm::confirm(&mut db.conn, &lint_before, report).await?;
     db.load_deferred_seeds(report).await?;
     db.generate_for_new_tables(report).await?;
     db.run_db_tests("migrated", report).await?;

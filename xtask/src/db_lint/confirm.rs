@@ -3,14 +3,37 @@
 //! decide, and the finding is confirmed (it stays, saying so) or dismissed (information, with
 //! the database's reason).
 
+use std::collections::BTreeSet;
+
 use sqlx::PgConnection;
 
 use crate::report::{Report, Status};
 
 const DEFINER: &str = "lint.static.xtask-security-definer-callable-by-anon.";
 
-/// Confirms or dismisses the findings in `report` that the catalog decides.
-pub async fn confirm(conn: &mut PgConnection, report: &mut Report) -> anyhow::Result<()> {
+/// What the catalog said before the pending migrations: a finding about something already so
+/// is not theirs (judged by difference).
+#[derive(Debug, Default)]
+pub struct Before {
+    /// SECURITY DEFINER functions anon could execute, as `schema.name` (quoted as needed, and bare).
+    definer_callable_by_anon: BTreeSet<String>,
+}
+
+/// Measures [`Before`] (read-only), before the pending migrations are applied.
+pub async fn before(conn: &mut PgConnection) -> sqlx::Result<Before> {
+    let names: Vec<(String, String)> = sqlx::query_as(
+        "SELECT quote_ident(n.nspname) || '.' || quote_ident(p.proname), n.nspname || '.' || p.proname \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE p.prosecdef AND has_function_privilege('anon', p.oid, 'EXECUTE')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Before { definer_callable_by_anon: names.into_iter().flat_map(|(q, b)| [q, b]).collect() })
+}
+
+/// Confirms or dismisses the findings in `report` that the catalog decides; what `before` shows
+/// was already so is said, not blamed on the pending migrations.
+pub async fn confirm(conn: &mut PgConnection, before: &Before, report: &mut Report) -> anyhow::Result<()> {
     let mut changed = false;
     for check in report.checks.iter_mut().filter(|c| c.id.starts_with(DEFINER) && c.status == Status::Fail) {
         let detail = check.detail.clone().unwrap_or_default();
@@ -29,7 +52,15 @@ pub async fn confirm(conn: &mut PgConnection, report: &mut Report) -> anyhow::Re
         .await?
         .and_then(|(may, acl): (Option<bool>, Option<String>)| Some((may?, acl.unwrap_or_default())));
         let Some((anon_may, acl)) = acl else { continue };
-        if anon_may {
+        if anon_may && before.definer_callable_by_anon.contains(function) {
+            check.status = Status::Info;
+            check.detail = Some(format!(
+                "already so: anon could execute {function} before the pending migrations too (ACL now {acl}); they \
+                 keep an exposure they did not open (lint.security_definer_executable_by_anon lists it as already \
+                 there)\n{detail}"
+            ));
+            changed = true;
+        } else if anon_may {
             check.detail =
                 Some(format!("{detail}\nconfirmed by the database: anon may execute {function} (ACL {acl})"));
         } else {
