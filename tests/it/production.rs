@@ -707,4 +707,9 @@ async fn the_projects_own_queries_are_timed_as_the_named_user_and_judged_by_what
     assert_eq!(report.check("push.query_expect.joined").map(|c| c.status), Some(Status::Fail));
     let d = detail(&report, "push.query_expect.joined");
     assert!(d.contains("it reads 2 table(s) (conversations, messages)"), "{d}");
+    // What db-watch holds the push to: these queries as timed right after it.
+    let saved = report.check("push.watch_promises").expect("saved");
+    assert_eq!(saved.status, Status::Info, "{saved:?}");
+    let count: usize = saved.value.as_deref().and_then(|v| v.split(' ').next()?.parse().ok()).unwrap_or(0);
+    assert!(count >= 2, "the app's queries and the project's two: {saved:?}");
 }

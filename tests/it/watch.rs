@@ -174,3 +174,80 @@ async fn a_zero_window_or_a_watch_shorter_than_one_window_is_a_usage_error() {
         assert!(format!("{err:#}").contains("a window is at least 1s"), "{every} {}: {err:#}", r#for);
     }
 }
+
+/// The push made a query fast (its index), and the index is lost afterwards: the app is back at
+/// its speed from before the push, which "not worse than before" passed. The push's promises, the
+/// query file's `-- xtask:expect index-scan` and the time right after the push, are held in every
+/// window; a quiet target is judged by them rather than warned about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_lost_after_the_push_breaks_the_pushs_promises() {
+    let pg = start(any_backend()).await;
+    let mut conn = pg.connect().await.expect("connect");
+    let user = "00000000-0000-0000-0000-000000000007";
+    sqlx::raw_sql(&format!(
+        "create table public.notes (id bigint primary key, owner uuid not null, body text);
+         insert into public.notes select g, ('00000000-0000-0000-0000-' || lpad((g % 500)::text, 12, '0'))::uuid, 'x'
+           from generate_series(1, 200000) g;
+         do $$ begin create role authenticated nologin; exception when duplicate_object then null; end $$;
+         grant select on public.notes to authenticated;
+         create schema if not exists auth;
+         create table if not exists auth.users (id uuid primary key, email text, created_at timestamptz default now());
+         insert into auth.users (id, email) values ('{user}', 'a@example.test');
+         analyze public.notes;"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("setup");
+    let project = ProjectCopy::empty();
+    let query = format!(
+        "-- A user's notes.\n-- xtask:expect index-scan\nselect count(*) from public.notes where owner = '{user}';\n"
+    );
+    std::fs::create_dir_all(project.path().join("queries")).expect("mkdir");
+    std::fs::write(project.path().join("queries/own_notes.sql"), &query).expect("query file");
+    let args = TargetArgs { db_url: Some(pg.url().to_string()), linked: false };
+    let target = Target::resolve(&args, &project.path()).expect("target");
+    let log = project.path().join("migration-log");
+    let texts = vec!["create index notes_owner on public.notes (owner);".to_string()];
+    xtask::db_watch::save_baseline(&mut session_of(&target).await, &texts, vec!["1".into()], &log)
+        .await
+        .expect("baseline");
+    // The push, and its queries timed right after it, as db-push saves them.
+    sqlx::raw_sql("create index notes_owner on public.notes (owner)").execute(&mut conn).await.expect("push");
+    let own = xtask::supabase::queries::load(&project.path()).expect("query files");
+    let timed: Vec<_> = own.iter().map(|q| q.timed()).collect();
+    let id = user.parse().expect("uuid");
+    let after = xtask::db_rehearse::timing::time_queries_on(&mut conn, &timed, Some(id), 5).await.expect("timed");
+    assert!(after["own_notes"].facts.seq_scanned.is_empty(), "the index serves it after the push");
+    xtask::db_watch::save_promises(&log, xtask::db_watch::promises::Saved::new(id, &timed, &after)).expect("saved");
+
+    // Held: a quiet target passes on the promises it re-timed.
+    let flags = |r#for: &str| DbWatch {
+        project: Project { supabase_dir: project.path(), json: None },
+        target: args.clone(),
+        r#for: r#for.parse().unwrap(),
+        every: "1s".parse().unwrap(),
+        max_slowdown: 5.0,
+        max_blocking: "1s".parse().unwrap(),
+        baseline: None,
+    };
+    let mut report = Report::quiet("db-watch");
+    flags("2s").run_into(&mut report).await.expect("watch");
+    let promises = report.check("watch.promises").expect("said");
+    assert_eq!(promises.status, Status::Info, "{promises:?}");
+    assert!(promises.detail.as_deref().is_some_and(|d| d.contains("own_notes: index scan;")), "{promises:?}");
+    let windows = report.check("watch.windows").expect("watched");
+    assert_eq!(windows.status, Status::Pass, "{:#?}", report.checks);
+
+    // Lost after the push: both promises break in the first window.
+    sqlx::raw_sql("drop index public.notes_owner").execute(&mut conn).await.expect("lost");
+    let mut report = Report::quiet("db-watch");
+    flags("3s").run_into(&mut report).await.expect("watch");
+    for id in ["watch.query_expect.own_notes", "watch.promise.own_notes"] {
+        let check = report.check(id).unwrap_or_else(|| panic!("{id}: {:#?}", report.checks));
+        assert_eq!((check.status, check.value.as_deref()), (Status::Fail, Some("window 1")), "{check:?}");
+    }
+    let d = detail(&report, "watch.query_expect.own_notes");
+    assert!(d.contains("a sequential scan of") && d.contains("a promise of the push broken after it"), "{d}");
+    assert!(detail(&report, "watch.promise.own_notes").contains("right after the push"));
+    pg.close().await.expect("close");
+}

@@ -81,7 +81,9 @@ impl DbPush {
         // 6. Verify.
         if pushed {
             db_verify::verify(session, dir, report).await?;
-            speed.report(speed_before, speed.time(session).await, report);
+            let after = speed.time(session).await;
+            self.save_watch_promises(&speed, after.as_ref(), report);
+            speed.report(speed_before, after, report);
         }
         if report.failed() {
             self.after_failure(session, report).await?;
@@ -99,6 +101,24 @@ impl DbPush {
             Ok(path) => check.value(path.display()),
             Err(e) => Check { status: Status::Warn, ..check }
                 .detail(format!("{e:#}: db-watch will compare with its first sample")),
+        });
+    }
+
+    /// The queries' times right after the push, for `db-watch` to hold the push to; nothing timed
+    /// is said, a failure here is a warning.
+    fn save_watch_promises(&self, speed: &speed::Speed, after: Option<&speed::TimedQueries>, report: &mut Report) {
+        let log_dir = crate::production::record::log_dir(self.log_dir.as_deref(), &self.project.supabase_dir);
+        let check = Check::new("push.watch_promises", "the timed queries db-watch holds the push to", Status::Info);
+        let Some(saved) = after.and_then(|after| speed.saved(after)) else {
+            report.push(Check { status: Status::Skip, ..check }.detail(
+                "nothing was timed after the push (no query files, or no user): db-watch watches Postgres' counters only",
+            ));
+            return;
+        };
+        let count = saved.queries.len();
+        report.push(match crate::db_watch::save_promises(&log_dir, saved) {
+            Ok(()) => check.value(format!("{count} query(ies)")),
+            Err(e) => Check { status: Status::Warn, ..check }.detail(format!("{e:#}: db-watch will not re-time them")),
         });
     }
 

@@ -6,6 +6,7 @@
 //! judge (`judge`).
 
 pub mod judge;
+pub mod promises;
 pub mod sample;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,9 @@ pub struct Baseline {
     /// The database it was taken on: it is compared with no other.
     #[serde(default)]
     pub identity: Option<TargetIdentity>,
+    /// The project's timed queries right after the push, added once it has pushed.
+    #[serde(default)]
+    pub promises: Option<promises::Saved>,
 }
 
 pub const BASELINE_FILE: &str = "watch-baseline.json";
@@ -44,9 +48,19 @@ pub async fn save_baseline(
     std::fs::create_dir_all(log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
     let path = log_dir.join(BASELINE_FILE);
     let identity = Some(session.target().identify().await?);
-    let text = serde_json::to_string_pretty(&Baseline { tables, versions, sample, identity })?;
+    let text = serde_json::to_string_pretty(&Baseline { tables, versions, sample, identity, promises: None })?;
     std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+/// Adds what the push promised (its queries right after it) to the baseline in `log_dir`.
+pub fn save_promises(log_dir: &Path, saved: promises::Saved) -> anyhow::Result<()> {
+    let path = log_dir.join(BASELINE_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut baseline: Baseline = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    baseline.promises = Some(saved);
+    let text = serde_json::to_string_pretty(&baseline)?;
+    std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
 impl DbWatch {
@@ -106,7 +120,7 @@ impl DbWatch {
                     "{why}: comparing with the first sample instead, which already has the migration's effect; push with \
                      db-push (it saves the baseline) to compare with before"
                 )));
-                Baseline { tables, versions: Vec::new(), sample, identity: Some(identity) }
+                Baseline { tables, versions: Vec::new(), sample, identity: Some(identity), promises: None }
             }
         };
         if baseline.sample.statements.is_none() {
@@ -141,12 +155,15 @@ impl DbWatch {
             max_blocking: self.max_blocking.0,
             max_rollback_rate: 0.05,
         };
+        let held = self.promises(conn, baseline, report).await?;
         let windows = (self.r#for.0.as_millis() / self.every.0.as_millis().max(1)).max(1);
         let mut prev = sample::take(conn, &baseline.tables).await?;
-        let mut traffic = 0;
+        let (mut traffic, mut own_rollbacks) = (0, 0);
         for n in 1..=windows {
             tokio::time::sleep(self.every.0).await;
-            let cur = sample::take(conn, &baseline.tables).await?;
+            let mut cur = sample::take(conn, &baseline.tables).await?;
+            // The promises' timings roll back transactions of ours since `prev`: not the app's.
+            prev.database.rollbacks += std::mem::take(&mut own_rollbacks);
             // The app's transactions: our own sampling queries commit too, and are not traffic.
             let xacts = ((cur.database.commits - prev.database.commits)
                 + (cur.database.rollbacks - prev.database.rollbacks)
@@ -154,7 +171,12 @@ impl DbWatch {
                 .max(0);
             traffic += xacts;
             report.note(window_line(n, windows, &prev, &cur));
-            let findings = judge::judge(&baseline.sample, &prev, &cur, &limits);
+            let mut findings = judge::judge(&baseline.sample, &prev, &cur, &limits);
+            if let Some((promised, user)) = &held {
+                let now = promises::time(conn, promised, *user).await?;
+                own_rollbacks = promises::own_rollbacks(promised);
+                findings.extend(promises::judge(promised, &now, &limits));
+            }
             if !findings.is_empty() {
                 let mut seen = Vec::new();
                 push_findings(report, findings, n, &mut seen);
@@ -163,6 +185,7 @@ impl DbWatch {
                 if n < windows {
                     tokio::time::sleep(self.every.0).await;
                     let next = sample::take(conn, &baseline.tables).await?;
+                    cur.database.rollbacks += own_rollbacks;
                     push_findings(report, judge::judge(&baseline.sample, &cur, &next, &limits), n + 1, &mut seen);
                 }
                 report.note(format!(
@@ -173,21 +196,92 @@ impl DbWatch {
             }
             prev = cur;
         }
-        let status = if traffic == 0 || baseline.tables.is_empty() { Status::Warn } else { Status::Pass };
-        let mut check = Check::new("watch.windows", "no threshold crossed while watching", status)
-            .value(format!("{windows} window(s) of {}, {traffic} transaction(s)", self.every));
-        if traffic == 0 {
-            check = check.detail(
-                "no transaction ran on the target while watching: nothing was judged; watch while the app is in use",
-            );
-        } else if baseline.tables.is_empty() {
-            check = check.detail(
-                "the pushed files name no table of the target: only the database-wide counters (rollbacks, deadlocks, \
-                 lock waits) were watched, no table's scans or statement times",
-            );
-        }
-        report.push(check);
+        report.push(windows_check(windows, &self.every, traffic, held.as_ref().map_or(0, |h| h.0.len()), baseline));
         Ok(())
+    }
+
+    /// The queries every window re-times, and as whom; none (said) when the project has none or
+    /// the target has no user.
+    async fn promises(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        baseline: &Baseline,
+        report: &mut Report,
+    ) -> anyhow::Result<Option<(Vec<promises::Promise>, uuid::Uuid)>> {
+        let promised = promises::gather(baseline.promises.as_ref(), &self.project.supabase_dir)?;
+        let check = Check::new("watch.promises", "what the push promised, re-timed every window", Status::Info);
+        if promised.is_empty() {
+            report.push(Check { status: Status::Skip, ..check }.detail(
+                "no query holds the push to its promises: add supabase/queries/*.sql with `-- xtask:expect index-scan` \
+                 (db-push times them right after it pushes); only Postgres' counters are watched",
+            ));
+            return Ok(None);
+        }
+        let user = match &baseline.promises {
+            Some(saved) => Some(saved.user),
+            None => crate::supabase::queries::user(conn, None).await?,
+        };
+        let Some(user) = user else {
+            report.push(
+                Check { status: Status::Skip, ..check }.detail(
+                    "no user in auth.users to run the project's queries as: only Postgres' counters are watched",
+                ),
+            );
+            return Ok(None);
+        };
+        let lines: Vec<String> = promised
+            .iter()
+            .map(|p| {
+                let expect = if p.expect.is_empty() { "no expectation".to_string() } else { p.expect.describe() };
+                match &p.after_push {
+                    Some((ms, plan)) => {
+                        format!("{}: {expect}; {ms:.2} ms right after the push, plan {plan}", p.query.name)
+                    }
+                    None => format!("{}: {expect}; not timed by db-push", p.query.name),
+                }
+            })
+            .collect();
+        report.push(
+            check
+                .value(format!(
+                    "{} query(ies) as user {user}, {} runs a window, read-only",
+                    promised.len(),
+                    promises::RUNS
+                ))
+                .detail(lines.join("\n")),
+        );
+        Ok(Some((promised, user)))
+    }
+}
+
+/// The watch's verdict once every window stayed within its thresholds.
+fn windows_check(
+    windows: u128,
+    every: &crate::span::Span,
+    traffic: i64,
+    promised: usize,
+    baseline: &Baseline,
+) -> Check {
+    let status =
+        if (traffic == 0 && promised == 0) || baseline.tables.is_empty() { Status::Warn } else { Status::Pass };
+    let check = Check::new("watch.windows", "no threshold crossed while watching", status)
+        .value(format!("{windows} window(s) of {every}, {traffic} transaction(s)"));
+    if traffic == 0 && promised > 0 {
+        check.detail(format!(
+            "no transaction of the app ran on the target while watching: Postgres' counters judged nothing; the \
+             {promised} promised query(ies) were re-timed every window and held"
+        ))
+    } else if traffic == 0 {
+        check.detail(
+            "no transaction ran on the target while watching: nothing was judged; watch while the app is in use",
+        )
+    } else if baseline.tables.is_empty() {
+        check.detail(
+            "the pushed files name no table of the target: only the database-wide counters (rollbacks, deadlocks, \
+             lock waits) were watched, no table's scans or statement times",
+        )
+    } else {
+        check
     }
 }
 

@@ -50,6 +50,11 @@ impl Speed {
         (!timings.is_empty()).then_some(timings)
     }
 
+    /// What db-watch holds the push to: the queries as timed right after it, as this user.
+    pub fn saved(&self, after: &TimedQueries) -> Option<crate::db_watch::promises::Saved> {
+        Some(crate::db_watch::promises::Saved::new(self.user?, &self.queries, after))
+    }
+
     pub fn report(&self, before: Option<TimedQueries>, after: Option<TimedQueries>, report: &mut Report) {
         let check = Check::new(
             "push.query_speed",

@@ -17,6 +17,7 @@ pub struct TimedQuery {
     pub sql: String,
 }
 
+#[derive(Debug, Clone)]
 pub struct Timing {
     pub median: Duration,
     pub plan: String,
