@@ -24,6 +24,7 @@ mod report;
 mod rls;
 mod rls_any_project;
 mod rollback;
+mod rollback_new;
 mod rollback_platform;
 mod runner;
 mod session;

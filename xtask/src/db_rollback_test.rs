@@ -124,9 +124,11 @@ fn missing_rollback_scripts(db: &LocalDatabase, report: &mut Report) -> Option<S
         report.push(match db.plan.rollbacks.get(&file.version) {
             Some(path) => Check::new(id, title, Status::Pass).value(path.display()),
             None => Check::new(id, title, Status::Fail).detail(format!(
-                "no {}/{}: write the script that undoes it (never under migrations/, where the CLI would run it)",
+                "no {}/{}: write the script that undoes it (never under migrations/, where the CLI would run it), or \
+                 let `cargo xtask db-rollback-new {}` write it from the catalog and prove it",
                 db.supabase_dir.join("rollbacks").display(),
-                file.file_name()
+                file.file_name(),
+                file.version
             )),
         });
     }

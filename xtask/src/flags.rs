@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 mod batch;
 mod ephemeral;
 mod ignored;
+mod local;
 mod pending;
 mod size;
 mod watch;
@@ -15,6 +16,7 @@ pub use crate::span::Span;
 pub use batch::Batch;
 pub use ephemeral::{Pg, RestorePg};
 pub use ignored::Ignored;
+pub use local::{DbRls, DbRollbackNew, DbRollbackTest};
 pub use pending::Pending;
 pub use size::{check_size, Data, MAX_MESSAGES};
 pub use watch::DbWatch;
@@ -45,6 +47,8 @@ pub enum Cmd {
     DbLocalTest(DbLocalTest),
     /// Prove the rollback scripts restore the exact previous schema and data, and re-apply cleanly
     DbRollbackTest(DbRollbackTest),
+    /// Write the missing rollback scripts from the catalog before and after each file, and prove them
+    DbRollbackNew(DbRollbackNew),
     /// Static analysis of the pending files without a database, in milliseconds (squawk's rules)
     DbLint(DbLint),
     /// Row-level security access matrix before and after the pending runner, RPC probes, lints
@@ -121,21 +125,6 @@ impl DbLocalTest {
             batch: self.batch.overrides(),
         })
     }
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DbRollbackTest {
-    #[command(flatten)]
-    pub local: DbLocalTest,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DbRls {
-    #[command(flatten)]
-    pub local: DbLocalTest,
-    /// Also write the access matrix before and after (counts and probe outcomes) to this file
-    #[arg(long, value_name = "PATH")]
-    pub matrix: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -18,6 +18,7 @@ pub mod db_push;
 pub mod db_rehearse;
 pub mod db_rls;
 pub mod db_rollback;
+pub mod db_rollback_new;
 pub mod db_rollback_test;
 pub mod db_validate;
 pub mod db_verify;
@@ -42,6 +43,7 @@ impl flags::Cmd {
             DbLocalTest(cmd) => cmd.run(format).await,
             DbClean(cmd) => cmd.run(format).await,
             DbRollbackTest(cmd) => cmd.run(format).await,
+            DbRollbackNew(cmd) => cmd.run(format).await,
             DbRls(cmd) => cmd.run(format).await,
             DbValidate(cmd) => cmd.run(format).await,
             DbBackup(cmd) => cmd.run(format).await,

@@ -127,6 +127,10 @@ pub const CHECK_IDS: &[(&str, &str)] = &[
         "lint.static.<rule>.<version>.<line>",
         "a static finding (squawk's rule, or ours: xtask-auth-call-per-row, xtask-security-definer-search-path, xtask-grant-to-anon, xtask-ignore-without-reason): file:line:column, the statement, the fix",
     ),
+    // db-rollback-new (then db-rollback-test's checks, proving what it wrote).
+    ("rollback_new.plan", "the migrations whose rollback script db-rollback-new writes, and why those"),
+    ("rollback_new.apply.<version>", "a pending file applies on the ephemeral database the rollback is generated on"),
+    ("rollback_new.write.<version>", "the rollback script written (warns with what it cannot undo, also in its header)"),
     ("push.watch_baseline", "what Postgres recorded on the target just before the push, saved for db-watch"),
     ("push.watch_promises", "the timed queries right after the push, saved for db-watch to hold the push to"),
     ("watch.baseline", "the baseline db-watch compares with (db-push's, or its own first sample: a warning)"),

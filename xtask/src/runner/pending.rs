@@ -194,14 +194,16 @@ impl MigrationPlan {
         } else if plan.pending.is_empty() {
             pending = pending.detail(format!(
                 "nothing to test: no trailing migration has a rollback script in {}; add \
-                 rollbacks/<version>_<name>.sql for the migrations under test, or pass --since VERSION",
+                 rollbacks/<version>_<name>.sql for the migrations under test (`cargo xtask db-rollback-new` writes \
+                 and proves them), or pass --since VERSION",
                 supabase_dir.join("rollbacks").display()
             ));
         }
         if !plan.gaps.is_empty() {
             pending = pending.detail(format!(
                 "{} (chosen as {})\nnot trusted: {} ha(s) no rollback script but sit(s) among migrations that have one, \
-                 so it silently became baseline; write rollbacks/<version>_<name>.sql for it, or pass --since VERSION \
+                 so it silently became baseline; write rollbacks/<version>_<name>.sql for it (`cargo xtask \
+                 db-rollback-new VERSION` writes and proves one), or pass --since VERSION \
                  to say where the pending migrations start",
                 MigrationPlan::describe(&plan.pending),
                 plan.rule,
