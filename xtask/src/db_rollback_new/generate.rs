@@ -135,7 +135,10 @@ pub fn rollback(
             Some(_) => None,
         })
         .collect();
-    back.sort_by_key(|(n, b, _)| std::cmp::Reverse(rank(split(n).kind, b)));
+    // Columns in their old order: Postgres adds each at the end.
+    back.sort_by_key(|(n, b, _)| {
+        (std::cmp::Reverse(rank(split(n).kind, b)), get(b, "position").parse::<i64>().unwrap_or(0))
+    });
     for (name, was, now) in back {
         let n = split(name);
         if n.kind == "column" && is_view(column_parts(n.object).0) {
@@ -347,6 +350,26 @@ mod tests {
             assert_eq!(g.statements, statements, "{what}");
             assert_eq!(g.irreversible.len(), irreversible, "{what}: {:?}", g.irreversible);
         }
+    }
+
+    #[test]
+    fn a_dropped_table_or_column_comes_back_empty_and_says_what_would_have_kept_it() {
+        let note = ("column public.t.a_note", &[("type", "text"), ("not_null", "true"), ("position", "2")][..]);
+        const ID: (&str, &[(&str, &str)]) = ("column public.t.id", &[("type", "uuid"), ("position", "1")]);
+        let none = DataChange::default();
+        let g = rollback(&snapshot(&[TABLE, ID, note]), &snapshot(&[]), &BTreeMap::new(), &none, false);
+        assert_eq!(g.statements[0], "CREATE TABLE public.t ();");
+        // In their old order (id before a_note), not by name.
+        assert_eq!(
+            g.statements[2..4],
+            ["ALTER TABLE public.t ADD COLUMN id uuid;", "ALTER TABLE public.t ADD COLUMN a_note text NOT NULL;"]
+        );
+        assert!(g.statements.contains(&"ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;".to_string()), "{g:?}");
+        assert!(g.irreversible.len() == 1 && g.irreversible[0].contains("rename it in this file"), "{g:?}");
+        // A column of a table that stays: restored empty, nullable, and said.
+        let g = rollback(&snapshot(&[TABLE, ID, note]), &snapshot(&[TABLE, ID]), &BTreeMap::new(), &none, false);
+        assert_eq!(g.statements, ["ALTER TABLE public.t ADD COLUMN a_note text;"]);
+        assert!(g.irreversible[0].contains("then SET NOT NULL") && g.irreversible[0].contains("reversible instead"));
     }
 
     #[test]

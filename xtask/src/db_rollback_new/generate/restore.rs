@@ -62,7 +62,8 @@ pub(super) fn restore_removed(
                 out.statements.push(format!("CREATE TABLE {object} ();"));
                 out.irreversible.push(format!(
                     "table {object}: dropped by the file; its structure is restored here, its rows only from the backup \
-                     db-push verified"
+                     db-push verified (reversible instead: rename it in this file, drop it in a later one once the push \
+                     has held)"
                 ));
                 table_attrs(object, &Attrs::new(), was, out);
             }
@@ -104,6 +105,9 @@ fn add_column(object: &str, was: &Attrs, recreated_table: bool, out: &mut Genera
         if not_null && get(was, "default").is_empty() {
             words.push_str(" (then SET NOT NULL, as it was)");
         }
+        words.push_str(
+            "; reversible instead: stop using it in this release, drop it in a later migration once the push has held",
+        );
         out.irreversible.push(words);
     }
 }
