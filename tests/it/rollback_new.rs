@@ -61,3 +61,45 @@ async fn our_migrations_get_rollbacks_that_pass_the_proof_unedited() {
     let value = report.check("rollback_new.write.20251116173507").and_then(|c| c.value.clone()).unwrap_or_default();
     assert!(value.contains("20251116173507_swap_message_policies.sql.new"), "{value}");
 }
+
+/// Patterns public projects showed the first generator getting wrong: a new table's key and
+/// unique indexes dropped before the table (Postgres refuses), a bucket insert undone as a
+/// "backfill" of every bucket column, rows a file inserts neither deleted nor declared, and a
+/// widened CHECK put back without saying that rows written since can stop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_tables_buckets_inserted_rows_and_widened_checks_are_undone_or_said() {
+    let forward = "create table public.tags (id int primary key, label text unique);\n\
+                   alter table public.tags enable row level security;\n\
+                   insert into storage.buckets (id, name, public) values ('covers', 'covers', false);\n\
+                   alter table public.colours drop constraint colours_name_check;\n\
+                   alter table public.colours add constraint colours_name_check check (name in ('red', 'blue', 'green'));\n\
+                   insert into public.colours (id, name) values (100, 'green');\n";
+    let project = crate::support::platform_with_pending(forward, "select 1;\n", "");
+    let dir = project.path().join("supabase");
+    std::fs::remove_file(dir.join("rollbacks/20250301000000_under_test.sql")).expect("no script yet");
+    let baseline = "create table public.colours (id int primary key, name text check (name in ('red', 'blue')));\n\
+                    alter table public.colours enable row level security;\n\
+                    insert into public.colours values (1, 'red');\n";
+    std::fs::write(dir.join("migrations/20250115000000_colours.sql"), baseline).expect("baseline");
+    let flags = DbRollbackNew {
+        local: local_test(&dir, any_backend()),
+        versions: vec!["20250301000000".into()],
+        force: false,
+    };
+    let mut report = Report::quiet("db-rollback-new");
+    flags.run_into(&mut report).await.expect("db-rollback-new");
+    let report = registered(report);
+    for id in ["rollback.step.20250301000000", "rollback.catalog", "rollback.data"] {
+        assert_eq!(report.check(id).map(|c| c.status), Some(Status::Pass), "{id}: {:#?}", report.checks);
+    }
+    let script = std::fs::read_to_string(dir.join("rollbacks/20250301000000_under_test.sql")).expect("written");
+    assert!(script.contains("DROP TABLE IF EXISTS public.tags;") && !script.contains("DROP INDEX"), "{script}");
+    assert!(script.contains("DELETE FROM storage.buckets WHERE id::text = 'covers';"), "{script}");
+    assert!(!script.contains("UPDATE storage.buckets"), "{script}");
+    assert!(script.contains("DELETE FROM public.colours WHERE id::text = '100';"), "{script}");
+    let written = report.check("rollback_new.write.20250301000000").expect("written");
+    assert_eq!(written.status, Status::Warn, "{written:?}");
+    let d = written.detail.clone().unwrap_or_default();
+    assert!(d.contains("constraint colours_name_check on public.colours: put back as it was"), "{d}");
+    assert!(d.contains("bucket covers: created by the file"), "{d}");
+}

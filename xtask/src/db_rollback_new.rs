@@ -146,9 +146,16 @@ async fn data_change(
 ) -> anyhow::Result<generate::DataChange> {
     let now = DataSnapshot::take_like(conn, before).await?;
     let values = values_per_column(conn, &now).await?;
-    let filled: Vec<String> =
-        values.iter().filter(|(c, n)| **n > 0 && filled_before.get(*c) == Some(&0)).map(|(c, _)| c.clone()).collect();
     let cmp = before.compare(&now);
+    // Filled: a column without a value before that rows present before now hold (a backfill);
+    // rows the file inserted are not a backfill.
+    let changed_tables: std::collections::BTreeSet<&str> = cmp.changed.iter().map(|(t, _)| t.as_str()).collect();
+    let filled: Vec<String> = values
+        .iter()
+        .filter(|(c, n)| **n > 0 && filled_before.get(*c) == Some(&0))
+        .filter(|(c, _)| c.rsplit_once('.').is_some_and(|(t, _)| changed_tables.contains(t)))
+        .map(|(c, _)| c.clone())
+        .collect();
     let mut rows: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (table, _) in &cmp.changed {
         if !filled.iter().any(|c| c.rsplit_once('.').is_some_and(|(t, _)| t == table)) {
@@ -158,7 +165,15 @@ async fn data_change(
     for (table, _) in &cmp.missing {
         rows.entry(table.clone()).or_default().1 += 1;
     }
-    Ok(generate::DataChange { filled, rows: rows.into_iter().map(|(t, (c, d))| (t, c, d)).collect() })
+    let added = cmp
+        .added
+        .iter()
+        .map(|(table, key)| {
+            let columns = before.tables.get(table).map(|t| t.key.clone()).unwrap_or_default();
+            (table.clone(), columns, key.clone())
+        })
+        .collect();
+    Ok(generate::DataChange { filled, rows: rows.into_iter().map(|(t, (c, d))| (t, c, d)).collect(), added })
 }
 
 /// Which files get a script: the versions asked for; else `--since` on; else the trailing files
@@ -170,6 +185,12 @@ fn choose(
     since: Option<&str>,
     force: bool,
 ) -> anyhow::Result<(Vec<MigrationFile>, String)> {
+    if files.is_empty() {
+        anyhow::bail!(
+            "no migration the supabase CLI would run is in supabase/migrations/ (files are named \
+             <version>_<name>.sql, e.g. 20250101000000_init.sql; `cargo xtask db-lint` lists the files it skips)"
+        );
+    }
     if !versions.is_empty() {
         let mut out = Vec::new();
         for v in versions {

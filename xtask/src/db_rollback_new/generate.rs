@@ -28,6 +28,8 @@ pub struct DataChange {
     pub filled: Vec<String>,
     /// Rows changed or deleted per table, not explained by a filled column: (table, changed, deleted).
     pub rows: Vec<(String, usize, usize)>,
+    /// Rows the file inserted into a table that existed before it: (table, key columns, key text).
+    pub added: Vec<(String, Vec<String>, String)>,
 }
 
 /// An object name split as the catalog writes it: `policy p on public.t` → ("policy", "p", "public.t").
@@ -106,13 +108,22 @@ pub fn rollback(
         [kind(before), kind(after)].into_iter().flatten().any(|k| k != "table")
     };
 
+    // 0. Rows the file inserted (a bucket, a cron job, reference data), while the table is as
+    // the file left it.
+    delete_added_rows(data, &added_tables, &mut out);
     // 1. What the file added, dependents first; what lives on a table it added goes with it.
     let mut added: Vec<(&String, &Attrs)> =
         after.objects.iter().filter(|(n, _)| !before.objects.contains_key(*n)).collect();
     added.sort_by_key(|(n, a)| rank(split(n).kind, a));
     for (name, attrs) in added {
         let n = split(name);
-        let on_added = n.on.is_some_and(|t| added_tables.contains(t))
+        // An index names its table only in its definition (`… ON public.t USING …`).
+        let index_on = (n.kind == "index")
+            .then(|| get(attrs, "definition").split(" ON ").nth(1))
+            .flatten()
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|t| t.trim_start_matches("ONLY "));
+        let on_added = n.on.or(index_on).is_some_and(|t| added_tables.contains(t))
             || (n.kind == "column"
                 && (added_tables.contains(column_parts(n.object).0) || is_view(column_parts(n.object).0)));
         if on_added {
@@ -181,6 +192,34 @@ fn restore_data(before: &CatalogSnapshot, after: &CatalogSnapshot, data: &DataCh
                 "table {table}: the file deleted {deleted} row(s) of the generated data; they come back only from the \
                  backup db-push verified"
             ));
+        }
+    }
+}
+
+fn delete_added_rows(data: &DataChange, added_tables: &BTreeSet<&str>, out: &mut Generated) {
+    for (table, key, text) in data.added.iter().rev() {
+        if added_tables.contains(table.as_str()) {
+            continue;
+        }
+        let expr = match key.as_slice() {
+            [] => {
+                out.irreversible.push(format!("table {table}: the file inserted a row it has no key to find again by"));
+                continue;
+            }
+            [one] => format!("{one}::text"),
+            many => format!("ROW({})::text", many.join(", ")),
+        };
+        match table.as_str() {
+            "cron.job" => out.statements.push(format!("SELECT cron.unschedule({}::bigint);", literal(text))),
+            "storage.buckets" => {
+                out.statements.push(format!("DELETE FROM storage.objects WHERE bucket_id = {};", literal(text)));
+                out.statements.push(format!("DELETE FROM storage.buckets WHERE {expr} = {};", literal(text)));
+                out.irreversible.push(format!(
+                    "bucket {text}: created by the file; the rows of the files stored in it since go with it (their \
+                     bytes stay in storage until removed through the Storage API)"
+                ));
+            }
+            _ => out.statements.push(format!("DELETE FROM {table} WHERE {expr} = {};", literal(text))),
         }
     }
 }
@@ -266,7 +305,7 @@ mod tests {
             ("index public.t_key", &[("definition", "CREATE UNIQUE INDEX t_key ON public.t USING btree (id)")][..]);
         type Objects<'a> = Vec<(&'a str, &'a [(&'a str, &'a str)])>;
         type Case<'a> = (&'a str, Objects<'a>, Objects<'a>, DataChange, Vec<&'a str>, usize);
-        let cases: Vec<Case> = vec![
+        let mut cases: Vec<Case> = vec![
             (
                 "an added column is dropped, and its values said lost",
                 vec![TABLE, ID],
@@ -340,11 +379,45 @@ mod tests {
                 "a backfilled column is emptied again; other changed rows are said",
                 vec![TABLE, ID, ("column public.t.owner", &[("type", "uuid")])],
                 vec![TABLE, ID, ("column public.t.owner", &[("type", "uuid")])],
-                DataChange { filled: vec!["public.t.owner".into()], rows: vec![("public.u".into(), 3, 0)] },
+                DataChange {
+                    filled: vec!["public.t.owner".into()],
+                    rows: vec![("public.u".into(), 3, 0)],
+                    ..DataChange::default()
+                },
                 vec!["UPDATE public.t SET owner = NULL WHERE owner IS NOT NULL;"],
                 2,
             ),
         ];
+        cases.push((
+            "a new table's key and unique indexes go with it",
+            vec![],
+            vec![
+                TABLE,
+                ("constraint t_pkey on public.t", &[("definition", "PRIMARY KEY (id)")]),
+                ("index public.t_pkey", &[("definition", "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)")]),
+            ],
+            DataChange::default(),
+            vec!["DROP TABLE IF EXISTS public.t;"],
+            1,
+        ));
+        cases.push((
+            "a row the file inserted is deleted, a cron job unscheduled",
+            vec![TABLE, ID],
+            vec![TABLE, ID],
+            DataChange {
+                added: vec![
+                    ("cron.job".into(), vec!["jobid".into()], "3".into()),
+                    ("storage.buckets".into(), vec!["id".into()], "avatars".into()),
+                ],
+                ..DataChange::default()
+            },
+            vec![
+                "DELETE FROM storage.objects WHERE bucket_id = 'avatars';",
+                "DELETE FROM storage.buckets WHERE id::text = 'avatars';",
+                "SELECT cron.unschedule('3'::bigint);",
+            ],
+            1,
+        ));
         for (what, before, after, data, statements, irreversible) in cases {
             let g = rollback(&snapshot(&before), &snapshot(&after), &BTreeMap::new(), &data, false);
             assert_eq!(g.statements, statements, "{what}");

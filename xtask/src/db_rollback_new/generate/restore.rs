@@ -45,7 +45,14 @@ pub(super) fn restore_removed(
             out.statements.push(format!("{def};"));
         }
         "constraint" => {
-            out.statements.push(format!("ALTER TABLE {on} ADD CONSTRAINT {object} {};", get(was, "definition")))
+            let definition = get(was, "definition");
+            out.statements.push(format!("ALTER TABLE {on} ADD CONSTRAINT {object} {definition};"));
+            if !definition.contains("NOT VALID") && !definition.starts_with("PRIMARY KEY") {
+                out.irreversible.push(format!(
+                    "constraint {object} on {on}: put back as it was ({definition}); rows written since the push that \
+                     break it stop the rollback there: find them first, or add it NOT VALID and VALIDATE it later"
+                ));
+            }
         }
         "function" => {
             if function_def(&name, functions, out) {
