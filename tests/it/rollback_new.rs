@@ -81,11 +81,8 @@ async fn new_tables_buckets_inserted_rows_and_widened_checks_are_undone_or_said(
                     alter table public.colours enable row level security;\n\
                     insert into public.colours values (1, 'red');\n";
     std::fs::write(dir.join("migrations/20250115000000_colours.sql"), baseline).expect("baseline");
-    let flags = DbRollbackNew {
-        local: local_test(&dir, any_backend()),
-        versions: vec!["20250301000000".into()],
-        force: false,
-    };
+    let flags =
+        DbRollbackNew { local: local_test(&dir, any_backend()), versions: vec!["20250301000000".into()], force: false };
     let mut report = Report::quiet("db-rollback-new");
     flags.run_into(&mut report).await.expect("db-rollback-new");
     let report = registered(report);

@@ -78,7 +78,7 @@ impl DbRollbackNew {
             }
             let Some((snapshot, functions, data, filled)) = before else { continue };
             let after = CatalogSnapshot::take_everything(&mut db.conn).await?;
-            let change = data_change(&mut db.conn, &data, &filled).await?;
+            let change = data_change(&mut db.conn, &data, &filled, &file.text).await?;
             let concurrently = file.text.to_ascii_lowercase().contains("concurrently");
             let generated = generate::rollback(&snapshot, &after, &functions, &change, concurrently);
             let path = rollbacks.join(file.file_name());
@@ -143,6 +143,7 @@ async fn data_change(
     conn: &mut sqlx::PgConnection,
     before: &DataSnapshot,
     filled_before: &BTreeMap<String, i64>,
+    forward: &str,
 ) -> anyhow::Result<generate::DataChange> {
     let now = DataSnapshot::take_like(conn, before).await?;
     let values = values_per_column(conn, &now).await?;
@@ -165,15 +166,53 @@ async fn data_change(
     for (table, _) in &cmp.missing {
         rows.entry(table.clone()).or_default().1 += 1;
     }
-    let added = cmp
-        .added
-        .iter()
-        .map(|(table, key)| {
-            let columns = before.tables.get(table).map(|t| t.key.clone()).unwrap_or_default();
-            (table.clone(), columns, key.clone())
+    // Rows the file inserted, found again by a key its text names (`values (100, …)`, a bucket's
+    // id, a cron job's name); keys made at run time (gen_random_uuid(), identity) differ in
+    // production, so those rows are counted and said instead.
+    let mut added = Vec::new();
+    let mut unnamed: BTreeMap<String, usize> = BTreeMap::new();
+    for (table, key) in &cmp.added {
+        let columns = before.tables.get(table).map(|t| t.key.clone()).unwrap_or_default();
+        let named = if table == "cron.job" {
+            sqlx::query_scalar::<_, Option<String>>("SELECT jobname FROM cron.job WHERE jobid::text = $1")
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await?
+                .flatten()
+                .map(|name| (vec!["jobname".to_string()], name))
+        } else {
+            names_key(forward, key).then(|| (columns, key.clone()))
+        };
+        match named {
+            Some((columns, key)) => added.push((table.clone(), columns, key)),
+            None => *unnamed.entry(table.clone()).or_default() += 1,
+        }
+    }
+    let notes = unnamed
+        .into_iter()
+        .map(|(table, n)| {
+            format!(
+                "table {table}: the file inserted {n} row(s) whose keys are made as it runs (so they differ in \
+                 production); the rollback cannot name them: delete them by what identifies them"
+            )
         })
         .collect();
-    Ok(generate::DataChange { filled, rows: rows.into_iter().map(|(t, (c, d))| (t, c, d)).collect(), added })
+    Ok(generate::DataChange { filled, rows: rows.into_iter().map(|(t, (c, d))| (t, c, d)).collect(), added, notes })
+}
+
+/// Whether the file's text names `key`: as a quoted literal (`'covers'`), or a number standing
+/// alone (`values (100, …)`).
+fn names_key(text: &str, key: &str) -> bool {
+    if text.contains(&format!("'{key}'")) {
+        return true;
+    }
+    !key.is_empty()
+        && key.bytes().all(|b| b.is_ascii_digit())
+        && text.match_indices(key).any(|(i, _)| {
+            let before = text[..i].chars().next_back().is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+            let after = text[i + key.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+            before && after
+        })
 }
 
 /// Which files get a script: the versions asked for; else `--since` on; else the trailing files
@@ -270,4 +309,18 @@ fn write_script(
     }
     std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_key_is_named_by_the_files_text_only_as_a_literal_or_a_number_alone() {
+        let text =
+            "insert into t (id, name) values (100, 'green'); insert into storage.buckets (id) values ('covers');";
+        for (key, named) in
+            [("100", true), ("10", false), ("covers", true), ("green", true), ("cover", false), ("1", false)]
+        {
+            assert_eq!(super::names_key(text, key), named, "{key}");
+        }
+    }
 }

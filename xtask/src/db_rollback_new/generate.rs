@@ -5,8 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod data;
 mod restore;
 
+use data::{delete_added_rows, restore_data};
 use restore::{restore_changed, restore_removed};
 
 use crate::analysis::catalog::CatalogSnapshot;
@@ -30,6 +32,8 @@ pub struct DataChange {
     pub rows: Vec<(String, usize, usize)>,
     /// Rows the file inserted into a table that existed before it: (table, key columns, key text).
     pub added: Vec<(String, Vec<String>, String)>,
+    /// What else the measurement found that no statement undoes, in words.
+    pub notes: Vec<String>,
 }
 
 /// An object name split as the catalog writes it: `policy p on public.t` → ("policy", "p", "public.t").
@@ -91,18 +95,8 @@ pub fn rollback(
     concurrently: bool,
 ) -> Generated {
     let mut out = Generated::default();
-    let added_tables: BTreeSet<&str> = after
-        .objects
-        .iter()
-        .filter(|(n, _)| !before.objects.contains_key(*n) && n.starts_with("table "))
-        .map(|(n, _)| &n["table ".len()..])
-        .collect();
-    let removed_tables: BTreeSet<&str> = before
-        .objects
-        .iter()
-        .filter(|(n, _)| !after.objects.contains_key(*n) && n.starts_with("table "))
-        .map(|(n, _)| &n["table ".len()..])
-        .collect();
+    let added_tables = only_in(after, before);
+    let removed_tables = only_in(before, after);
     let is_view = |table: &str| {
         let kind = |s: &CatalogSnapshot| s.objects.get(&format!("table {table}")).map(|a| get(a, "kind").to_string());
         [kind(before), kind(after)].into_iter().flatten().any(|k| k != "table")
@@ -165,63 +159,9 @@ pub fn rollback(
     out
 }
 
-/// The data, once the structure is back: a backfilled column empty again, as before; what else
-/// the file did to rows is said.
-fn restore_data(before: &CatalogSnapshot, after: &CatalogSnapshot, data: &DataChange, out: &mut Generated) {
-    for column in &data.filled {
-        if !before.objects.contains_key(&format!("column {column}"))
-            || !after.objects.contains_key(&format!("column {column}"))
-        {
-            continue;
-        }
-        let (table, c) = column_parts(column);
-        out.statements.push(format!("UPDATE {table} SET {c} = NULL WHERE {c} IS NOT NULL;"));
-        out.irreversible.push(format!(
-            "column {column}: the file filled it; emptied again here, values the app wrote into it since go too"
-        ));
-    }
-    for (table, changed, deleted) in &data.rows {
-        if *changed > 0 {
-            out.irreversible.push(format!(
-                "table {table}: the file changed {changed} row(s) of the generated data; their values before it come \
-                 only from the backup db-push verified"
-            ));
-        }
-        if *deleted > 0 {
-            out.irreversible.push(format!(
-                "table {table}: the file deleted {deleted} row(s) of the generated data; they come back only from the \
-                 backup db-push verified"
-            ));
-        }
-    }
-}
-
-fn delete_added_rows(data: &DataChange, added_tables: &BTreeSet<&str>, out: &mut Generated) {
-    for (table, key, text) in data.added.iter().rev() {
-        if added_tables.contains(table.as_str()) {
-            continue;
-        }
-        let expr = match key.as_slice() {
-            [] => {
-                out.irreversible.push(format!("table {table}: the file inserted a row it has no key to find again by"));
-                continue;
-            }
-            [one] => format!("{one}::text"),
-            many => format!("ROW({})::text", many.join(", ")),
-        };
-        match table.as_str() {
-            "cron.job" => out.statements.push(format!("SELECT cron.unschedule({}::bigint);", literal(text))),
-            "storage.buckets" => {
-                out.statements.push(format!("DELETE FROM storage.objects WHERE bucket_id = {};", literal(text)));
-                out.statements.push(format!("DELETE FROM storage.buckets WHERE {expr} = {};", literal(text)));
-                out.irreversible.push(format!(
-                    "bucket {text}: created by the file; the rows of the files stored in it since go with it (their \
-                     bytes stay in storage until removed through the Storage API)"
-                ));
-            }
-            _ => out.statements.push(format!("DELETE FROM {table} WHERE {expr} = {};", literal(text))),
-        }
-    }
+/// Tables (`schema.name`) in `a` and not in `b`.
+fn only_in<'a>(a: &'a CatalogSnapshot, b: &CatalogSnapshot) -> BTreeSet<&'a str> {
+    a.objects.keys().filter(|n| !b.objects.contains_key(*n)).filter_map(|n| n.strip_prefix("table ")).collect()
 }
 
 fn drop_added(n: &Name, attrs: &Attrs, before_index: Option<&str>, concurrently: bool, out: &mut Generated) {
@@ -274,200 +214,4 @@ fn drop_added(n: &Name, attrs: &Attrs, before_index: Option<&str>, concurrently:
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn snapshot(objects: &[(&str, &[(&str, &str)])]) -> CatalogSnapshot {
-        CatalogSnapshot {
-            objects: objects
-                .iter()
-                .map(|(n, attrs)| (n.to_string(), attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
-                .collect(),
-        }
-    }
-
-    const TABLE: (&str, &[(&str, &str)]) = ("table public.t", &[("kind", "table"), ("rls_enabled", "true")]);
-    const ID: (&str, &[(&str, &str)]) = ("column public.t.id", &[("type", "uuid"), ("not_null", "true")]);
-
-    #[test]
-    fn each_kind_of_change_is_undone_or_said() {
-        let policy = |using: &str| -> (&'static str, Vec<(&'static str, String)>) {
-            (
-                "policy own on public.t",
-                vec![("command", "SELECT".into()), ("roles", "authenticated".into()), ("using", using.into())],
-            )
-        };
-        let (p_name, p_old) = policy("(owner = auth.uid())");
-        let p_old: Vec<(&str, &str)> = p_old.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (_, p_new) = policy("true");
-        let p_new: Vec<(&str, &str)> = p_new.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let idx =
-            ("index public.t_key", &[("definition", "CREATE UNIQUE INDEX t_key ON public.t USING btree (id)")][..]);
-        type Objects<'a> = Vec<(&'a str, &'a [(&'a str, &'a str)])>;
-        type Case<'a> = (&'a str, Objects<'a>, Objects<'a>, DataChange, Vec<&'a str>, usize);
-        let mut cases: Vec<Case> = vec![
-            (
-                "an added column is dropped, and its values said lost",
-                vec![TABLE, ID],
-                vec![TABLE, ID, ("column public.t.note", &[("type", "text")])],
-                DataChange::default(),
-                vec!["ALTER TABLE public.t DROP COLUMN IF EXISTS note;"],
-                1,
-            ),
-            (
-                "a changed policy is created again as it was",
-                vec![TABLE, (p_name, &p_old)],
-                vec![TABLE, (p_name, &p_new)],
-                DataChange::default(),
-                vec![
-                    "DROP POLICY IF EXISTS own ON public.t;",
-                    "CREATE POLICY own ON public.t AS PERMISSIVE FOR SELECT TO authenticated USING ((owner = auth.uid()));",
-                ],
-                0,
-            ),
-            (
-                "a dropped index is built again",
-                vec![TABLE, idx],
-                vec![TABLE],
-                DataChange::default(),
-                vec!["CREATE UNIQUE INDEX IF NOT EXISTS t_key ON public.t USING btree (id);"],
-                0,
-            ),
-            (
-                "a constraint that took an existing index gives it back",
-                vec![TABLE, idx],
-                vec![TABLE, idx, ("constraint t_key on public.t", &[("definition", "UNIQUE (id)")])],
-                DataChange::default(),
-                vec![
-                    "ALTER TABLE public.t DROP CONSTRAINT IF EXISTS t_key;",
-                    "CREATE UNIQUE INDEX IF NOT EXISTS t_key ON public.t USING btree (id);",
-                ],
-                0,
-            ),
-            (
-                "a new default, NOT NULL and RLS off are put back",
-                vec![("table public.t", &[("kind", "table"), ("rls_enabled", "true")]), ID],
-                vec![
-                    ("table public.t", &[("kind", "table"), ("rls_enabled", "false")]),
-                    ("column public.t.id", &[("type", "uuid"), ("not_null", "false"), ("default", "gen_random_uuid()")]),
-                ],
-                DataChange::default(),
-                vec![
-                    "ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;",
-                    "ALTER TABLE public.t ALTER COLUMN id DROP DEFAULT;",
-                    "ALTER TABLE public.t ALTER COLUMN id SET NOT NULL;",
-                ],
-                0,
-            ),
-            (
-                "a new table goes with what lives on it",
-                vec![],
-                vec![TABLE, ID, (p_name, &p_new)],
-                DataChange::default(),
-                vec!["DROP TABLE IF EXISTS public.t;"],
-                1,
-            ),
-            (
-                "an enum label cannot be dropped: said",
-                vec![("type public.mood", &[("kind", "enum"), ("labels", "sad, ok")])],
-                vec![("type public.mood", &[("kind", "enum"), ("labels", "sad, ok, happy")])],
-                DataChange::default(),
-                vec![],
-                1,
-            ),
-            (
-                "a backfilled column is emptied again; other changed rows are said",
-                vec![TABLE, ID, ("column public.t.owner", &[("type", "uuid")])],
-                vec![TABLE, ID, ("column public.t.owner", &[("type", "uuid")])],
-                DataChange {
-                    filled: vec!["public.t.owner".into()],
-                    rows: vec![("public.u".into(), 3, 0)],
-                    ..DataChange::default()
-                },
-                vec!["UPDATE public.t SET owner = NULL WHERE owner IS NOT NULL;"],
-                2,
-            ),
-        ];
-        cases.push((
-            "a new table's key and unique indexes go with it",
-            vec![],
-            vec![
-                TABLE,
-                ("constraint t_pkey on public.t", &[("definition", "PRIMARY KEY (id)")]),
-                ("index public.t_pkey", &[("definition", "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)")]),
-            ],
-            DataChange::default(),
-            vec!["DROP TABLE IF EXISTS public.t;"],
-            1,
-        ));
-        cases.push((
-            "a row the file inserted is deleted, a cron job unscheduled",
-            vec![TABLE, ID],
-            vec![TABLE, ID],
-            DataChange {
-                added: vec![
-                    ("cron.job".into(), vec!["jobid".into()], "3".into()),
-                    ("storage.buckets".into(), vec!["id".into()], "avatars".into()),
-                ],
-                ..DataChange::default()
-            },
-            vec![
-                "DELETE FROM storage.objects WHERE bucket_id = 'avatars';",
-                "DELETE FROM storage.buckets WHERE id::text = 'avatars';",
-                "SELECT cron.unschedule('3'::bigint);",
-            ],
-            1,
-        ));
-        for (what, before, after, data, statements, irreversible) in cases {
-            let g = rollback(&snapshot(&before), &snapshot(&after), &BTreeMap::new(), &data, false);
-            assert_eq!(g.statements, statements, "{what}");
-            assert_eq!(g.irreversible.len(), irreversible, "{what}: {:?}", g.irreversible);
-        }
-    }
-
-    #[test]
-    fn a_dropped_table_or_column_comes_back_empty_and_says_what_would_have_kept_it() {
-        let note = ("column public.t.a_note", &[("type", "text"), ("not_null", "true"), ("position", "2")][..]);
-        const ID: (&str, &[(&str, &str)]) = ("column public.t.id", &[("type", "uuid"), ("position", "1")]);
-        let none = DataChange::default();
-        let g = rollback(&snapshot(&[TABLE, ID, note]), &snapshot(&[]), &BTreeMap::new(), &none, false);
-        assert_eq!(g.statements[0], "CREATE TABLE public.t ();");
-        // In their old order (id before a_note), not by name.
-        assert_eq!(
-            g.statements[2..4],
-            ["ALTER TABLE public.t ADD COLUMN id uuid;", "ALTER TABLE public.t ADD COLUMN a_note text NOT NULL;"]
-        );
-        assert!(g.statements.contains(&"ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;".to_string()), "{g:?}");
-        assert!(g.irreversible.len() == 1 && g.irreversible[0].contains("rename it in this file"), "{g:?}");
-        // A column of a table that stays: restored empty, nullable, and said.
-        let g = rollback(&snapshot(&[TABLE, ID, note]), &snapshot(&[TABLE, ID]), &BTreeMap::new(), &none, false);
-        assert_eq!(g.statements, ["ALTER TABLE public.t ADD COLUMN a_note text;"]);
-        assert!(g.irreversible[0].contains("then SET NOT NULL") && g.irreversible[0].contains("reversible instead"));
-    }
-
-    #[test]
-    fn a_replaced_function_gets_its_body_back_and_keeps_its_grants() {
-        let name = "function public.f()";
-        let was: &[(&str, &str)] = &[("returns", "integer"), ("body", "select 1"), ("execute_grants", "authenticated")];
-        let now: &[(&str, &str)] =
-            &[("returns", "integer"), ("body", "select 2"), ("execute_grants", "anon, authenticated")];
-        let def =
-            "CREATE OR REPLACE FUNCTION public.f()\n RETURNS integer\n LANGUAGE sql\nAS $function$select 1$function$\n";
-        let functions = BTreeMap::from([(name.to_string(), def.to_string())]);
-        let g =
-            rollback(&snapshot(&[(name, was)]), &snapshot(&[(name, now)]), &functions, &DataChange::default(), false);
-        assert_eq!(
-            g.statements,
-            [format!("{};", def.trim_end()), "REVOKE EXECUTE ON ROUTINE public.f() FROM anon;".into()]
-        );
-        // Dropped by the file: created again, and the default EXECUTE for PUBLIC taken back.
-        let g = rollback(&snapshot(&[(name, was)]), &snapshot(&[]), &functions, &DataChange::default(), true);
-        assert_eq!(
-            g.statements[1..],
-            [
-                "REVOKE EXECUTE ON ROUTINE public.f() FROM PUBLIC;",
-                "GRANT EXECUTE ON ROUTINE public.f() TO authenticated;"
-            ]
-        );
-    }
-}
+mod tests;
