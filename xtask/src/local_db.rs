@@ -370,6 +370,15 @@ fn hook_check(supabase_dir: &std::path::Path, report: &mut Report) -> anyhow::Re
 /// An error for a file that failed on an extension this Postgres does not have: a remedy, exit 2.
 fn missing_extension(error: &crate::runner::ApplyError, pg: &EphemeralPostgres) -> anyhow::Result<()> {
     let Some(name) = error.missing_extension() else { return Ok(()) };
+    if crate::supabase::supautils::near_extension(&name).is_some() {
+        anyhow::bail!(
+            "{}:{}: extension `{name}` is not available here, and not on hosted Supabase either; this is the \
+             migration, not the machine: {}",
+            error.file,
+            error.line,
+            crate::supabase::remedy::remedy(&name)
+        );
+    }
     anyhow::bail!(
         "{}:{}: extension `{name}` is not available on this Postgres ({} backend); this is the machine, not \
          the migration: {}",

@@ -95,13 +95,15 @@ pub(super) fn summary(leftovers: &Leftovers, full_passed: bool, cleaned_by: &BTr
     let lines: Vec<String> = leftovers
         .iter()
         .map(|(version, left)| {
-            let helper =
-                cleaned_by.get(version).map(|v| format!(" — the rollback of {v} removes it")).unwrap_or_default();
             let what = left.lines.join("; ");
-            if full_passed {
-                format!("the rollback of {version} is right only together with another one{helper}: {what}")
-            } else {
-                format!("the rollback of {version} leaves: {what}")
+            // "Only together with another one" only when the full sequence shows which one: a
+            // lone rollback that leaves rows behind is not right at all.
+            match cleaned_by.get(version) {
+                Some(v) if full_passed => format!(
+                    "the rollback of {version} is right only together with another one — the rollback of {v} removes \
+                     it: {what}"
+                ),
+                _ => format!("the rollback of {version} leaves: {what}"),
             }
         })
         .collect();
@@ -125,5 +127,8 @@ mod tests {
             "{d}"
         );
         assert_eq!(summary(&Leftovers::new(), true, &BTreeMap::new()).status, Status::Pass);
+        // Nobody cleaned up after it: it is simply wrong, never "right only together".
+        let d = summary(&left, true, &BTreeMap::new()).detail.unwrap_or_default();
+        assert!(d.starts_with("the rollback of 20251116173504 leaves: index public.idx"), "{d}");
     }
 }

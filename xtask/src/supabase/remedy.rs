@@ -38,7 +38,16 @@ pub fn remedy(extension: &str) -> String {
             "install it from the PostgreSQL project's repository (apt.postgresql.org, not Debian's own: `apt install \
              {package}`), or {IMAGE}"
         ),
-        None => format!("no Debian or PGDG package of it is known to us (it ships with Supabase's platform): {IMAGE}"),
+        None => match crate::supabase::supautils::near_extension(extension) {
+            Some(near) => format!(
+                "hosted Supabase has no extension `{extension}` either: did you mean `{near}`? Fix the migration's \
+                 CREATE EXTENSION (on this machine, {})",
+                remedy(near)
+            ),
+            None => {
+                format!("no Debian or PGDG package of it is known to us (it ships with Supabase's platform): {IMAGE}")
+            }
+        },
     }
 }
 
@@ -61,6 +70,11 @@ mod tests {
             assert!(r.contains(words), "{extension}: {r}");
             assert!(r.contains("supabase/postgres:15.8.1.085"), "{extension}: {r}");
         }
+        // A misspelling is not the machine's fault: the migration fails on Supabase too.
+        let r = remedy("pgnet");
+        assert!(r.starts_with("hosted Supabase has no extension `pgnet` either: did you mean `pg_net`?"), "{r}");
+        assert_eq!(crate::supabase::supautils::near_extension("pg_net"), None);
+        assert_eq!(crate::supabase::supautils::near_extension("vectr"), Some("vector"));
         // The names we used to give, which no repository has.
         for wrong in ["postgresql-15-vector", "postgresql-15-pg-cron"] {
             assert!(PACKAGES.iter().all(|(_, p, _)| *p != wrong), "{wrong}");

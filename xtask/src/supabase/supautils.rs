@@ -46,6 +46,21 @@ fn privileged_extension(name: &str) -> bool {
     PRIVILEGED_EXTENSIONS.split_whitespace().any(|e| e == name)
 }
 
+/// Extensions hosted Supabase offers besides the privileged ones (trusted, created as the role
+/// that asks): pgvector's `vector` and the trusted contrib modules migrations use.
+const TRUSTED_EXTENSIONS: &str = "vector pg_prewarm pg_buffercache pgstattuple lo intagg tsm_system_time xml2 amcheck";
+
+/// The offered extension whose name is closest to `name`, when `name` is not one but looks like
+/// a misspelling of one (`pgnet` → `pg_net`).
+pub fn near_extension(name: &str) -> Option<&'static str> {
+    let all = PRIVILEGED_EXTENSIONS.split_whitespace().chain(TRUSTED_EXTENSIONS.split_whitespace());
+    let mut known = all.clone();
+    if known.any(|e| e == name) {
+        return None;
+    }
+    all.map(|e| (strsim::damerau_levenshtein(e, name), e)).filter(|(d, _)| *d <= 2).min().map(|(_, e)| e)
+}
+
 /// Roles only a superuser may alter, rename or drop.
 pub const RESERVED_ROLES: [&str; 14] = [
     "supabase_admin",
