@@ -179,7 +179,7 @@ impl LocalDatabase {
                 Ok(true)
             }
             Err(e) => {
-                missing_extension(&e, &self.pg)?;
+                crate::supabase::remedy::stop_for_missing_extension(&e, self.pg.backend())?;
                 report.push(
                     Check::new("baseline.apply", "baseline migrations apply", Status::Fail).detail(e.to_string()),
                 );
@@ -305,7 +305,7 @@ impl LocalDatabase {
                 Ok(true)
             }
             Err(e) => {
-                missing_extension(&e, &self.pg)?;
+                crate::supabase::remedy::stop_for_missing_extension(&e, self.pg.backend())?;
                 let left = crate::runner::applied_versions(&mut self.conn).await?;
                 let recorded = left.iter().any(|(v, _, _)| v == &file.version);
                 report.push(crate::runner::failed_check(id, title, &e, recorded, None));
@@ -367,28 +367,6 @@ fn hook_check(supabase_dir: &std::path::Path, report: &mut Report) -> anyhow::Re
 }
 
 /// Applies `files` in order, stopping at the first error.
-/// An error for a file that failed on an extension this Postgres does not have: a remedy, exit 2.
-fn missing_extension(error: &crate::runner::ApplyError, pg: &EphemeralPostgres) -> anyhow::Result<()> {
-    let Some(name) = error.missing_extension() else { return Ok(()) };
-    if crate::supabase::supautils::near_extension(&name).is_some() {
-        anyhow::bail!(
-            "{}:{}: extension `{name}` is not available here, and not on hosted Supabase either; this is the \
-             migration, not the machine: {}",
-            error.file,
-            error.line,
-            crate::supabase::remedy::remedy(&name)
-        );
-    }
-    anyhow::bail!(
-        "{}:{}: extension `{name}` is not available on this Postgres ({} backend); this is the machine, not \
-         the migration: {}",
-        error.file,
-        error.line,
-        pg.backend(),
-        crate::supabase::remedy::remedy(&name)
-    )
-}
-
 pub async fn apply_all(
     conn: &mut PgConnection,
     files: &[MigrationFile],

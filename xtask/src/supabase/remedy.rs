@@ -51,6 +51,31 @@ pub fn remedy(extension: &str) -> String {
     }
 }
 
+/// An error for a file that failed on an extension this Postgres does not have: a remedy, exit 2.
+pub fn stop_for_missing_extension(
+    error: &crate::runner::ApplyError,
+    backend: crate::pg::Backend,
+) -> anyhow::Result<()> {
+    let Some(name) = error.missing_extension() else { return Ok(()) };
+    if super::supautils::near_extension(&name).is_some() {
+        anyhow::bail!(
+            "{}:{}: extension `{name}` is not available here, and not on hosted Supabase either; this is the \
+             migration, not the machine: {}",
+            error.file,
+            error.line,
+            remedy(&name)
+        );
+    }
+    anyhow::bail!(
+        "{}:{}: extension `{name}` is not available on this Postgres ({} backend); this is the machine, not \
+         the migration: {}",
+        error.file,
+        error.line,
+        backend,
+        remedy(&name)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
