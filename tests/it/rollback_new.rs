@@ -73,7 +73,9 @@ async fn new_tables_buckets_inserted_rows_and_widened_checks_are_undone_or_said(
                    insert into storage.buckets (id, name, public) values ('covers', 'covers', false);\n\
                    alter table public.colours drop constraint colours_name_check;\n\
                    alter table public.colours add constraint colours_name_check check (name in ('red', 'blue', 'green'));\n\
-                   insert into public.colours (id, name) values (100, 'green');\n";
+                   insert into public.colours (id, name) values (100, 'green');\n\
+                   grant update (name) on public.colours to authenticated;\n\
+                   alter default privileges in schema public grant select on tables to anon;\n";
     let project = crate::support::platform_with_pending(forward, "select 1;\n", "");
     let dir = project.path().join("supabase");
     std::fs::remove_file(dir.join("rollbacks/20250301000000_under_test.sql")).expect("no script yet");
@@ -94,6 +96,12 @@ async fn new_tables_buckets_inserted_rows_and_widened_checks_are_undone_or_said(
     assert!(script.contains("DELETE FROM storage.buckets WHERE id::text = 'covers';"), "{script}");
     assert!(!script.contains("UPDATE storage.buckets"), "{script}");
     assert!(script.contains("DELETE FROM public.colours WHERE id::text = '100';"), "{script}");
+    assert!(script.contains("REVOKE UPDATE (name) ON TABLE public.colours FROM authenticated;"), "{script}");
+    assert!(
+        script
+            .contains("ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public REVOKE SELECT ON TABLES FROM anon;"),
+        "{script}"
+    );
     let written = report.check("rollback_new.write.20250301000000").expect("written");
     assert_eq!(written.status, Status::Warn, "{written:?}");
     let d = written.detail.clone().unwrap_or_default();

@@ -205,6 +205,10 @@ fn drop_added(n: &Name, attrs: &Attrs, before_index: Option<&str>, concurrently:
         "type" => format!("DROP TYPE IF EXISTS {object};"),
         "extension" => format!("DROP EXTENSION IF EXISTS {object};"),
         "schema" => format!("DROP SCHEMA IF EXISTS {object};"),
+        "default" => {
+            restore::default_privileges(object, get(attrs, "grants"), "", out);
+            return;
+        }
         _ => {
             out.irreversible.push(format!("{} {object}: added by the file; not generated, drop it by hand", n.kind));
             return;

@@ -156,6 +156,22 @@ fn grants(what: &str, object: &str, now: &str, was: &str, out: &mut Generated) {
     }
 }
 
+/// `ALTER DEFAULT PRIVILEGES` taking `now`'s grants back to `was`'s; `object` as the catalog
+/// names it: `privileges for postgres in public on tables`.
+pub(super) fn default_privileges(object: &str, now: &str, was: &str, out: &mut Generated) {
+    let Some(rest) = object.strip_prefix("privileges for ") else { return };
+    let Some((role, rest)) = rest.split_once(" in ") else { return };
+    let Some((schema, kind)) = rest.rsplit_once(" on ") else { return };
+    let scope = if schema == "every schema" { String::new() } else { format!(" IN SCHEMA {schema}") };
+    let mut alter = Generated::default();
+    grants(&kind.to_uppercase(), "", now, was, &mut alter);
+    for statement in alter.statements {
+        // `GRANT SELECT ON TABLES  TO anon;` → the default-privileges form.
+        let statement = statement.replacen("  ", " ", 1);
+        out.statements.push(format!("ALTER DEFAULT PRIVILEGES FOR ROLE {role}{scope} {statement}"));
+    }
+}
+
 /// EXECUTE back to `was` (role names); `recreated`: the function was created again, with the
 /// default grants to PUBLIC.
 fn execute_grants(function: &str, now: &str, was: &str, recreated: bool, out: &mut Generated) {
@@ -226,6 +242,7 @@ pub(super) fn restore_changed(
             table_attrs(object, now, was, out);
         }
         "schema" => grants("SCHEMA", object, get(now, "grants"), get(was, "grants"), out),
+        "default" => default_privileges(object, get(now, "grants"), get(was, "grants"), out),
         "type" if changed("labels") => out.irreversible.push(format!(
             "type {object}: the file added enum value(s) ({} → {}); Postgres cannot drop an enum value: rows using \
              it keep it, and it stays",
@@ -255,6 +272,15 @@ fn restore_column(object: &str, was: &Attrs, now: &Attrs, out: &mut Generated) {
     if get(was, "not_null") != get(now, "not_null") {
         out.statements
             .push(alter(if get(was, "not_null") == "true" { "SET NOT NULL" } else { "DROP NOT NULL" }.into()));
+    }
+    // Column grants: `GRANT UPDATE (c) ON TABLE t TO role`.
+    let list = |v: &str| v.split(", ").filter(|x| !x.is_empty()).map(str::to_string).collect::<BTreeSet<_>>();
+    let (now_g, was_g) = (list(get(now, "grants")), list(get(was, "grants")));
+    for (verb, set, other, word) in [("REVOKE", &now_g, &was_g, "FROM"), ("GRANT", &was_g, &now_g, "TO")] {
+        for g in set.difference(other) {
+            let Some((role, privilege)) = g.rsplit_once(':') else { continue };
+            out.statements.push(format!("{verb} {privilege} ({column}) ON TABLE {table} {word} {role};"));
+        }
     }
     comment("COLUMN", object, now, was, out);
 }

@@ -202,3 +202,30 @@ fn a_replaced_function_gets_its_body_back_and_keeps_its_grants() {
         ["REVOKE EXECUTE ON ROUTINE public.f() FROM PUBLIC;", "GRANT EXECUTE ON ROUTINE public.f() TO authenticated;"]
     );
 }
+
+#[test]
+fn default_privileges_and_column_grants_go_back() {
+    let key = "default privileges for postgres in public on tables";
+    let was: &[(&str, &str)] = &[("grants", "authenticated:SELECT")];
+    let now: &[(&str, &str)] = &[("grants", "anon:SELECT, authenticated:SELECT")];
+    let none = DataChange::default();
+    let g = rollback(&snapshot(&[(key, was)]), &snapshot(&[(key, now)]), &BTreeMap::new(), &none, false);
+    assert_eq!(
+        g.statements,
+        ["ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public REVOKE SELECT ON TABLES FROM anon;"]
+    );
+    // Added by the file: every grant it gives is taken back.
+    let g = rollback(&snapshot(&[]), &snapshot(&[(key, now)]), &BTreeMap::new(), &none, false);
+    assert_eq!(g.statements.len(), 2, "{g:?}");
+    let column = "column public.t.body";
+    let was: &[(&str, &str)] = &[("type", "text")];
+    let now: &[(&str, &str)] = &[("type", "text"), ("grants", "authenticated:UPDATE")];
+    let g = rollback(
+        &snapshot(&[TABLE, (column, was)]),
+        &snapshot(&[TABLE, (column, now)]),
+        &BTreeMap::new(),
+        &none,
+        false,
+    );
+    assert_eq!(g.statements, ["REVOKE UPDATE (body) ON TABLE public.t FROM authenticated;"]);
+}
