@@ -74,9 +74,39 @@ pub(super) fn restore_removed(
                 ));
                 table_attrs(object, &Attrs::new(), was, out);
             }
+            "sequence" => {
+                out.statements.push(format!("CREATE SEQUENCE {object};"));
+                out.irreversible
+                    .push(format!("sequence {object}: dropped by the file; restored, counting from 1 again"));
+                table_attrs(object, &Attrs::new(), was, out);
+            }
             other => out.irreversible.push(format!("{name} ({other}): removed by the file; not generated")),
         },
+        "extension" => {
+            let schema = get(was, "schema");
+            let with = if schema.is_empty() { String::new() } else { format!(" WITH SCHEMA {schema}") };
+            out.statements.push(format!("CREATE EXTENSION IF NOT EXISTS {object}{with};"));
+        }
+        "type" => restore_type(object, was, out),
         _ => out.irreversible.push(format!("{name}: removed by the file; not generated, restore it by hand")),
+    }
+}
+
+/// An enum or a domain the file dropped.
+fn restore_type(object: &str, was: &Attrs, out: &mut Generated) {
+    match get(was, "kind") {
+        "enum" => {
+            let labels: Vec<String> = get(was, "labels").split(", ").filter(|l| !l.is_empty()).map(literal).collect();
+            out.statements.push(format!("CREATE TYPE {object} AS ENUM ({});", labels.join(", ")));
+        }
+        "domain" => {
+            out.statements.push(format!("CREATE DOMAIN {object} AS {};", get(was, "base")));
+            out.irreversible.push(format!(
+                "domain {object}: dropped by the file; restored on its base type, without the CHECKs it had (add them \
+                 by hand)"
+            ));
+        }
+        other => out.irreversible.push(format!("type {object} ({other}): removed by the file; not generated")),
     }
 }
 
@@ -243,6 +273,9 @@ pub(super) fn restore_changed(
         }
         "schema" => grants("SCHEMA", object, get(now, "grants"), get(was, "grants"), out),
         "default" => default_privileges(object, get(now, "grants"), get(was, "grants"), out),
+        "extension" if changed("version") => {
+            out.statements.push(format!("ALTER EXTENSION {object} UPDATE TO {};", literal(get(was, "version"))));
+        }
         "type" if changed("labels") => out.irreversible.push(format!(
             "type {object}: the file added enum value(s) ({} → {}); Postgres cannot drop an enum value: rows using \
              it keep it, and it stays",

@@ -229,3 +229,23 @@ fn default_privileges_and_column_grants_go_back() {
     );
     assert_eq!(g.statements, ["REVOKE UPDATE (body) ON TABLE public.t FROM authenticated;"]);
 }
+
+#[test]
+fn dropped_types_extensions_and_sequences_come_back() {
+    let none = DataChange::default();
+    let before: Objects = vec![
+        ("type public.mood", &[("kind", "enum"), ("labels", "sad, ok")]),
+        ("extension citext", &[("schema", "extensions"), ("version", "1.6")]),
+        ("table public.counter", &[("kind", "sequence")]),
+    ];
+    let g = rollback(&snapshot(&before), &snapshot(&[]), &BTreeMap::new(), &none, false);
+    assert_eq!(
+        g.statements,
+        [
+            "CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA extensions;",
+            "CREATE TYPE public.mood AS ENUM ('sad', 'ok');",
+            "CREATE SEQUENCE public.counter;",
+        ]
+    );
+    assert_eq!(g.irreversible.len(), 1, "the sequence counts from 1 again: {g:?}");
+}
