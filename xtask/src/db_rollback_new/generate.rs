@@ -120,7 +120,7 @@ pub fn rollback(
         let on_added = n.on.or(index_on).is_some_and(|t| added_tables.contains(t))
             || (n.kind == "column"
                 && (added_tables.contains(column_parts(n.object).0) || is_view(column_parts(n.object).0)));
-        if on_added {
+        if on_added || owned_sequence(&n, attrs, after) {
             continue;
         }
         let schema = n.on.and_then(|t| t.split_once('.')).map_or("", |(s, _)| s);
@@ -157,6 +157,23 @@ pub fn rollback(
     }
     restore_data(before, after, data, &mut out);
     out
+}
+
+/// A sequence an identity or serial column owns (`t_id_seq`): it goes with the column's identity,
+/// the column or the table, and dropping it first is refused.
+fn owned_sequence(n: &Name, attrs: &Attrs, after: &CatalogSnapshot) -> bool {
+    if n.kind != "table" || get(attrs, "kind") != "sequence" {
+        return false;
+    }
+    let (schema, sequence) = n.object.split_once('.').unwrap_or(("", n.object));
+    after.objects.iter().any(|(name, a)| {
+        let Some(column) = name.strip_prefix("column ") else { return false };
+        let (table, c) = column_parts(column);
+        let bare = table.split_once('.').map_or(table, |(_, t)| t);
+        (!get(a, "identity").is_empty() && format!("{schema}.{bare}_{c}_seq") == n.object)
+            || get(a, "default").contains(&format!("'{sequence}'"))
+            || get(a, "default").contains(&format!("'{}'", n.object))
+    })
 }
 
 /// Tables (`schema.name`) in `a` and not in `b`.

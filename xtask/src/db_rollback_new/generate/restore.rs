@@ -306,6 +306,7 @@ fn restore_column(object: &str, was: &Attrs, now: &Attrs, out: &mut Generated) {
         out.statements
             .push(alter(if get(was, "not_null") == "true" { "SET NOT NULL" } else { "DROP NOT NULL" }.into()));
     }
+    identity(object, was, now, out);
     // Column grants: `GRANT UPDATE (c) ON TABLE t TO role`.
     let list = |v: &str| v.split(", ").filter(|x| !x.is_empty()).map(str::to_string).collect::<BTreeSet<_>>();
     let (now_g, was_g) = (list(get(now, "grants")), list(get(was, "grants")));
@@ -316,6 +317,31 @@ fn restore_column(object: &str, was: &Attrs, now: &Attrs, out: &mut Generated) {
         }
     }
     comment("COLUMN", object, now, was, out);
+}
+
+/// Identity (`a` always, `d` by default) and generation back to what they were.
+fn identity(object: &str, was: &Attrs, now: &Attrs, out: &mut Generated) {
+    let (table, column) = column_parts(object);
+    let how = |c: &str| if c == "a" { "ALWAYS" } else { "BY DEFAULT" };
+    match (get(was, "identity"), get(now, "identity")) {
+        (w, n) if w == n => {}
+        ("", _) => out.statements.push(format!("ALTER TABLE {table} ALTER COLUMN {column} DROP IDENTITY IF EXISTS;")),
+        (w, "") => {
+            out.statements
+                .push(format!("ALTER TABLE {table} ALTER COLUMN {column} ADD GENERATED {} AS IDENTITY;", how(w)));
+            out.irreversible.push(format!(
+                "column {object}: an identity again, its sequence starting at 1: move it past the rows' values \
+                 (setval) before the app inserts"
+            ));
+        }
+        (w, _) => out.statements.push(format!("ALTER TABLE {table} ALTER COLUMN {column} SET GENERATED {};", how(w))),
+    }
+    if get(was, "generated") != get(now, "generated") {
+        out.irreversible.push(format!(
+            "column {object}: its generation changed; Postgres cannot put a generated column back in place: drop it \
+             and add it again with its expression by hand"
+        ));
+    }
 }
 
 fn publication(object: &str, now: &Attrs, was: &Attrs, out: &mut Generated) {

@@ -249,3 +249,20 @@ fn dropped_types_extensions_and_sequences_come_back() {
     );
     assert_eq!(g.irreversible.len(), 1, "the sequence counts from 1 again: {g:?}");
 }
+
+#[test]
+fn identity_changes_go_back() {
+    let none = DataChange::default();
+    let column = "column public.t.id";
+    let plain: &[(&str, &str)] = &[("type", "bigint"), ("identity", "")];
+    let always: &[(&str, &str)] = &[("type", "bigint"), ("identity", "a")];
+    let by_default: &[(&str, &str)] = &[("type", "bigint"), ("identity", "d")];
+    let run = |was, now| {
+        rollback(&snapshot(&[TABLE, (column, was)]), &snapshot(&[TABLE, (column, now)]), &BTreeMap::new(), &none, false)
+    };
+    assert_eq!(run(plain, always).statements, ["ALTER TABLE public.t ALTER COLUMN id DROP IDENTITY IF EXISTS;"]);
+    let g = run(always, plain);
+    assert_eq!(g.statements, ["ALTER TABLE public.t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;"]);
+    assert!(g.irreversible[0].contains("setval"), "{g:?}");
+    assert_eq!(run(always, by_default).statements, ["ALTER TABLE public.t ALTER COLUMN id SET GENERATED ALWAYS;"]);
+}
