@@ -15,7 +15,7 @@ use crate::{
     flags::{DbRollbackNew, DbRollbackTest},
     local_db::LocalDatabase,
     report::{formats::Format, run_command, Check, Outcome, Report, Status},
-    runner::{self, pending::Choice, MigrationFile},
+    runner::{self, MigrationFile},
 };
 
 impl DbRollbackNew {
@@ -43,9 +43,7 @@ impl DbRollbackNew {
         let mut local = self.local.clone();
         local.pending.since = Some(first.version.clone());
         local.pending.base = None;
-        let mut setup = local.setup()?;
-        setup.pending = Choice::Since(first.version.clone());
-        let mut db = LocalDatabase::start(setup, report).await?;
+        let mut db = LocalDatabase::start(local.setup()?, report).await?;
         let written = self.write_all(&mut db, &wanted, report).await;
         db.close(report).await?;
         if !written? {

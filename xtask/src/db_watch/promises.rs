@@ -4,7 +4,7 @@
 //! left invalid after the push brings the app back to its old speed, which "not worse than before
 //! the push" cannot see; these can. Measured read-only (rolled back), judged purely.
 
-use std::{collections::BTreeMap, path::Path, time::Duration};
+use std::{collections::BTreeMap, path::Path};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -135,22 +135,24 @@ pub fn judge(promises: &[Promise], now: &BTreeMap<String, Timing>, limits: &Limi
     out
 }
 
-/// A timing for the tests and for reading a saved one back.
-pub fn timing_of(ms: f64, plan: &str, seq_scanned: &[&str]) -> Timing {
-    Timing {
-        median: Duration::from_secs_f64(ms / 1000.0),
-        plan: plan.to_string(),
-        facts: timing::PlanFacts {
-            seq_scanned: seq_scanned.iter().map(|s| s.to_string()).collect(),
-            relations: seq_scanned.iter().map(|s| s.to_string()).collect(),
-            joins: 0,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    /// A timing measured at `ms`, with its plan.
+    fn timing_of(ms: f64, plan: &str, seq_scanned: &[&str]) -> Timing {
+        Timing {
+            median: Duration::from_secs_f64(ms / 1000.0),
+            plan: plan.to_string(),
+            facts: timing::PlanFacts {
+                seq_scanned: seq_scanned.iter().map(|s| s.to_string()).collect(),
+                relations: seq_scanned.iter().map(|s| s.to_string()).collect(),
+                joins: 0,
+            },
+        }
+    }
 
     fn limits() -> Limits {
         Limits { max_slowdown: 2.0, max_blocking: Duration::from_secs(1), max_rollback_rate: 0.05 }
